@@ -1,0 +1,68 @@
+"""Football match data processor: the table of contents.
+
+Each route parses its input, calls one function in ``chalicelib`` and shapes
+the response. The behaviour lives in ``chalicelib``; see README.md.
+"""
+
+from typing import Any
+
+from chalice import Chalice, Response
+
+from chalicelib import consumer, ingest, queries
+from chalicelib.http import ApiError, answers_errors
+from chalicelib.repository import BadCursor
+from chalicelib.services import Services
+
+app = Chalice(app_name="football-match-data")
+services = Services()
+
+
+@app.route("/health", methods=["GET"])
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.route("/events", methods=["POST"], content_types=["application/json"])
+@answers_errors
+def post_events() -> Response:
+    event_ids = ingest.ingest(app.current_request.raw_body, services.publisher)
+    return Response(body={"accepted": len(event_ids), "event_ids": event_ids}, status_code=202)
+
+
+def _events_page(match_id: str, event_type: str | None = None) -> dict[str, Any]:
+    query = queries.event_query(match_id, app.current_request.query_params, event_type)
+    try:
+        page = services.repository.page(query)
+    except BadCursor as problem:
+        raise ApiError(400, "invalid_cursor", str(problem)) from None
+    return {"match_id": match_id, "events": page.events, "count": len(page.events), "next_cursor": page.next_cursor}
+
+
+@app.route("/matches/{match_id}", methods=["GET"])
+@answers_errors
+def match_events(match_id: str) -> dict[str, Any]:
+    return _events_page(match_id)
+
+
+@app.route("/matches/{match_id}/goals", methods=["GET"])
+@answers_errors
+def match_goals(match_id: str) -> dict[str, Any]:
+    return _events_page(match_id, "goal")
+
+
+@app.route("/matches/{match_id}/passes", methods=["GET"])
+@answers_errors
+def match_passes(match_id: str) -> dict[str, Any]:
+    return _events_page(match_id, "pass")
+
+
+@app.route("/matches/{match_id}/events/{event_type}", methods=["GET"])
+@answers_errors
+def match_events_of_type(match_id: str, event_type: str) -> dict[str, Any]:
+    return _events_page(match_id, event_type)
+
+
+@app.lambda_function(name="consumer")
+def consume_events(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """Triggered by the MSK event source (in AWS) or devstack's runner (locally)."""
+    return consumer.consume(event, services.repository)

@@ -1,0 +1,1 @@
+"""Plain-Python core of the football match data processor (no side effects at import)."""

@@ -1,0 +1,33 @@
+"""Settings read from the environment, once, into one immutable object."""
+
+from collections.abc import Mapping
+
+import attrs
+
+from chalicelib import layout
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    bootstrap_servers: str
+    topic: str
+    table: str
+    dynamodb_endpoint_url: str | None
+    region: str
+    kafka_auth: str  # "plaintext" locally, "msk_iam" on Amazon MSK
+    ack_timeout_seconds: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        auth = environ.get("KAFKA_AUTH", "plaintext")
+        if auth not in ("plaintext", "msk_iam"):
+            raise ValueError(f"KAFKA_AUTH must be plaintext or msk_iam, not {auth!r}")
+        return cls(
+            bootstrap_servers=environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            topic=environ.get("EVENTS_TOPIC", layout.DEFAULT_TOPIC),
+            table=environ.get("EVENTS_TABLE", layout.DEFAULT_TABLE),
+            dynamodb_endpoint_url=environ.get("DYNAMODB_ENDPOINT_URL") or None,
+            region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            kafka_auth=auth,
+            ack_timeout_seconds=float(environ.get("KAFKA_ACK_TIMEOUT_SECONDS", "5")),
+        )

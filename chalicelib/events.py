@@ -1,0 +1,195 @@
+"""The event schema: what a valid football event is, and its canonical form.
+
+The attrs class is the single definition of every field and its rule.
+``parse_event`` runs those same validators field by field so a client hears
+about every bad field at once, not just the first one.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+
+MATCH_LEVEL_TYPES = frozenset({"kick_off", "half_time", "full_time"})
+EVENT_TYPES = frozenset(
+    {
+        "goal", "own_goal", "shot", "save", "pass", "corner", "free_kick",
+        "throw_in", "offside", "foul", "yellow_card", "red_card", "tackle",
+        "interception", "clearance", "dribble", "substitution",
+    }
+) | MATCH_LEVEL_TYPES
+OUTCOMES = {
+    "pass": frozenset({"complete", "incomplete"}),
+    "shot": frozenset({"saved", "off_target", "blocked", "post"}),
+}
+DEFAULT_OUTCOMES = {"pass": "complete"}
+MAX_BATCH = 500
+
+_MATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+class InvalidEvents(Exception):
+    """Raised with every problem found; ``errors`` is what the 400 response lists."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} invalid field(s)")
+        self.errors = errors
+
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _text(max_len: int, pattern: re.Pattern[str] | None = None) -> Validator:
+    def check(_: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+        if not isinstance(value, str):
+            raise ValueError("must be a string")
+        if not 1 <= len(value) <= max_len:
+            raise ValueError(f"must be 1-{max_len} characters")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise ValueError(f"must match {pattern.pattern}")
+
+    return check
+
+
+def _number(low: float, high: float, *, integer: bool) -> Validator:
+    kinds = (int,) if integer else (int, float)
+
+    def check(_: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise ValueError("must be an integer" if integer else "must be a number")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}")
+
+    return check
+
+
+def _one_of(choices: frozenset[str]) -> Validator:
+    def check(_: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
+        if value not in choices:
+            raise ValueError(f"must be one of: {', '.join(sorted(choices))}")
+
+    return check
+
+
+def normalise_timestamp(value: Any) -> str:
+    """ISO-8601 with a zone in, ``YYYY-MM-DDTHH:MM:SS.sssZ`` (UTC) out."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO-8601 string")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be ISO-8601, e.g. 2023-06-15T14:30:00Z") from None
+    if parsed.tzinfo is None:
+        raise ValueError("must carry Z or a UTC offset")
+    utc = parsed.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def _optional(validator: Validator) -> Validator:
+    return attrs.validators.optional(validator)
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """One validated match event in canonical form (what Kafka and DynamoDB carry)."""
+
+    match_id: str = attrs.field(validator=_text(64, _MATCH_ID))
+    event_type: str = attrs.field(validator=_one_of(EVENT_TYPES))
+    timestamp: str = attrs.field(converter=normalise_timestamp)
+    team_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
+    player_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
+    event_id: str | None = attrs.field(default=None, validator=_optional(_text(128)))
+    period: int | None = attrs.field(default=None, validator=_optional(_number(1, 5, integer=True)))
+    minute: int | None = attrs.field(default=None, validator=_optional(_number(0, 130, integer=True)))
+    second: int | None = attrs.field(default=None, validator=_optional(_number(0, 59, integer=True)))
+    outcome: str | None = attrs.field(default=None, validator=_optional(_text(32)))
+    x: float | None = attrs.field(default=None, validator=_optional(_number(0, 100, integer=False)))
+    y: float | None = attrs.field(default=None, validator=_optional(_number(0, 100, integer=False)))
+    related_player_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored and published form: only the fields that are set."""
+        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
+
+
+FIELDS: dict[str, "attrs.Attribute[Any]"] = {a.name: a for a in attrs.fields(Event)}
+
+
+def _cross_field_errors(raw: Mapping[str, Any], values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Rules that depend on a valid event type."""
+    event_type = values.get("event_type")
+    if event_type is None:
+        return []
+    errors = []
+    if event_type not in MATCH_LEVEL_TYPES:
+        errors += [(f, f"is required for {event_type}") for f in ("team_id", "player_id") if raw.get(f) is None]
+    if "outcome" in values:
+        allowed = OUTCOMES.get(event_type)
+        if allowed is None:
+            errors.append(("outcome", f"is not used for {event_type}"))
+        elif values["outcome"] not in allowed:
+            errors.append(("outcome", f"for {event_type} must be one of: {', '.join(sorted(allowed))}"))
+    return errors
+
+
+def derive_event_id(fields: Mapping[str, Any]) -> str:
+    """Content hash, so an identical retry without an event_id is the same event."""
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def parse_event(raw: Any) -> Event:
+    """Validate one raw JSON object; raise InvalidEvents naming every bad field."""
+    if not isinstance(raw, dict):
+        raise InvalidEvents([{"field": None, "message": "an event must be a JSON object"}])
+    errors = [(name, "is not a known field") for name in raw if name not in FIELDS]
+    values: dict[str, Any] = {}
+    for name, attribute in FIELDS.items():
+        value = raw.get(name)
+        if value is None:
+            if name in ("match_id", "event_type", "timestamp"):
+                errors.append((name, "is required"))
+            continue
+        try:
+            if attribute.converter is not None:
+                value = attribute.converter(value)
+            if attribute.validator is not None:
+                attribute.validator(None, attribute, value)
+        except (ValueError, TypeError) as problem:
+            errors.append((name, str(problem)))
+            continue
+        values[name] = value
+    errors += _cross_field_errors(raw, values)
+    if errors:
+        raise InvalidEvents([{"field": field, "message": message} for field, message in errors])
+    if "outcome" not in values and values["event_type"] in DEFAULT_OUTCOMES:
+        values["outcome"] = DEFAULT_OUTCOMES[values["event_type"]]
+    if "event_id" not in values:
+        values["event_id"] = derive_event_id(values)
+    with attrs.validators.disabled():  # every field was checked above
+        return Event(**values)
+
+
+def parse_batch(body: Any) -> list[Event]:
+    """One event or ``{"events": [...]}``; all or nothing, errors carry their index."""
+    if isinstance(body, dict) and "events" in body:
+        extra = sorted(set(body) - {"events"})
+        items = body["events"]
+        if extra:
+            raise InvalidEvents([{"field": name, "message": "is not a known field"} for name in extra])
+        if not isinstance(items, list) or not items:
+            raise InvalidEvents([{"field": "events", "message": f"must be a list of 1-{MAX_BATCH} events"}])
+        events, errors = [], []
+        for index, item in enumerate(items):
+            try:
+                events.append(parse_event(item))
+            except InvalidEvents as invalid:
+                errors += [{"index": index, **error} for error in invalid.errors]
+        if errors:
+            raise InvalidEvents(errors)
+        return events
+    return [parse_event(body)]

@@ -1,0 +1,39 @@
+"""POST /events: from raw request body to events acknowledged by Kafka."""
+
+import json
+from datetime import UTC, datetime
+
+from chalicelib.events import MAX_BATCH, InvalidEvents, parse_batch
+from chalicelib.http import ApiError
+from chalicelib.publishing import EventPublisher, StreamUnavailable
+
+MAX_BODY_BYTES = 1024 * 1024
+RETRY_AFTER_SECONDS = "2"
+
+
+def utc_now() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def ingest(raw_body: bytes, publisher: EventPublisher) -> list[str]:
+    """Validate the whole body, publish it, return the event ids Kafka acknowledged."""
+    if len(raw_body) > MAX_BODY_BYTES:
+        raise ApiError(413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw_body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    if isinstance(body, dict) and isinstance(body.get("events"), list) and len(body["events"]) > MAX_BATCH:
+        raise ApiError(413, "batch_too_large", f"a batch holds at most {MAX_BATCH} events")
+    try:
+        events = parse_batch(body)
+    except InvalidEvents as invalid:
+        raise ApiError(400, "invalid_events", "the request has invalid fields; nothing was accepted",
+                       errors=invalid.errors) from None
+    try:
+        publisher.publish(events, received_at=utc_now())
+    except StreamUnavailable:
+        raise ApiError(503, "stream_unavailable", "the event stream did not acknowledge in time; retry",
+                       headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+    return [event.event_id for event in events]  # type: ignore[misc]

@@ -1,0 +1,1 @@
+"""Local stack: real Kafka and DynamoDB Local, and the local event source."""

@@ -1,0 +1,65 @@
+"""``make run``: the whole product on this machine, stopped by Ctrl-C.
+
+Starts Kafka and DynamoDB Local (unless KAFKA_BOOTSTRAP_SERVERS and
+DYNAMODB_ENDPOINT_URL point at running ones), creates topic and table, serves
+the Chalice app on 127.0.0.1:$PORT and runs the local event source that feeds
+the consumer Lambda.
+"""
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from chalice.cli.factory import CLIFactory
+from chalice.local import create_local_server
+
+from chalicelib.config import Settings
+from devstack.event_source import LocalEventSource
+from devstack.stack import LocalStack, ensure_table, ensure_topic
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("DEVSTACK_DATA", PROJECT_DIR / ".devstack" / "data"))
+
+
+def main() -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stack = None
+    if not (os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DYNAMODB_ENDPOINT_URL")):
+        print(f"starting Kafka and DynamoDB Local (data in {DATA_DIR}) ...", flush=True)
+        stack = LocalStack(DATA_DIR, persistent=True)
+        endpoints = stack.start()
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = endpoints.bootstrap_servers
+        os.environ["DYNAMODB_ENDPOINT_URL"] = endpoints.dynamodb_endpoint_url
+    try:
+        settings = Settings.from_env(os.environ)
+        ensure_topic(settings.bootstrap_servers, settings.topic)
+        ensure_table(settings.dynamodb_endpoint_url or "", settings.table)
+
+        import app  # after the environment is final: its Services read it lazily
+
+        port = int(os.environ.get("PORT", "8000"))
+        config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="dev")
+        server = create_local_server(app.app, config, "127.0.0.1", port)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        source = LocalEventSource(settings.bootstrap_servers, settings.topic, app.consume_events)
+        consumer_thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
+        consumer_thread.start()
+        print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
+        print(f"API on http://127.0.0.1:{port} - Ctrl-C stops everything", flush=True)
+        while not stop.wait(0.5):
+            if not consumer_thread.is_alive():
+                raise SystemExit("the local event source stopped")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        if stack is not None:
+            stack.stop()
+        print("stopped", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

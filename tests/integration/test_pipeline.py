@@ -1,0 +1,131 @@
+"""The whole pipeline through the real services: POST -> Kafka -> event source -> DynamoDB -> GET."""
+
+import json
+import uuid
+
+import pytest
+
+from matchtools.generate import generate_match
+from tests.integration.conftest import eventually
+
+JSON = {"Content-Type": "application/json"}
+
+
+def post(api, body):
+    return api.http.post("/events", headers=JSON, body=json.dumps(body))
+
+
+def read_all(api, path):
+    """Follow next_cursor to the end; returns every event of the route."""
+    events, cursor = [], None
+    while True:
+        separator = "&" if "?" in path else "?"
+        response = api.http.get(path + (f"{separator}cursor={cursor}" if cursor else ""))
+        assert response.status_code == 200, response.body
+        events += response.json_body["events"]
+        cursor = response.json_body["next_cursor"]
+        if cursor is None:
+            return events
+
+
+def wait_for_count(api, match_id, count):
+    return eventually(lambda: len(read_all(api, f"/matches/{match_id}")) >= count)
+
+
+def test_seed_example_goal_is_readable_after_202(api):
+    match_id = f"match-{uuid.uuid4().hex[:8]}"
+    goal = {"match_id": match_id, "event_type": "goal", "player_id": "player456", "team_id": "team789",
+            "timestamp": "2023-06-15T14:30:00Z"}
+    response = post(api, goal)
+    assert response.status_code == 202
+    assert response.json_body["accepted"] == 1
+    assert wait_for_count(api, match_id, 1)
+    (stored,) = read_all(api, f"/matches/{match_id}")
+    assert {k: stored[k] for k in goal} == goal | {"timestamp": "2023-06-15T14:30:00.000Z"}
+    assert stored["event_id"] == response.json_body["event_ids"][0]
+    assert {"received_at", "partition", "offset"} <= set(stored)
+
+
+@pytest.fixture(scope="module")
+def generated_match(api_module):
+    match_id = f"gen-{uuid.uuid4().hex[:8]}"
+    events = generate_match(match_id)
+    ids = []
+    for start in range(0, len(events), 500):
+        response = post(api_module, {"events": events[start:start + 500]})
+        assert response.status_code == 202, response.body
+        ids += response.json_body["event_ids"]
+    assert wait_for_count(api_module, match_id, len(events))
+    return match_id, events, ids
+
+
+@pytest.fixture(scope="module")
+def api_module(pipeline):
+    from chalice.test import Client
+
+    import app
+    with Client(app.app) as client:
+        yield client
+
+
+def test_generated_match_is_stored_exactly_once_in_chronological_order(generated_match, api_module):
+    match_id, posted, ids = generated_match
+    stored = read_all(api_module, f"/matches/{match_id}")
+    assert len(stored) == len(posted) == 3400
+    assert sorted(e["event_id"] for e in stored) == sorted(ids)
+    assert len({e["timestamp"] for e in stored}) < len(stored) - 300  # hundreds share a millisecond
+    assert stored == sorted(stored, key=lambda e: (e["timestamp"], e["event_id"]))
+
+
+@pytest.mark.parametrize(("route", "event_type"), [("goals", "goal"), ("passes", "pass"), ("events/foul", "foul")])
+def test_type_routes_return_exactly_their_events(generated_match, api_module, route, event_type):
+    match_id, _, _ = generated_match
+    everything = read_all(api_module, f"/matches/{match_id}")
+    expected = [e for e in everything if e["event_type"] == event_type]
+    assert expected
+    assert read_all(api_module, f"/matches/{match_id}/{route}") == expected
+
+
+@pytest.mark.parametrize("limit", [7, 333, 1000])
+def test_pages_concatenate_to_the_full_timeline(generated_match, api_module, limit):
+    match_id, _, _ = generated_match
+    assert read_all(api_module, f"/matches/{match_id}?limit={limit}") == read_all(api_module, f"/matches/{match_id}")
+
+
+def test_single_event_pages_of_a_type_route_concatenate(generated_match, api_module):
+    match_id, _, _ = generated_match
+    assert read_all(api_module, f"/matches/{match_id}/goals?limit=1") == read_all(api_module, f"/matches/{match_id}/goals")
+
+
+def test_unknown_match_is_empty_not_missing(api):
+    response = api.http.get("/matches/never-played")
+    assert (response.status_code, response.json_body) == (
+        200, {"match_id": "never-played", "events": [], "count": 0, "next_cursor": None})
+
+
+def test_cursor_from_another_match_is_400(generated_match, api_module):
+    match_id, _, _ = generated_match
+    cursor = api_module.http.get(f"/matches/{match_id}?limit=5").json_body["next_cursor"]
+    assert api_module.http.get(f"/matches/other?cursor={cursor}").status_code == 400
+    assert api_module.http.get(f"/matches/{match_id}?cursor=garbage").status_code == 400
+
+
+def test_rejected_requests_store_nothing(api):
+    match_id = f"bad-{uuid.uuid4().hex[:8]}"
+    good = {"match_id": match_id, "event_type": "foul", "team_id": "t", "player_id": "p",
+            "timestamp": "2023-06-15T14:30:00Z"}
+    bad_bodies = [
+        good | {"timestamp": "later"},
+        good | {"extra": True},
+        {"events": [good | {"event_id": "would-be-valid"}, good | {"minute": -5}]},
+        {"events": [good] * 501},
+        {"events": []},
+    ]
+    for body in bad_bodies:
+        assert 400 <= post(api, body).status_code < 500
+    assert api.http.post("/events", headers={"Content-Type": "text/plain"}, body=json.dumps(good)).status_code == 415
+    assert api.http.post("/events", headers=JSON, body="{oops").status_code == 400
+    sentinel = good | {"event_id": "sentinel"}
+    assert post(api, sentinel).status_code == 202
+    assert wait_for_count(api, match_id, 1)
+    assert [e["event_id"] for e in read_all(api, f"/matches/{match_id}")] == ["sentinel"]

@@ -1,0 +1,111 @@
+"""Bad requests get a clear 4xx before anything reaches Kafka.
+
+The publisher here only records calls: these tests pin down that rejection
+happens before publishing. That nothing is stored end to end is checked
+against the real services in tests/integration.
+"""
+
+import json
+
+import pytest
+from chalice.test import Client
+
+import app
+
+GOAL = {"match_id": "match123", "event_type": "goal", "player_id": "player456", "team_id": "team789",
+        "timestamp": "2023-06-15T14:30:00Z"}
+JSON = {"Content-Type": "application/json"}
+
+
+class RecordingPublisher:
+    def __init__(self):
+        self.published = []
+
+    def publish(self, events, received_at):
+        self.published.append(events)
+
+
+@pytest.fixture
+def publisher(monkeypatch):
+    recorder = RecordingPublisher()
+    monkeypatch.setattr(app.services, "publisher", recorder)
+    return recorder
+
+
+@pytest.fixture
+def client():
+    with Client(app.app) as test_client:
+        yield test_client
+
+
+def post(client, body, headers=JSON):
+    raw = body if isinstance(body, str | bytes) else json.dumps(body)
+    return client.http.post("/events", headers=headers, body=raw)
+
+
+def test_health(client):
+    response = client.http.get("/health")
+    assert (response.status_code, response.json_body) == (200, {"status": "ok"})
+
+
+def test_valid_batch_is_published_whole_and_answered_202(client, publisher):
+    response = post(client, {"events": [GOAL, GOAL | {"event_id": "e2"}]})
+    assert response.status_code == 202
+    assert response.json_body["accepted"] == 2
+    assert response.json_body["event_ids"][1] == "e2"
+    assert [len(batch) for batch in publisher.published] == [2]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("{not json", 400, "invalid_json"),
+        (b"\xff\xfe", 400, "invalid_json"),
+        ("", 400, "invalid_json"),
+        (GOAL | {"timestamp": "soon"}, 400, "invalid_events"),
+        ({k: v for k, v in GOAL.items() if k != "match_id"}, 400, "invalid_events"),
+        (GOAL | {"unexpected": 1}, 400, "invalid_events"),
+        ({"events": []}, 400, "invalid_events"),
+        ({"events": [GOAL, GOAL | {"period": 9}]}, 400, "invalid_events"),
+        ([GOAL], 400, "invalid_events"),
+        ({"events": [GOAL] * 501}, 413, "batch_too_large"),
+        (GOAL | {"event_id": "x" * (1024 * 1024)}, 413, "body_too_large"),
+    ],
+)
+def test_bad_bodies_get_a_4xx_and_publish_nothing(client, publisher, body, status, code):
+    response = post(client, body)
+    assert (response.status_code, response.json_body["error"]) == (status, code)
+    assert publisher.published == []
+
+
+def test_invalid_batch_names_each_bad_field_with_its_index(client, publisher):
+    response = post(client, {"events": [GOAL, GOAL | {"minute": 200, "x": -1}]})
+    assert response.json_body["errors"] == [
+        {"index": 1, "field": "minute", "message": "must be between 0 and 130"},
+        {"index": 1, "field": "x", "message": "must be between 0 and 100"},
+    ]
+
+
+def test_non_json_content_type_is_415(client, publisher):
+    response = post(client, GOAL, headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert publisher.published == []
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/matches/m1?limit=0", "limit"),
+        ("/matches/m1?limit=1001", "limit"),
+        ("/matches/m1?limit=ten", "limit"),
+        ("/matches/m1?order=sideways", "order"),
+        ("/matches/m1?from=yesterday", "from"),
+        ("/matches/m1?from=2023-06-15T15:00:00Z&to=2023-06-15T14:00:00Z", "from"),
+        ("/matches/m1?colour=red", "colour"),
+        ("/matches/m1/events/penalty", "penalty"),
+    ],
+)
+def test_bad_query_parameters_are_400(client, path, message):
+    response = client.http.get(path)
+    assert response.status_code == 400
+    assert message in response.json_body["message"]
