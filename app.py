@@ -6,10 +6,12 @@ the response. The behaviour lives in ``chalicelib``; see README.md.
 
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import AuthResponse, Chalice, Response
+from chalice.app import AuthRequest
 
-from chalicelib import consumer, ingest, queries
+from chalicelib import consumer, ingest, queries, security
 from chalicelib.http import ApiError, answers_errors
+from chalicelib.observability import logger, metrics
 from chalicelib.repository import BadCursor
 from chalicelib.services import Services
 
@@ -22,7 +24,14 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@app.route("/events", methods=["POST"], content_types=["application/json"])
+@app.authorizer()
+def producer_token(auth_request: AuthRequest) -> AuthResponse:
+    """Producers only: ``Authorization: Bearer <token>``, else 401."""
+    security.check_bearer(auth_request.token, services.ingest_token.current())
+    return AuthResponse(routes=["/events"], principal_id="producer")
+
+
+@app.route("/events", methods=["POST"], content_types=["application/json"], authorizer=producer_token)
 @answers_errors
 def post_events() -> Response:
     event_ids = ingest.ingest(app.current_request.raw_body, services.publisher)
@@ -62,7 +71,14 @@ def match_events_of_type(match_id: str, event_type: str) -> dict[str, Any]:
     return _events_page(match_id, event_type)
 
 
+@app.route("/matches/{match_id}/stats", methods=["GET"])
+def match_stats(match_id: str) -> dict[str, Any]:
+    return services.repository.statistics(match_id)
+
+
 @app.lambda_function(name="consumer")
+@metrics.log_metrics
+@logger.inject_lambda_context
 def consume_events(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Triggered by the MSK event source (in AWS) or devstack's runner (locally)."""
-    return consumer.consume(event, services.repository)
+    return consumer.consume(event, services.repository, services.publisher)

@@ -11,6 +11,7 @@ from chalicelib import layout
 class Settings:
     bootstrap_servers: str
     topic: str
+    dead_letter_topic: str
     table: str
     dynamodb_endpoint_url: str | None
     region: str
@@ -22,9 +23,11 @@ class Settings:
         auth = environ.get("KAFKA_AUTH", "plaintext")
         if auth not in ("plaintext", "msk_iam"):
             raise ValueError(f"KAFKA_AUTH must be plaintext or msk_iam, not {auth!r}")
+        topic = environ.get("EVENTS_TOPIC", layout.DEFAULT_TOPIC)
         return cls(
             bootstrap_servers=environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            topic=environ.get("EVENTS_TOPIC", layout.DEFAULT_TOPIC),
+            topic=topic,
+            dead_letter_topic=environ.get("EVENTS_DEAD_LETTER_TOPIC", f"{topic}-dlq"),
             table=environ.get("EVENTS_TABLE", layout.DEFAULT_TABLE),
             dynamodb_endpoint_url=environ.get("DYNAMODB_ENDPOINT_URL") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",

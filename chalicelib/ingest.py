@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 
 from chalicelib.events import MAX_BATCH, InvalidEvents, parse_batch
 from chalicelib.http import ApiError
-from chalicelib.publishing import EventPublisher, StreamUnavailable
+from chalicelib.observability import logger
+from chalicelib.publishing import KafkaPublisher, StreamUnavailable
 
 MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = "2"
@@ -16,7 +17,7 @@ def utc_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def ingest(raw_body: bytes, publisher: EventPublisher) -> list[str]:
+def ingest(raw_body: bytes, publisher: KafkaPublisher) -> list[str]:
     """Validate the whole body, publish it, return the event ids Kafka acknowledged."""
     if len(raw_body) > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"the body must be at most {MAX_BODY_BYTES} bytes")
@@ -36,4 +37,5 @@ def ingest(raw_body: bytes, publisher: EventPublisher) -> list[str]:
     except StreamUnavailable:
         raise ApiError(503, "stream_unavailable", "the event stream did not acknowledge in time; retry",
                        headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+    logger.info("events accepted", extra={"accepted": len(events), "match_ids": sorted({e.match_id for e in events})})
     return [event.event_id for event in events]  # type: ignore[misc]

@@ -6,6 +6,7 @@ over TLS to Amazon MSK; only ``producer_config`` knows the difference.
 
 import json
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from kafka.net.sasl.oauth import AbstractTokenProvider
 
 from chalicelib.config import Settings
 from chalicelib.events import Event
+from chalicelib.records import StreamRecord
 
 
 class StreamUnavailable(Exception):
@@ -60,28 +62,62 @@ def message(event: Event, received_at: str) -> bytes:
     return json.dumps(event.to_dict() | {"received_at": received_at}, separators=(",", ":")).encode()
 
 
-class EventPublisher:
-    """Publishes a batch and returns only once Kafka acknowledged all of it."""
+class KafkaPublisher:
+    """The process's one producer: publishes and waits until Kafka acknowledged.
 
-    def __init__(self, make_producer: Callable[[], KafkaProducer], topic: str, ack_timeout_seconds: float) -> None:
+    A producer that failed (broker gone, a Lambda thawed with dead sockets,
+    an idempotence sequence out of step) is thrown away and the next call
+    makes a fresh one, so the API recovers by itself when Kafka returns.
+    """
+
+    def __init__(self, make_producer: Callable[[], KafkaProducer], topic: str, dead_letter_topic: str,
+                 ack_timeout_seconds: float) -> None:
         self._make_producer = make_producer
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
-        self.topic = topic
+        self.topic, self.dead_letter_topic = topic, dead_letter_topic
         self.ack_timeout_seconds = ack_timeout_seconds
 
-    def _get_producer(self) -> KafkaProducer:
-        with self._lock:
-            if self._producer is None:
-                self._producer = self._make_producer()
-            return self._producer
-
     def publish(self, events: Sequence[Event], received_at: str) -> None:
+        """Every event keyed by match_id, so a match keeps its order in one partition."""
+        self._send_all([(self.topic, e.match_id.encode(), message(e, received_at), []) for e in events])
+
+    def dead_letter(self, rejects: Sequence[tuple[StreamRecord, str]]) -> None:
+        """The original bytes, with why and where they came from in the headers."""
+        self._send_all([
+            (self.dead_letter_topic, record.key, record.value, [
+                ("error", error.encode()),
+                ("source_topic", record.topic.encode()),
+                ("source_partition", str(record.partition).encode()),
+                ("source_offset", str(record.offset).encode()),
+            ])
+            for record, error in rejects
+        ])
+
+    def _send_all(self, messages: Sequence[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+        deadline = time.monotonic() + self.ack_timeout_seconds
+        producer = None
         try:
-            producer = self._get_producer()
-            futures = [producer.send(self.topic, key=e.match_id.encode(), value=message(e, received_at)) for e in events]
-            producer.flush(timeout=self.ack_timeout_seconds)
+            with self._lock:
+                if self._producer is None:
+                    self._producer = self._make_producer()
+                producer = self._producer
+            futures = [producer.send(topic, key=key, value=value, headers=headers) for topic, key, value, headers in messages]
             for future in futures:
-                future.get(timeout=0)
+                future.get(timeout=max(0.0, deadline - time.monotonic()))
         except KafkaError as error:
-            raise StreamUnavailable(str(error)) from error
+            self._discard(producer)
+            raise StreamUnavailable(f"{type(error).__name__}: {error}") from error
+
+    def close(self) -> None:
+        """Release the producer; everything published was already acknowledged."""
+        self._discard(self._producer)
+
+    def _discard(self, producer: KafkaProducer | None) -> None:
+        with self._lock:
+            if producer is None or self._producer is not producer:
+                return
+            self._producer = None
+        # close() flushes first and cannot finish while records are pending; they expire after
+        # delivery_timeout_ms, so close in the background with a timeout beyond that.
+        threading.Thread(target=producer.close, kwargs={"timeout": 3 * self.ack_timeout_seconds}, daemon=True).start()

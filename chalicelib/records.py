@@ -21,6 +21,7 @@ class StreamRecord:
     topic: str
     partition: int
     offset: int
+    key: bytes | None
     value: bytes
 
 
@@ -36,6 +37,7 @@ def stream_records(msk_event: Mapping[str, Any]) -> Iterator[StreamRecord]:
                 topic=record["topic"],
                 partition=int(record["partition"]),
                 offset=int(record["offset"]),
+                key=base64.b64decode(record["key"]) if record.get("key") else None,
                 value=base64.b64decode(record.get("value") or ""),
             )
 

@@ -9,6 +9,7 @@ so neither the events nor the totals can count it twice.
 import base64
 import binascii
 import json
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -19,6 +20,7 @@ from botocore.exceptions import ClientError
 from chalicelib import layout, stats
 
 TRANSACTION_EVENTS = 99  # DynamoDB allows 100 actions; one is the stats update
+TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
 _INTERNAL = (layout.SORT_KEY, layout.TYPE_SORT_KEY)
 
 
@@ -101,6 +103,7 @@ class EventRepository:
         return new
 
     def _save_new(self, match_id: str, items: list[dict[str, Any]]) -> int:
+        attempt = 0
         while items:
             actions = [
                 {"Put": {
@@ -118,9 +121,13 @@ class EventRepository:
             except ClientError as error:
                 reasons = error.response.get("CancellationReasons") or []
                 stored = {i for i, r in enumerate(reasons[: len(items)]) if r.get("Code") == "ConditionalCheckFailed"}
-                if not stored:
+                if stored:  # already written by an earlier delivery: drop them, retry the rest at once
+                    items = [item for i, item in enumerate(items) if i not in stored]
+                    continue
+                attempt += 1
+                if not reasons or attempt >= TRANSACTION_ATTEMPTS:
                     raise
-                items = [item for i, item in enumerate(items) if i not in stored]
+                time.sleep(min(2.0, 0.05 * 2**attempt))  # conflict or throttling: back off
         return 0
 
     def _stats_update(self, match_id: str, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

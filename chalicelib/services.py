@@ -9,11 +9,16 @@ from collections.abc import Mapping
 from functools import cached_property
 
 import boto3
+from botocore.config import Config
 from kafka import KafkaProducer
 
 from chalicelib.config import Settings
-from chalicelib.publishing import EventPublisher, producer_config
+from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.repository import EventRepository
+from chalicelib.security import IngestToken
+
+# Fail fast and retry a bounded number of times; the event source retries the batch after that.
+DYNAMODB_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 5})
 
 
 class Services:
@@ -25,14 +30,21 @@ class Services:
         return Settings.from_env(self._environ)
 
     @cached_property
-    def publisher(self) -> EventPublisher:
-        config = producer_config(self.settings)
-        return EventPublisher(lambda: KafkaProducer(**config), self.settings.topic, self.settings.ack_timeout_seconds)
+    def publisher(self) -> KafkaPublisher:
+        settings = self.settings
+        config = producer_config(settings)
+        return KafkaPublisher(lambda: KafkaProducer(**config), settings.topic, settings.dead_letter_topic,
+                              settings.ack_timeout_seconds)
 
     @cached_property
     def repository(self) -> EventRepository:
         settings = self.settings
         endpoint = settings.dynamodb_endpoint_url
         local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if endpoint else {}
-        client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=endpoint, **local)
+        client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=endpoint, config=DYNAMODB_CONFIG,
+                              **local)
         return EventRepository(client, settings.table)
+
+    @cached_property
+    def ingest_token(self) -> IngestToken:
+        return IngestToken(self._environ, lambda: boto3.client("secretsmanager", region_name=self.settings.region))

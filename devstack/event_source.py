@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from chalice.local import LambdaContext
 from kafka import KafkaConsumer
+from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from chalicelib.config import Settings
@@ -62,7 +64,8 @@ class LocalEventSource:
         self.bootstrap_servers, self.topic, self.handler = bootstrap_servers, topic, handler
         self.group_id, self.batch_size, self.window_ms = group_id, batch_size, window_ms
         self.max_backoff_s, self.log = max_backoff_s, log
-        self.batches = 0  # handled and committed, for tests and the runner's log
+        self.batches = 0  # handled successfully
+        self.failed_batches = 0  # handler raised; the batch was retried
 
     def _collect(self, consumer: KafkaConsumer) -> dict[TopicPartition, list[Any]]:
         """Up to batch_size records, waiting at most one window after the first arrives."""
@@ -84,13 +87,19 @@ class LocalEventSource:
 
     def run(self, stop: threading.Event) -> None:
         consumer = KafkaConsumer(
-            self.topic,
             bootstrap_servers=self.bootstrap_servers.split(","),
             group_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
+            session_timeout_ms=10_000,  # a killed runner's partitions move on within seconds
+            metadata_max_age_ms=30_000,
         )
+        # Joining the group before the topic's metadata is known gets no partitions until the
+        # metadata ages out; fetch it first.
+        while not consumer.partitions_for_topic(self.topic) and not stop.wait(0.2):
+            pass
+        consumer.subscribe([self.topic])
         failures = 0
         try:
             while not stop.is_set():
@@ -98,18 +107,22 @@ class LocalEventSource:
                 if not batch:
                     continue
                 try:
-                    self.handler(msk_event(batch, self.bootstrap_servers), None)
+                    self.handler(msk_event(batch, self.bootstrap_servers), LambdaContext("consumer", 512))
                 except Exception as error:  # the handler's failure is the batch's retry
                     failures += 1
-                    backoff = min(self.max_backoff_s, 0.1 * 2 ** failures)
+                    self.failed_batches += 1
+                    backoff = min(self.max_backoff_s, 0.1 * 2**failures)
                     self.log(f"event source: batch failed ({error!r}); retrying in {backoff:.1f}s")
                     for tp, records in batch.items():
                         consumer.seek(tp, records[0].offset)
                     stop.wait(backoff)
                     continue
                 failures = 0
-                consumer.commit()
                 self.batches += 1
+                try:
+                    consumer.commit()
+                except KafkaError as error:  # the next commit covers these offsets; a crash redelivers them
+                    self.log(f"event source: commit failed ({error!r}); will commit with the next batch")
         finally:
             consumer.close()
 

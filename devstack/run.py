@@ -7,6 +7,7 @@ the consumer Lambda.
 """
 
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -23,6 +24,16 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DEVSTACK_DATA", PROJECT_DIR / ".devstack" / "data"))
 
 
+def _saved_token() -> str:
+    """A generated producer token, kept with the data so it survives restarts."""
+    path = DATA_DIR / "ingest-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
 def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -34,8 +45,11 @@ def main() -> None:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = endpoints.bootstrap_servers
         os.environ["DYNAMODB_ENDPOINT_URL"] = endpoints.dynamodb_endpoint_url
     try:
+        token = os.environ.get("INGEST_TOKEN") or _saved_token()
+        os.environ["INGEST_TOKEN"] = token
         settings = Settings.from_env(os.environ)
         ensure_topic(settings.bootstrap_servers, settings.topic)
+        ensure_topic(settings.bootstrap_servers, settings.dead_letter_topic)
         ensure_table(settings.dynamodb_endpoint_url or "", settings.table)
 
         import app  # after the environment is final: its Services read it lazily
@@ -49,6 +63,7 @@ def main() -> None:
         consumer_thread.start()
         print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
         print(f"API on http://127.0.0.1:{port} - Ctrl-C stops everything", flush=True)
+        print(f"Producers send: Authorization: Bearer {token}", flush=True)
         while not stop.wait(0.5):
             if not consumer_thread.is_alive():
                 raise SystemExit("the local event source stopped")

@@ -1,9 +1,7 @@
 """Real Kafka and DynamoDB Local, started once for the session on free ports in a temp dir."""
 
 import threading
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from chalice.test import Client
@@ -11,35 +9,34 @@ from chalice.test import Client
 import app
 from chalicelib.services import Services
 from devstack.event_source import LocalEventSource
-from devstack.stack import Endpoints, LocalStack, ensure_table, ensure_topic
-
-TOPIC = "match-events"
-TABLE = "match-events"
+from devstack.stack import LocalStack, ensure_table, ensure_topic
+from tests.support import TOKEN
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(tmp_path_factory.mktemp("devstack"), persistent=False)
+    # on disk, so a test can stop DynamoDB Local and start it again with its data
+    local = LocalStack(tmp_path_factory.mktemp("devstack"), persistent=True)
     local.start()
     yield local
     local.stop()
 
 
 @pytest.fixture(scope="session")
-def endpoints(stack: LocalStack) -> Endpoints:
-    return stack.endpoints
-
-
-@pytest.fixture(scope="session")
-def environ(endpoints: Endpoints) -> dict[str, str]:
-    ensure_topic(endpoints.bootstrap_servers, TOPIC, partitions=3)
-    ensure_table(endpoints.dynamodb_endpoint_url, TABLE)
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-        "DYNAMODB_ENDPOINT_URL": endpoints.dynamodb_endpoint_url,
-        "EVENTS_TOPIC": TOPIC,
-        "EVENTS_TABLE": TABLE,
+def environ(stack: LocalStack) -> dict[str, str]:
+    environ = {
+        "KAFKA_BOOTSTRAP_SERVERS": stack.endpoints.bootstrap_servers,
+        "DYNAMODB_ENDPOINT_URL": stack.endpoints.dynamodb_endpoint_url,
+        "EVENTS_TOPIC": "match-events",
+        "EVENTS_DEAD_LETTER_TOPIC": "match-events-dlq",
+        "EVENTS_TABLE": "match-events",
+        "INGEST_TOKEN": TOKEN,
+        "KAFKA_ACK_TIMEOUT_SECONDS": "3",
     }
+    ensure_topic(environ["KAFKA_BOOTSTRAP_SERVERS"], environ["EVENTS_TOPIC"], partitions=3)
+    ensure_topic(environ["KAFKA_BOOTSTRAP_SERVERS"], environ["EVENTS_DEAD_LETTER_TOPIC"], partitions=1)
+    ensure_table(environ["DYNAMODB_ENDPOINT_URL"], environ["EVENTS_TABLE"])
+    return environ
 
 
 @pytest.fixture(scope="session")
@@ -64,17 +61,7 @@ def pipeline(live_services: Services) -> Iterator[LocalEventSource]:
     thread.join(timeout=30)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def api(pipeline: LocalEventSource) -> Iterator[Client]:
     with Client(app.app) as client:
         yield client
-
-
-def eventually(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    """Poll until check() is truthy; generous timeout for a slow shared CI machine."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)

@@ -6,30 +6,11 @@ import uuid
 import pytest
 
 from matchtools.generate import generate_match
-from tests.integration.conftest import eventually
-
-JSON = {"Content-Type": "application/json"}
+from tests.support import HEADERS, expected_stats, post, read_all, wait_for_count
 
 
-def post(api, body):
-    return api.http.post("/events", headers=JSON, body=json.dumps(body))
-
-
-def read_all(api, path):
-    """Follow next_cursor to the end; returns every event of the route."""
-    events, cursor = [], None
-    while True:
-        separator = "&" if "?" in path else "?"
-        response = api.http.get(path + (f"{separator}cursor={cursor}" if cursor else ""))
-        assert response.status_code == 200, response.body
-        events += response.json_body["events"]
-        cursor = response.json_body["next_cursor"]
-        if cursor is None:
-            return events
-
-
-def wait_for_count(api, match_id, count):
-    return eventually(lambda: len(read_all(api, f"/matches/{match_id}")) >= count)
+def post_json(api, body: str, content_type: str = "application/json"):
+    return api.http.post("/events", headers=HEADERS | {"Content-Type": content_type}, body=body)
 
 
 def test_seed_example_goal_is_readable_after_202(api):
@@ -47,30 +28,21 @@ def test_seed_example_goal_is_readable_after_202(api):
 
 
 @pytest.fixture(scope="module")
-def generated_match(api_module):
+def generated_match(api):
     match_id = f"gen-{uuid.uuid4().hex[:8]}"
     events = generate_match(match_id)
     ids = []
     for start in range(0, len(events), 500):
-        response = post(api_module, {"events": events[start:start + 500]})
+        response = post(api, {"events": events[start:start + 500]})
         assert response.status_code == 202, response.body
         ids += response.json_body["event_ids"]
-    assert wait_for_count(api_module, match_id, len(events))
+    assert wait_for_count(api, match_id, len(events))
     return match_id, events, ids
 
 
-@pytest.fixture(scope="module")
-def api_module(pipeline):
-    from chalice.test import Client
-
-    import app
-    with Client(app.app) as client:
-        yield client
-
-
-def test_generated_match_is_stored_exactly_once_in_chronological_order(generated_match, api_module):
+def test_generated_match_is_stored_exactly_once_in_chronological_order(generated_match, api):
     match_id, posted, ids = generated_match
-    stored = read_all(api_module, f"/matches/{match_id}")
+    stored = read_all(api, f"/matches/{match_id}")
     assert len(stored) == len(posted) == 3400
     assert sorted(e["event_id"] for e in stored) == sorted(ids)
     assert len({e["timestamp"] for e in stored}) < len(stored) - 300  # hundreds share a millisecond
@@ -78,23 +50,23 @@ def test_generated_match_is_stored_exactly_once_in_chronological_order(generated
 
 
 @pytest.mark.parametrize(("route", "event_type"), [("goals", "goal"), ("passes", "pass"), ("events/foul", "foul")])
-def test_type_routes_return_exactly_their_events(generated_match, api_module, route, event_type):
+def test_type_routes_return_exactly_their_events(generated_match, api, route, event_type):
     match_id, _, _ = generated_match
-    everything = read_all(api_module, f"/matches/{match_id}")
+    everything = read_all(api, f"/matches/{match_id}")
     expected = [e for e in everything if e["event_type"] == event_type]
     assert expected
-    assert read_all(api_module, f"/matches/{match_id}/{route}") == expected
+    assert read_all(api, f"/matches/{match_id}/{route}") == expected
 
 
 @pytest.mark.parametrize("limit", [7, 333, 1000])
-def test_pages_concatenate_to_the_full_timeline(generated_match, api_module, limit):
+def test_pages_concatenate_to_the_full_timeline(generated_match, api, limit):
     match_id, _, _ = generated_match
-    assert read_all(api_module, f"/matches/{match_id}?limit={limit}") == read_all(api_module, f"/matches/{match_id}")
+    assert read_all(api, f"/matches/{match_id}?limit={limit}") == read_all(api, f"/matches/{match_id}")
 
 
-def test_single_event_pages_of_a_type_route_concatenate(generated_match, api_module):
+def test_single_event_pages_of_a_type_route_concatenate(generated_match, api):
     match_id, _, _ = generated_match
-    assert read_all(api_module, f"/matches/{match_id}/goals?limit=1") == read_all(api_module, f"/matches/{match_id}/goals")
+    assert read_all(api, f"/matches/{match_id}/goals?limit=1") == read_all(api, f"/matches/{match_id}/goals")
 
 
 def test_unknown_match_is_empty_not_missing(api):
@@ -103,11 +75,11 @@ def test_unknown_match_is_empty_not_missing(api):
         200, {"match_id": "never-played", "events": [], "count": 0, "next_cursor": None})
 
 
-def test_cursor_from_another_match_is_400(generated_match, api_module):
+def test_cursor_from_another_match_is_400(generated_match, api):
     match_id, _, _ = generated_match
-    cursor = api_module.http.get(f"/matches/{match_id}?limit=5").json_body["next_cursor"]
-    assert api_module.http.get(f"/matches/other?cursor={cursor}").status_code == 400
-    assert api_module.http.get(f"/matches/{match_id}?cursor=garbage").status_code == 400
+    cursor = api.http.get(f"/matches/{match_id}?limit=5").json_body["next_cursor"]
+    assert api.http.get(f"/matches/other?cursor={cursor}").status_code == 400
+    assert api.http.get(f"/matches/{match_id}?cursor=garbage").status_code == 400
 
 
 def test_rejected_requests_store_nothing(api):
@@ -123,9 +95,17 @@ def test_rejected_requests_store_nothing(api):
     ]
     for body in bad_bodies:
         assert 400 <= post(api, body).status_code < 500
-    assert api.http.post("/events", headers={"Content-Type": "text/plain"}, body=json.dumps(good)).status_code == 415
-    assert api.http.post("/events", headers=JSON, body="{oops").status_code == 400
+    assert post_json(api, json.dumps(good), content_type="text/plain").status_code == 415
+    assert post_json(api, "{oops").status_code == 400
+    assert api.http.post("/events", headers={"Content-Type": "application/json"}, body=json.dumps(good)).status_code == 401
     sentinel = good | {"event_id": "sentinel"}
     assert post(api, sentinel).status_code == 202
     assert wait_for_count(api, match_id, 1)
     assert [e["event_id"] for e in read_all(api, f"/matches/{match_id}")] == ["sentinel"]
+
+
+def test_generated_match_statistics_match_the_rules(generated_match, api):
+    match_id, posted, _ = generated_match
+    response = api.http.get(f"/matches/{match_id}/stats")
+    assert response.status_code == 200
+    assert response.json_body == expected_stats(match_id, posted)

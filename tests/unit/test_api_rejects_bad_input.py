@@ -11,10 +11,12 @@ import pytest
 from chalice.test import Client
 
 import app
+from chalicelib.security import IngestToken
 
 GOAL = {"match_id": "match123", "event_type": "goal", "player_id": "player456", "team_id": "team789",
         "timestamp": "2023-06-15T14:30:00Z"}
-JSON = {"Content-Type": "application/json"}
+TOKEN = "unit-test-token"
+JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 
 
 class RecordingPublisher:
@@ -33,7 +35,8 @@ def publisher(monkeypatch):
 
 
 @pytest.fixture
-def client():
+def client(monkeypatch):
+    monkeypatch.setattr(app.services, "ingest_token", IngestToken({"INGEST_TOKEN": TOKEN}, secrets_client=None))
     with Client(app.app) as test_client:
         yield test_client
 
@@ -87,7 +90,7 @@ def test_invalid_batch_names_each_bad_field_with_its_index(client, publisher):
 
 
 def test_non_json_content_type_is_415(client, publisher):
-    response = post(client, GOAL, headers={"Content-Type": "text/plain"})
+    response = post(client, GOAL, headers=JSON | {"Content-Type": "text/plain"})
     assert response.status_code == 415
     assert publisher.published == []
 
@@ -109,3 +112,22 @@ def test_bad_query_parameters_are_400(client, path, message):
     response = client.http.get(path)
     assert response.status_code == 400
     assert message in response.json_body["message"]
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x", f"bearer  {TOKEN[:-1]}"],
+)
+def test_missing_or_wrong_producer_token_is_401(client, publisher, authorization):
+    headers = {"Content-Type": "application/json"} | ({"Authorization": authorization} if authorization is not None else {})
+    response = post(client, GOAL, headers=headers)
+    assert response.status_code == 401
+    assert publisher.published == []
+
+
+def test_bearer_scheme_is_case_insensitive(client, publisher):
+    assert post(client, GOAL, headers=JSON | {"Authorization": f"bearer {TOKEN}"}).status_code == 202
+
+
+def test_reads_need_no_token(client):
+    assert client.http.get("/matches/m1/events/penalty").status_code == 400  # reached the route, not the authorizer

@@ -1,0 +1,180 @@
+"""Never lose, never double-count: each test breaks something real and checks the exact result.
+
+Every test ends by comparing the stored timeline and /stats with what the
+events say, so a lost event, a duplicate or a double-counted statistic fails it.
+"""
+
+import base64
+import json
+import threading
+import uuid
+
+import pytest
+from chalice.local import LambdaContext
+from kafka import KafkaConsumer, KafkaProducer
+
+import app
+from chalicelib.publishing import KafkaPublisher, message, producer_config
+from chalicelib.services import Services
+from devstack.event_source import LocalEventSource
+from devstack.stack import ensure_topic
+from matchtools.generate import generate_match
+from tests.support import eventually, expected_stats, post, read_all, wait_for_count
+
+RECEIVED_AT = "2026-01-01T00:00:00.000Z"
+
+
+def new_match(events: int = 300) -> tuple[str, list[dict]]:
+    match_id = f"g-{uuid.uuid4().hex[:10]}"
+    return match_id, generate_match(match_id, events=events, seed=len(match_id))
+
+
+def assert_exactly_once(api, match_id: str, events: list[dict]) -> None:
+    stored = read_all(api, f"/matches/{match_id}")
+    assert len(stored) == len(events)
+    assert len({e["event_id"] for e in stored}) == len(events)
+    assert stored == sorted(stored, key=lambda e: (e["timestamp"], e["event_id"]))
+    assert api.http.get(f"/matches/{match_id}/stats").json_body == expected_stats(match_id, stored)
+
+
+def msk_batch(events: list[dict], topic: str = "match-events") -> dict:
+    """A Lambda MSK event holding the events as the API would have published them."""
+    parsed = [app.ingest.parse_batch(e)[0] for e in events]
+    records = [{"topic": topic, "partition": 0, "offset": i, "timestamp": 0, "timestampType": "CREATE_TIME",
+                "key": base64.b64encode(e.match_id.encode()).decode(),
+                "value": base64.b64encode(message(e, RECEIVED_AT)).decode(), "headers": []}
+               for i, e in enumerate(parsed)]
+    return {"eventSource": "aws:kafka", "records": {f"{topic}-0": records}}
+
+
+def test_redelivering_the_same_batch_three_times_changes_nothing(api):
+    match_id, events = new_match()
+    batch = msk_batch(events)
+    results = [app.consume_events(batch, LambdaContext("consumer", 512)) for _ in range(3)]
+    assert [r["stored"] for r in results] == [len(events), 0, 0]
+    assert [r["duplicates"] for r in results] == [0, len(events), len(events)]
+    assert_exactly_once(api, match_id, events)
+
+
+def test_reposting_the_same_events_is_idempotent(api):
+    match_id, events = new_match(200)
+    for _ in range(2):
+        assert post(api, {"events": events}).status_code == 202
+    assert wait_for_count(api, match_id, len(events))
+    assert_exactly_once(api, match_id, events)
+
+
+class Crash(BaseException):
+    """Ends the event source's thread like a kill: no except-Exception catches it, nothing is committed."""
+
+
+def test_event_source_killed_mid_batch_then_restarted_stores_everything_once(api, environ, live_services):
+    topic = f"crash-{uuid.uuid4().hex[:6]}"
+    ensure_topic(environ["KAFKA_BOOTSTRAP_SERVERS"], topic, partitions=3)
+    settings = live_services.settings
+    publisher = KafkaPublisher(lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10)
+    match_id, events = new_match(600)
+    publisher.publish([app.ingest.parse_batch(e)[0] for e in events], RECEIVED_AT)
+    publisher.close()
+
+    def write_half_then_die(msk_event, context):
+        half = {key: records[: len(records) // 2] for key, records in msk_event["records"].items()}
+        app.consume_events(msk_event | {"records": half}, context)
+        raise Crash
+
+    crashing = LocalEventSource(settings.bootstrap_servers, topic, write_half_then_die, group_id=topic)
+    with pytest.raises(Crash):
+        crashing.run(threading.Event())
+    assert 0 < len(read_all(api, f"/matches/{match_id}")) < len(events)
+
+    stop = threading.Event()
+    restarted = LocalEventSource(settings.bootstrap_servers, topic, app.consume_events, group_id=topic)
+    thread = threading.Thread(target=restarted.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert wait_for_count(api, match_id, len(events))
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert_exactly_once(api, match_id, events)
+
+
+def test_kafka_down_answers_503_then_recovers_by_itself(api, stack):
+    match_id, events = new_match(100)
+    stack.kafka.stop()
+    try:
+        response = post(api, {"events": events})
+        assert response.status_code == 503
+        assert response.headers["Retry-After"]
+        assert response.json_body["error"] == "stream_unavailable"
+    finally:
+        stack.kafka.start()
+    assert eventually(lambda: post(api, {"events": events}).status_code == 202)
+    assert wait_for_count(api, match_id, len(events))
+    assert_exactly_once(api, match_id, events)
+
+
+def test_dynamodb_down_the_consumer_retries_and_catches_up(api, stack, pipeline):
+    match_id, events = new_match(300)
+    failures_before = pipeline.failed_batches
+    stack.dynamodb.stop()
+    try:
+        assert post(api, {"events": events}).status_code == 202  # ingest does not need the table
+        assert eventually(lambda: pipeline.failed_batches > failures_before)
+    finally:
+        stack.dynamodb.start()
+    assert wait_for_count(api, match_id, len(events))
+    assert_exactly_once(api, match_id, events)
+
+
+def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(api, environ, pipeline):
+    match_id, (good,) = f"p-{uuid.uuid4().hex[:10]}", generate_match("x", events=3)[1:2]
+    good = good | {"match_id": match_id}
+    poison = [
+        b"not json at all",
+        json.dumps({"match_id": match_id, "event_type": "penalty", "timestamp": "2023-06-15T14:30:00Z",
+                    "received_at": RECEIVED_AT}).encode(),
+        json.dumps({"match_id": match_id, "pad": "x" * 70_000}).encode(),
+    ]
+    producer = KafkaProducer(bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
+    sent = [producer.send(environ["EVENTS_TOPIC"], key=match_id.encode(), value=value).get(timeout=30) for value in poison]
+    producer.send(environ["EVENTS_TOPIC"], key=match_id.encode(),
+                  value=message(app.ingest.parse_batch(good)[0], RECEIVED_AT)).get(timeout=30)
+    producer.close()
+
+    assert wait_for_count(api, match_id, 1)  # the good record behind the poison got through
+    assert_exactly_once(api, match_id, [good])
+
+    consumer = KafkaConsumer(environ["EVENTS_DEAD_LETTER_TOPIC"], bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"],
+                             group_id=f"dlq-{match_id}", auto_offset_reset="earliest", consumer_timeout_ms=2000)
+    dead: dict[int, tuple[bytes, dict[str, bytes]]] = {}
+
+    def collect() -> bool:
+        for record in consumer:
+            headers = dict(record.headers)
+            if headers.get("source_partition") == str(sent[0].partition).encode():
+                dead[int(headers["source_offset"])] = (record.value, headers)
+        return all(meta.offset in dead for meta in sent)
+
+    assert eventually(collect)
+    consumer.close()
+    for value, meta in zip(poison, sent, strict=True):
+        original, headers = dead[meta.offset]
+        assert original == value
+        assert headers["source_topic"] == environ["EVENTS_TOPIC"].encode()
+        assert headers["error"]
+
+
+def test_dead_lettered_records_are_counted_in_a_metric(api, capsys):
+    batch = {"eventSource": "aws:kafka", "records": {"match-events-0": [
+        {"topic": "match-events", "partition": 0, "offset": 10**9, "timestamp": 0, "timestampType": "CREATE_TIME",
+         "key": None, "value": base64.b64encode(b"{broken").decode(), "headers": []}]}}
+    capsys.readouterr()
+    assert app.consume_events(batch, LambdaContext("consumer", 512))["dead_lettered"] == 1
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["DeadLetteredRecords"] for m in emf] == [[1.0]]
+
+
+def test_services_are_created_once_per_process(live_services: Services):
+    assert live_services.publisher is live_services.publisher
+    assert live_services.repository is live_services.repository

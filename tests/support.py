@@ -1,0 +1,91 @@
+"""Helpers the integration tests share: posting, reading every page, waiting, expected stats."""
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+TOKEN = "integration-test-token"
+HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+
+
+def post(api: Any, body: Any) -> Any:
+    return api.http.post("/events", headers=HEADERS, body=json.dumps(body))
+
+
+def read_all(api: Any, path: str) -> list[dict[str, Any]]:
+    """Follow next_cursor to the end; returns every event of the route."""
+    events: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        separator = "&" if "?" in path else "?"
+        response = api.http.get(path + (f"{separator}cursor={cursor}" if cursor else ""))
+        assert response.status_code == 200, response.body
+        events += response.json_body["events"]
+        cursor = response.json_body["next_cursor"]
+        if cursor is None:
+            return events
+
+
+def eventually(check: Callable[[], Any], timeout: float = 90.0) -> Any:
+    """Poll until check() is truthy; generous timeout for a slow shared CI machine."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def wait_for_count(api: Any, match_id: str, count: int, timeout: float = 90.0) -> bool:
+    return bool(eventually(lambda: len(read_all(api, f"/matches/{match_id}")) >= count, timeout))
+
+
+def expected_stats(match_id: str, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """The contract's statistics rules, computed straight from the events (independent of chalicelib.stats)."""
+    unique = {e.get("event_id") or json.dumps(e, sort_keys=True): e for e in events}.values()
+    team_keys = ("goals", "shots", "shots_on_target", "passes", "passes_completed", "fouls", "yellow_cards",
+                 "red_cards", "corners", "offsides", "saves", "substitutions")
+    player_keys = ("goals", "shots", "passes", "fouls", "yellow_cards", "red_cards")
+    teams: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(team_keys, 0))
+    players: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(player_keys, 0))
+    plural = {"foul": "fouls", "yellow_card": "yellow_cards", "red_card": "red_cards", "corner": "corners",
+              "offside": "offsides", "save": "saves", "substitution": "substitutions"}
+    for e in unique:
+        kind, team, player = e["event_type"], e.get("team_id"), e.get("player_id")
+        if team:
+            teams[team]
+        if player and kind != "own_goal":
+            players[player]
+        if kind == "goal":
+            for key in ("goals", "shots", "shots_on_target"):
+                teams[team][key] += 1
+            players[player]["goals"] += 1
+            players[player]["shots"] += 1
+        elif kind == "own_goal":
+            teams[team]["goals"] += 1
+        elif kind == "shot":
+            teams[team]["shots"] += 1
+            teams[team]["shots_on_target"] += e.get("outcome") == "saved"
+            players[player]["shots"] += 1
+        elif kind == "pass":
+            teams[team]["passes"] += 1
+            teams[team]["passes_completed"] += e.get("outcome") != "incomplete"
+            players[player]["passes"] += 1
+        elif kind in plural:
+            teams[team][plural[kind]] += 1
+            if plural[kind] in player_keys:
+                players[player][plural[kind]] += 1
+    for totals in teams.values():
+        passes = totals["passes"]
+        totals["pass_accuracy"] = round(100 * totals["passes_completed"] / passes + 1e-9, 1) if passes else 0.0
+    stamps = [e["timestamp"] for e in unique]
+    return {
+        "match_id": match_id,
+        "score": {team: totals["goals"] for team, totals in sorted(teams.items())},
+        "teams": dict(sorted(teams.items())),
+        "players": dict(sorted(players.items())),
+        "event_count": len(unique),
+        "last_event_at": max(stamps) if stamps else None,
+    }

@@ -1,0 +1,80 @@
+"""Properties of the schema that must hold for any input, not just the examples we thought of."""
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.events import EVENT_TYPES, FIELDS, MATCH_LEVEL_TYPES, InvalidEvents, parse_batch, parse_event
+
+ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=64)
+match_ids = st.from_regex(r"[A-Za-z0-9_.:-]{1,64}", fullmatch=True)
+moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1),
+                       timezones=st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m))))
+
+
+@st.composite
+def valid_events(draw: st.DrawFn) -> dict:
+    event_type = draw(st.sampled_from(sorted(EVENT_TYPES)))
+    event = {"match_id": draw(match_ids), "event_type": event_type, "timestamp": draw(moments).isoformat()}
+    if event_type not in MATCH_LEVEL_TYPES:
+        event |= {"team_id": draw(ids), "player_id": draw(ids)}
+    optional = {
+        "event_id": st.text(min_size=1, max_size=128), "period": st.integers(1, 5), "minute": st.integers(0, 130),
+        "second": st.integers(0, 59), "x": st.floats(0, 100), "y": st.integers(0, 100), "related_player_id": ids,
+    }
+    for name, strategy in optional.items():
+        if draw(st.booleans()):
+            event[name] = draw(strategy)
+    if event_type == "pass" and draw(st.booleans()):
+        event["outcome"] = draw(st.sampled_from(["complete", "incomplete"]))
+    if event_type == "shot" and draw(st.booleans()):
+        event["outcome"] = draw(st.sampled_from(["saved", "off_target", "blocked", "post"]))
+    return event
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=6),
+    max_leaves=20,
+)
+
+
+@given(valid_events())
+def test_every_valid_event_is_accepted_and_normalised_to_utc(raw):
+    event = parse_event(raw)
+    moment = datetime.fromisoformat(raw["timestamp"]).astimezone(UTC)
+    assert event.timestamp == moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+@given(valid_events())
+def test_the_canonical_form_parses_to_itself(raw):
+    event = parse_event(raw)
+    assert parse_event(event.to_dict()) == event
+
+
+@given(valid_events())
+def test_derived_event_id_survives_a_json_round_trip(raw):
+    raw.pop("event_id", None)
+    assert parse_event(json.loads(json.dumps(raw))).event_id == parse_event(raw).event_id
+
+
+@given(valid_events(), st.text(min_size=1, max_size=20).filter(lambda name: name not in FIELDS), json_values)
+def test_any_unknown_field_rejects_the_event_and_is_named(raw, name, value):
+    try:
+        parse_event(raw | {name: value})
+    except InvalidEvents as invalid:
+        assert {"field": name, "message": "is not a known field"} in invalid.errors
+    else:
+        raise AssertionError("accepted an unknown field")
+
+
+@given(json_values)
+def test_arbitrary_json_is_either_events_or_invalid_never_a_crash(body):
+    try:
+        events = parse_batch(body)
+    except InvalidEvents as invalid:
+        assert invalid.errors
+    else:
+        assert events
