@@ -59,10 +59,11 @@ class LocalEventSource:
     """Poll, invoke, commit: at-least-once delivery, like the real mapping."""
 
     def __init__(self, bootstrap_servers: str, topic: str, handler: Handler, *, group_id: str = "football-consumer",
-                 batch_size: int = 500, window_ms: int = 100, max_backoff_s: float = 5.0,
-                 log: Callable[[str], None] = print) -> None:
+                 instance_id: str | None = None, batch_size: int = 500, window_ms: int = 100,
+                 max_backoff_s: float = 5.0, log: Callable[[str], None] = print) -> None:
         self.bootstrap_servers, self.topic, self.handler = bootstrap_servers, topic, handler
-        self.group_id, self.batch_size, self.window_ms = group_id, batch_size, window_ms
+        self.group_id, self.instance_id = group_id, instance_id
+        self.batch_size, self.window_ms = batch_size, window_ms
         self.max_backoff_s, self.log = max_backoff_s, log
         self.batches = 0  # handled successfully
         self.failed_batches = 0  # handler raised; the batch was retried
@@ -89,10 +90,14 @@ class LocalEventSource:
         consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap_servers.split(","),
             group_id=self.group_id,
+            # a static member that restarts takes its partitions straight back, with no wait for
+            # the coordinator to time out the member it was before the restart
+            group_instance_id=self.instance_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
             session_timeout_ms=10_000,  # a killed runner's partitions move on within seconds
+            max_poll_interval_ms=60_000,  # bounds a rebalance waiting for a member that is gone
             metadata_max_age_ms=30_000,
         )
         # Joining the group before the topic's metadata is known gets no partitions until the
@@ -135,7 +140,8 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    LocalEventSource(settings.bootstrap_servers, settings.topic, app.consume_events).run(stop)
+    LocalEventSource(settings.bootstrap_servers, settings.topic, app.consume_events,
+                     instance_id="devstack-event-source").run(stop)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def main() -> None:
         config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="dev")
         server = create_local_server(app.app, config, "127.0.0.1", port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        source = LocalEventSource(settings.bootstrap_servers, settings.topic, app.consume_events)
+        source = LocalEventSource(settings.bootstrap_servers, settings.topic, app.consume_events,
+                                  instance_id="devstack-runner")
         consumer_thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
         consumer_thread.start()
         print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
