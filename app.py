@@ -10,7 +10,7 @@ from chalice import AuthResponse, Chalice, Response
 from chalice.app import AuthRequest
 
 from chalicelib import consumer, ingest, queries, security
-from chalicelib.http import ApiError, answers_errors
+from chalicelib.http import ApiError, answers_errors, conditional_json
 from chalicelib.observability import logger, metrics
 from chalicelib.repository import BadCursor
 from chalicelib.services import Services
@@ -19,9 +19,13 @@ app = Chalice(app_name="football-match-data")
 services = Services()
 
 
+def _cached(body: Any) -> Response:
+    return conditional_json(body, app.current_request.headers.get("if-none-match"))
+
+
 @app.route("/health", methods=["GET"])
-def health() -> dict[str, str]:
-    return {"status": "ok"}
+def health() -> Response:
+    return conditional_json({"status": "ok"}, None, max_age=0)
 
 
 @app.authorizer()
@@ -38,42 +42,42 @@ def post_events() -> Response:
     return Response(body={"accepted": len(event_ids), "event_ids": event_ids}, status_code=202)
 
 
-def _events_page(match_id: str, event_type: str | None = None) -> dict[str, Any]:
+def _events_page(match_id: str, event_type: str | None = None) -> Response:
     query = queries.event_query(match_id, app.current_request.query_params, event_type)
     try:
         page = services.repository.page(query)
     except BadCursor as problem:
         raise ApiError(400, "invalid_cursor", str(problem)) from None
-    return {"match_id": match_id, "events": page.events, "count": len(page.events), "next_cursor": page.next_cursor}
+    return _cached({"match_id": match_id, "events": page.events, "count": len(page.events), "next_cursor": page.next_cursor})
 
 
 @app.route("/matches/{match_id}", methods=["GET"])
 @answers_errors
-def match_events(match_id: str) -> dict[str, Any]:
+def match_events(match_id: str) -> Response:
     return _events_page(match_id)
 
 
 @app.route("/matches/{match_id}/goals", methods=["GET"])
 @answers_errors
-def match_goals(match_id: str) -> dict[str, Any]:
+def match_goals(match_id: str) -> Response:
     return _events_page(match_id, "goal")
 
 
 @app.route("/matches/{match_id}/passes", methods=["GET"])
 @answers_errors
-def match_passes(match_id: str) -> dict[str, Any]:
+def match_passes(match_id: str) -> Response:
     return _events_page(match_id, "pass")
 
 
 @app.route("/matches/{match_id}/events/{event_type}", methods=["GET"])
 @answers_errors
-def match_events_of_type(match_id: str, event_type: str) -> dict[str, Any]:
+def match_events_of_type(match_id: str, event_type: str) -> Response:
     return _events_page(match_id, event_type)
 
 
 @app.route("/matches/{match_id}/stats", methods=["GET"])
-def match_stats(match_id: str) -> dict[str, Any]:
-    return services.repository.statistics(match_id)
+def match_stats(match_id: str) -> Response:
+    return _cached(services.repository.statistics(match_id))
 
 
 @app.lambda_function(name="consumer")

@@ -1,7 +1,8 @@
 """The consumer Lambda's work: one MSK batch into DynamoDB, exactly once in effect.
 
-Records that can never be stored (not JSON, invalid, oversized) go to the
-dead-letter topic with their original bytes, so the partition keeps flowing.
+Records that can never be stored (not JSON, invalid, oversized, or refused by
+DynamoDB) go to the dead-letter topic with their original bytes, so the
+partition keeps flowing.
 Anything else that fails raises: the event source then retries the whole
 batch, and the repository's conditional writes make the retry harmless.
 """
@@ -12,27 +13,37 @@ from typing import Any
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.publishing import KafkaPublisher
 from chalicelib.records import InvalidRecord, StreamRecord, decode, stream_records
-from chalicelib.repository import EventRepository
+from chalicelib.repository import EventRepository, RejectedByStorage
 
 
 def consume(msk_event: Mapping[str, Any], repository: EventRepository, publisher: KafkaPublisher) -> dict[str, int]:
-    events: list[dict[str, Any]] = []
-    rejects: list[tuple[StreamRecord, str]] = []
+    decoded: list[tuple[StreamRecord, dict[str, Any]]] = []
+    invalid: list[tuple[StreamRecord, str]] = []
     for record in stream_records(msk_event):
         try:
-            events.append(decode(record))
+            decoded.append((record, decode(record)))
         except InvalidRecord as problem:
-            rejects.append((record, str(problem)))
-    if rejects:
-        publisher.dead_letter(rejects)  # before storing: a failure here retries the batch, losing nothing
-        for record, error in rejects:
+            invalid.append((record, str(problem)))
+    refused: list[tuple[StreamRecord, str]] = []
+    try:
+        stored = repository.save([event for _, event in decoded])
+    except RejectedByStorage:  # some event DynamoDB can never hold: find it, store the others
+        stored = 0
+        for record, event in decoded:
+            try:
+                stored += repository.save([event])
+            except RejectedByStorage as problem:
+                refused.append((record, f"refused by DynamoDB: {problem}"))
+    dead = invalid + refused
+    if dead:  # after the writes: if this fails, the batch is retried and the writes are no-ops
+        publisher.dead_letter(dead)
+        for record, error in dead:
             logger.warning("record dead-lettered", extra={"topic": record.topic, "partition": record.partition,
                                                           "offset": record.offset, "error": error})
-    stored = repository.save(events)
-    summary = {"records": len(events) + len(rejects), "stored": stored, "duplicates": len(events) - stored,
-               "dead_lettered": len(rejects)}
+    summary = {"records": len(decoded) + len(invalid), "stored": stored,
+               "duplicates": len(decoded) - len(refused) - stored, "dead_lettered": len(dead)}
     metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=stored)
     metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=summary["duplicates"])
-    metrics.add_metric(name="DeadLetteredRecords", unit=MetricUnit.Count, value=len(rejects))
+    metrics.add_metric(name="DeadLetteredRecords", unit=MetricUnit.Count, value=len(dead))
     logger.info("batch stored", extra=summary)
     return summary

@@ -28,6 +28,8 @@ OUTCOMES = {
 }
 DEFAULT_OUTCOMES = {"pass": "complete"}
 MAX_BATCH = 500
+MIN_YEAR, MAX_YEAR = 1900, 2999
+COORDINATE_DECIMALS = 3  # a thousandth of a percent of the pitch: well under a millimetre
 
 _MATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
@@ -49,6 +51,11 @@ def _text(max_len: int, pattern: re.Pattern[str] | None = None) -> Validator:
             raise ValueError("must be a string")
         if not 1 <= len(value) <= max_len:
             raise ValueError(f"must be 1-{max_len} characters")
+        if not value.isascii():
+            try:
+                value.encode()  # JSON can carry lone surrogates, which DynamoDB could never store
+            except UnicodeEncodeError:
+                raise ValueError("must be valid Unicode text") from None
         if pattern is not None and not pattern.fullmatch(value):
             raise ValueError(f"must match {pattern.pattern}")
 
@@ -67,12 +74,22 @@ def _number(low: float, high: float, *, integer: bool) -> Validator:
     return check
 
 
+def _coordinate(value: Any) -> Any:
+    """Round x/y so every stored number is one DynamoDB can hold (no 5e-324 underflow)."""
+    return round(value, COORDINATE_DECIMALS) if isinstance(value, float) else value
+
+
 def _one_of(choices: frozenset[str]) -> Validator:
     def check(_: Any, attribute: "attrs.Attribute[Any]", value: Any) -> None:
         if value not in choices:
             raise ValueError(f"must be one of: {', '.join(sorted(choices))}")
 
     return check
+
+
+def iso_millis(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.sssZ`` in UTC: fixed width, so text order is time order."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def normalise_timestamp(value: Any) -> str:
@@ -85,8 +102,9 @@ def normalise_timestamp(value: Any) -> str:
         raise ValueError("must be ISO-8601, e.g. 2023-06-15T14:30:00Z") from None
     if parsed.tzinfo is None:
         raise ValueError("must carry Z or a UTC offset")
-    utc = parsed.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:  # "0223" for "2023" is a typo, not a match
+        raise ValueError(f"must be in the years {MIN_YEAR}-{MAX_YEAR}")
+    return iso_millis(parsed)
 
 
 def _optional(validator: Validator) -> Validator:
@@ -107,8 +125,8 @@ class Event:
     minute: int | None = attrs.field(default=None, validator=_optional(_number(0, 130, integer=True)))
     second: int | None = attrs.field(default=None, validator=_optional(_number(0, 59, integer=True)))
     outcome: str | None = attrs.field(default=None, validator=_optional(_text(32)))
-    x: float | None = attrs.field(default=None, validator=_optional(_number(0, 100, integer=False)))
-    y: float | None = attrs.field(default=None, validator=_optional(_number(0, 100, integer=False)))
+    x: float | None = attrs.field(default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False)))
+    y: float | None = attrs.field(default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False)))
     related_player_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,7 +144,7 @@ def _cross_field_errors(raw: Mapping[str, Any], values: Mapping[str, Any]) -> li
         return []
     errors = []
     if event_type not in MATCH_LEVEL_TYPES:
-        errors += [(f, f"is required for {event_type}") for f in ("team_id", "player_id") if raw.get(f) is None]
+        errors += [(f, f"is required for {event_type}") for f in ("team_id", "player_id") if f not in raw]
     if "outcome" in values:
         allowed = OUTCOMES.get(event_type)
         if allowed is None:
@@ -151,7 +169,9 @@ def parse_event(raw: Any) -> Event:
     for name, attribute in FIELDS.items():
         value = raw.get(name)
         if value is None:
-            if name in ("match_id", "event_type", "timestamp"):
+            if name in raw:
+                errors.append((name, "must not be null; leave the field out instead"))
+            elif name in ("match_id", "event_type", "timestamp"):
                 errors.append((name, "is required"))
             continue
         try:

@@ -1,6 +1,8 @@
 """The API's error shape: every 4xx/503 is JSON with a code and a message."""
 
 import functools
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -34,3 +36,23 @@ def answers_errors(view: Callable[..., Any]) -> Callable[..., Any]:
             return error.response()
 
     return wrapper
+
+
+LIVE_MAX_AGE_SECONDS = 2  # long enough for a CDN to absorb a crowd, short enough for a live ticker
+
+
+def _etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in candidates or etag in candidates
+
+
+def conditional_json(body: Any, if_none_match: str | None, *, max_age: int = LIVE_MAX_AGE_SECONDS) -> Response:
+    """A JSON 200 with a strong ETag of its bytes, or a bodiless 304 when the client has them."""
+    payload = json.dumps(body, separators=(",", ":"))
+    etag = '"' + hashlib.sha256(payload.encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    if _etag_matches(if_none_match, etag):
+        return Response(body="", status_code=304, headers=headers)
+    return Response(body=payload, status_code=200, headers=headers | {"Content-Type": "application/json"})

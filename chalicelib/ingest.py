@@ -3,18 +3,13 @@
 import json
 from datetime import UTC, datetime
 
-from chalicelib.events import MAX_BATCH, InvalidEvents, parse_batch
+from chalicelib.events import MAX_BATCH, InvalidEvents, iso_millis, parse_batch
 from chalicelib.http import ApiError
 from chalicelib.observability import logger
 from chalicelib.publishing import KafkaPublisher, StreamUnavailable
 
 MAX_BODY_BYTES = 1024 * 1024
 RETRY_AFTER_SECONDS = "2"
-
-
-def utc_now() -> str:
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def ingest(raw_body: bytes, publisher: KafkaPublisher) -> list[str]:
@@ -33,7 +28,7 @@ def ingest(raw_body: bytes, publisher: KafkaPublisher) -> list[str]:
         raise ApiError(400, "invalid_events", "the request has invalid fields; nothing was accepted",
                        errors=invalid.errors) from None
     try:
-        publisher.publish(events, received_at=utc_now())
+        publisher.publish(events, received_at=iso_millis(datetime.now(UTC)))
     except StreamUnavailable:
         raise ApiError(503, "stream_unavailable", "the event stream did not acknowledge in time; retry",
                        headers={"Retry-After": RETRY_AFTER_SECONDS}) from None

@@ -32,8 +32,6 @@ def event_query(match_id: str, params: Mapping[str, str] | None, event_type: str
                 bounds[name] = normalise_timestamp(params[name])
             except ValueError as problem:
                 raise ApiError(400, "invalid_query", f"{name} {problem}") from None
-    if "from" in bounds and "to" in bounds and bounds["from"] > bounds["to"]:
-        raise ApiError(400, "invalid_query", "from must not be after to")
     return EventQuery(
         match_id=match_id,
         event_type=event_type,

@@ -18,10 +18,15 @@ import attrs
 from botocore.exceptions import ClientError
 
 from chalicelib import layout, stats
+from chalicelib.events import FIELDS
 
+EVENT_FIELDS = (*FIELDS, "received_at", "partition", "offset")  # the order events are returned in
 TRANSACTION_EVENTS = 99  # DynamoDB allows 100 actions; one is the stats update
 TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
-_INTERNAL = (layout.SORT_KEY, layout.TYPE_SORT_KEY)
+
+
+class RejectedByStorage(ValueError):
+    """DynamoDB refused the write as invalid: retrying the same items can never succeed."""
 
 
 class BadCursor(ValueError):
@@ -120,6 +125,9 @@ class EventRepository:
                 return len(items)
             except ClientError as error:
                 reasons = error.response.get("CancellationReasons") or []
+                invalid = [r for r in reasons if r.get("Code") == "ValidationError"]
+                if error.response["Error"]["Code"] == "ValidationException" or invalid:
+                    raise RejectedByStorage(invalid[0].get("Message") if invalid else str(error)) from error
                 stored = {i for i, r in enumerate(reasons[: len(items)]) if r.get("Code") == "ConditionalCheckFailed"}
                 if stored:  # already written by an earlier delivery: drop them, retry the rest at once
                     items = [item for i, item in enumerate(items) if i not in stored]
@@ -176,6 +184,8 @@ class EventRepository:
 
     def page(self, query: EventQuery) -> Page:
         """One page of a match's events (optionally one type) in timeline order."""
+        if query.start and query.end and query.start > query.end:
+            return Page([], None)  # an empty window (DynamoDB refuses BETWEEN with low > high)
         sort_key = layout.TYPE_SORT_KEY if query.event_type else layout.SORT_KEY
         prefix = f"{query.event_type}#" if query.event_type else ""
         low = prefix + (query.start or "0")
@@ -201,7 +211,7 @@ class EventRepository:
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         more = len(items) > query.limit
         items = items[: query.limit]
-        events = [{k: v for k, v in _plain(item).items() if k not in _INTERNAL} for item in items]
+        events = [{name: _from_attr(item[name]) for name in EVENT_FIELDS if name in item} for item in items]
         return Page(events, _encode_cursor(items[-1], sort_key) if more else None)
 
 

@@ -1,16 +1,24 @@
 """Real Kafka and DynamoDB Local, started once for the session on free ports in a temp dir."""
 
 import threading
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from chalice.cli.factory import CLIFactory
+from chalice.local import create_local_server
 from chalice.test import Client
 
 import app
 from chalicelib.services import Services
 from devstack.event_source import LocalEventSource
-from devstack.stack import LocalStack, ensure_table, ensure_topic
-from tests.support import TOKEN
+from devstack.stack import LocalStack, ensure_table, ensure_topic, free_port
+from matchtools.generate import generate_match
+from tests.support import TOKEN, post, wait_for_count
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +73,28 @@ def pipeline(live_services: Services) -> Iterator[LocalEventSource]:
 def api(pipeline: LocalEventSource) -> Iterator[Client]:
     with Client(app.app) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def api_url(pipeline: LocalEventSource) -> Iterator[str]:
+    """The app served over real HTTP by Chalice's local server, for tools that speak HTTP."""
+    port = free_port()
+    server = create_local_server(app.app, CLIFactory(str(PROJECT_DIR)).create_config_obj(), "127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def generated_match(api: Client) -> tuple[str, list[dict[str, Any]], list[str]]:
+    """A 3,400-event match posted in batches of 500 and fully consumed: (match_id, events, event_ids)."""
+    match_id = f"gen-{uuid.uuid4().hex[:8]}"
+    events = generate_match(match_id)
+    ids: list[str] = []
+    for start in range(0, len(events), 500):
+        response = post(api, {"events": events[start:start + 500]})
+        assert response.status_code == 202, response.body
+        ids += response.json_body["event_ids"]
+    assert wait_for_count(api, match_id, len(events))
+    return match_id, events, ids

@@ -5,7 +5,6 @@ import uuid
 
 import pytest
 
-from matchtools.generate import generate_match
 from tests.support import HEADERS, expected_stats, post, read_all, wait_for_count
 
 
@@ -25,19 +24,6 @@ def test_seed_example_goal_is_readable_after_202(api):
     assert {k: stored[k] for k in goal} == goal | {"timestamp": "2023-06-15T14:30:00.000Z"}
     assert stored["event_id"] == response.json_body["event_ids"][0]
     assert {"received_at", "partition", "offset"} <= set(stored)
-
-
-@pytest.fixture(scope="module")
-def generated_match(api):
-    match_id = f"gen-{uuid.uuid4().hex[:8]}"
-    events = generate_match(match_id)
-    ids = []
-    for start in range(0, len(events), 500):
-        response = post(api, {"events": events[start:start + 500]})
-        assert response.status_code == 202, response.body
-        ids += response.json_body["event_ids"]
-    assert wait_for_count(api, match_id, len(events))
-    return match_id, events, ids
 
 
 def test_generated_match_is_stored_exactly_once_in_chronological_order(generated_match, api):

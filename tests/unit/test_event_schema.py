@@ -17,6 +17,18 @@ def test_timestamp_is_stored_in_utc_milliseconds():
     assert parse_event(GOAL).timestamp == "2023-06-15T14:30:00.000Z"
 
 
+@pytest.mark.parametrize("timestamp", ["0223-06-15T14:30:00Z", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z",
+                                       "0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+def test_implausible_years_are_rejected(timestamp):
+    assert errors_of(GOAL | {"timestamp": timestamp}) == [
+        {"field": "timestamp", "message": "must be in the years 1900-2999"}]
+
+
+def test_coordinates_are_rounded_to_what_storage_can_hold():
+    event = parse_event(GOAL | {"x": 5e-324, "y": 33.33333333})
+    assert (event.x, event.y) == (0.0, 33.333)
+
+
 def test_timestamp_without_zone_is_rejected():
     assert errors_of(GOAL | {"timestamp": "2023-06-15T14:30:00"}) == [
         {"field": "timestamp", "message": "must carry Z or a UTC offset"}]
@@ -51,7 +63,7 @@ def test_team_and_player_are_required_for_player_events():
     [("match_id", "has space"), ("match_id", "x" * 65), ("match_id", 5), ("event_type", "penalty"),
      ("period", 6), ("period", True), ("minute", 131), ("second", 60), ("second", 1.5), ("x", 100.5),
      ("y", "50"), ("x", False), ("team_id", ""), ("player_id", "p" * 65), ("event_id", "e" * 129),
-     ("timestamp", "yesterday"), ("timestamp", 1686839400)],
+     ("timestamp", "yesterday"), ("timestamp", 1686839400), ("player_id", "\ud800"), ("team_id", "x\udfff")],
 )
 def test_each_field_rule_names_the_field(field, value):
     assert [e["field"] for e in errors_of(GOAL | {field: value})] == [field]
@@ -69,8 +81,15 @@ def test_pass_outcome_defaults_to_complete():
 
 
 def test_batch_is_all_or_nothing_and_errors_carry_their_index():
-    errors = errors_of({"events": [GOAL, GOAL | {"minute": -1}, GOAL, GOAL | {"team_id": None, "x": "left"}]})
-    assert [(e["index"], e["field"]) for e in errors] == [(1, "minute"), (3, "x"), (3, "team_id")]
+    errors = errors_of({"events": [GOAL, GOAL | {"minute": -1}, GOAL, GOAL | {"period": 0, "x": "left"}]})
+    assert [(e["index"], e["field"]) for e in errors] == [(1, "minute"), (3, "period"), (3, "x")]
+
+
+def test_explicit_nulls_are_rejected_not_treated_as_absent():
+    assert errors_of(GOAL | {"outcome": None, "team_id": None}) == [
+        {"field": "team_id", "message": "must not be null; leave the field out instead"},
+        {"field": "outcome", "message": "must not be null; leave the field out instead"},
+    ]
 
 
 @pytest.mark.parametrize("body", [{"events": []}, {"events": "all"}, {"events": [GOAL], "extra": 1}, [GOAL], "goal", None])

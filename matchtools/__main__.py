@@ -1,0 +1,60 @@
+"""``python -m matchtools <command>``: tools around the API.
+
+    import-statsbomb FILE --match-id ID   convert a StatsBomb events file and post it
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from tqdm import tqdm
+
+from chalicelib.events import normalise_timestamp
+from matchtools.client import ApiClient, resolve_token
+from matchtools.statsbomb import convert
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def import_statsbomb(args: argparse.Namespace) -> None:
+    raw = json.loads(Path(args.file).read_text())
+    kick_off = datetime.fromisoformat(normalise_timestamp(args.kick_off))
+    events, skipped = convert(raw, args.match_id, kick_off)
+    if args.output:
+        Path(args.output).write_text("".join(json.dumps(event) + "\n" for event in events))
+    else:
+        client = ApiClient(args.url, resolve_token(args.token))
+        with tqdm(total=len(events), unit="event", desc=f"posting {args.match_id}") as progress:
+            for start in range(0, len(events), args.batch_size):
+                batch = events[start:start + args.batch_size]
+                client.post_events(batch)
+                progress.update(len(batch))
+    skipped_text = ", ".join(f"{name} {count}" for name, count in skipped.most_common()) or "none"
+    destination = args.output or args.url
+    print(f"{len(raw)} StatsBomb events -> {len(events)} events to {destination}; without equivalent: {skipped_text}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m matchtools", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    statsbomb = commands.add_parser("import-statsbomb", help="convert a StatsBomb open-data events file and post it")
+    statsbomb.add_argument("file", help="StatsBomb events JSON (a list of events)")
+    statsbomb.add_argument("--match-id", required=True)
+    statsbomb.add_argument("--url", default=DEFAULT_URL, help=f"API base URL (default {DEFAULT_URL})")
+    statsbomb.add_argument("--token", help="producer token (default: $INGEST_TOKEN or make run's)")
+    statsbomb.add_argument("--kick-off", default="2023-06-15T15:00:00Z", help="when period 1 started (ISO-8601)")
+    statsbomb.add_argument("--batch-size", type=int, default=500)
+    statsbomb.add_argument("--output", help="write contract JSON lines here instead of posting")
+    statsbomb.set_defaults(run=import_statsbomb)
+
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

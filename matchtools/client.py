@@ -1,0 +1,56 @@
+"""A small client of the API for the tools: posts with retries on 503, reads whole timelines."""
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+TOKEN_FILE = Path(".devstack/data/ingest-token")  # what `make run` generates
+MAX_ATTEMPTS = 5
+
+
+def resolve_token(explicit: str | None) -> str:
+    """--token, else INGEST_TOKEN, else the token `make run` generated."""
+    token = explicit or os.environ.get("INGEST_TOKEN")
+    if not token and TOKEN_FILE.exists():
+        token = TOKEN_FILE.read_text().strip()
+    if not token:
+        raise SystemExit("no producer token: pass --token, set INGEST_TOKEN, or start `make run` once")
+    return token
+
+
+class ApiClient:
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def post_events(self, events: list[dict[str, Any]]) -> list[str]:
+        """One batch; a 503 is retried after its Retry-After, anything else but 202 is an error."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            response = self.session.post(f"{self.url}/events", json={"events": events}, timeout=60)
+            if response.status_code == 202:
+                return list(response.json()["event_ids"])
+            if response.status_code != 503 or attempt == MAX_ATTEMPTS:
+                raise SystemExit(f"POST /events answered {response.status_code}: {response.text[:500]}")
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+        raise AssertionError("unreachable")
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.session.get(f"{self.url}{path}", params=params, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def timeline(self, match_id: str, **params: Any) -> list[dict[str, Any]]:
+        """Every event of the match, following next_cursor."""
+        events: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self.get(f"/matches/{match_id}", **params, **({"cursor": cursor} if cursor else {}))
+            events += page["events"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return events
