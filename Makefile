@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+DEPLOY_ENV ?= dev
+# jsii (under aws-cdk-lib) warns on every run about the machine's Node.js version; the synth works.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint synth deploy clean
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+$(INSTALLED): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -23,5 +26,15 @@ test: install lint
 lint: install
 	$(PY) -m ruff check .
 
+# CloudFormation for DEPLOY_ENV (infra/config/$(DEPLOY_ENV).json) into infra/cdk.out: no AWS credentials needed.
+synth: install
+	rm -rf infra/chalice.out infra/cdk.out
+	cd infra && ../$(PY) app.py
+
+# Needs AWS credentials and the CDK CLI (fetched by npx); bootstraps the account/region once.
+deploy: synth
+	cd infra && npx --yes aws-cdk@2 bootstrap --app cdk.out && \
+	  npx --yes aws-cdk@2 deploy --app cdk.out --require-approval broadening
+
 clean:
-	rm -rf $(VENV) .devstack .pytest_cache .ruff_cache
+	rm -rf $(VENV) .devstack .pytest_cache .ruff_cache infra/cdk.out infra/chalice.out

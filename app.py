@@ -9,7 +9,7 @@ from typing import Any
 from chalice import AuthResponse, Chalice, Response
 from chalice.app import AuthRequest
 
-from chalicelib import consumer, ingest, queries, security
+from chalicelib import consumer, ingest, queries, security, topics
 from chalicelib.http import ApiError, answers_errors, conditional_json
 from chalicelib.observability import logger, metrics
 from chalicelib.repository import BadCursor
@@ -86,3 +86,9 @@ def match_stats(match_id: str) -> Response:
 def consume_events(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Triggered by the MSK event source (in AWS) or devstack's runner (locally)."""
     return consumer.consume(event, services.repository, services.publisher)
+
+
+@app.lambda_function(name="topic_provisioner")
+def provision_topics(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """CloudFormation custom resource (via the CDK provider framework): creates the topics."""
+    return topics.on_event(event, services.settings)

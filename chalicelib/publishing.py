@@ -35,11 +35,22 @@ class MSKIamTokens(AbstractTokenProvider):
         return token
 
 
+def connection_config(settings: Settings) -> dict[str, Any]:
+    """How any Kafka client (producer, admin) reaches the configured cluster."""
+    config: dict[str, Any] = {"bootstrap_servers": settings.bootstrap_servers.split(",")}
+    if settings.kafka_auth == "msk_iam":
+        config |= {
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "OAUTHBEARER",
+            "sasl_oauth_token_provider": MSKIamTokens(settings.region),
+        }
+    return config
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
     """KafkaProducer keyword arguments for the configured cluster."""
     timeout_ms = int(settings.ack_timeout_seconds * 1000)
-    config: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap_servers.split(","),
+    config: dict[str, Any] = connection_config(settings) | {
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
@@ -48,12 +59,6 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "delivery_timeout_ms": max(timeout_ms + 5, 2 * timeout_ms),
         "max_request_size": 4 * 1024 * 1024,
     }
-    if settings.kafka_auth == "msk_iam":
-        config |= {
-            "security_protocol": "SASL_SSL",
-            "sasl_mechanism": "OAUTHBEARER",
-            "sasl_oauth_token_provider": MSKIamTokens(settings.region),
-        }
     return config
 
 

@@ -1,6 +1,7 @@
 """``python -m matchtools <command>``: tools around the API.
 
     import-statsbomb FILE --match-id ID   convert a StatsBomb events file and post it
+    smoke --url URL [--token T]           check a running deployment end to end
 """
 
 import argparse
@@ -14,6 +15,7 @@ from tqdm import tqdm
 
 from chalicelib.events import normalise_timestamp
 from matchtools.client import ApiClient, resolve_token
+from matchtools.smoke import smoke
 from matchtools.statsbomb import convert
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -51,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     statsbomb.add_argument("--batch-size", type=int, default=500)
     statsbomb.add_argument("--output", help="write contract JSON lines here instead of posting")
     statsbomb.set_defaults(run=import_statsbomb)
+
+    smoke_test = commands.add_parser("smoke", help="post a few events, read them back, check the stats")
+    smoke_test.add_argument("--url", default=DEFAULT_URL, help=f"API base URL (default {DEFAULT_URL})")
+    smoke_test.add_argument("--token", help="producer token (default: $INGEST_TOKEN or make run's)")
+    smoke_test.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the events to be readable")
+    smoke_test.set_defaults(run=lambda args: smoke(args.url, resolve_token(args.token), args.timeout))
 
     args = parser.parse_args(argv)
     args.run(args)

@@ -1,0 +1,1 @@
+"""CDK app: the whole product on AWS (API Gateway, Lambda, Amazon MSK, DynamoDB)."""
