@@ -10,17 +10,13 @@ from chalice import AuthResponse, Chalice, Response
 from chalice.app import AuthRequest
 
 from chalicelib import consumer, ingest, queries, security, topics
-from chalicelib.http import ApiError, answers_errors, conditional_json
+from chalicelib.http import ApiError, answers_errors, conditional, conditional_json, page_payload
 from chalicelib.observability import logger, metrics
 from chalicelib.repository import BadCursor
 from chalicelib.services import Services
 
 app = Chalice(app_name="football-match-data")
 services = Services()
-
-
-def _cached(body: Any) -> Response:
-    return conditional_json(body, app.current_request.headers.get("if-none-match"))
 
 
 @app.route("/health", methods=["GET"])
@@ -48,7 +44,8 @@ def _events_page(match_id: str, event_type: str | None = None) -> Response:
         page = services.repository.page(query)
     except BadCursor as problem:
         raise ApiError(400, "invalid_cursor", str(problem)) from None
-    return _cached({"match_id": match_id, "events": page.events, "count": len(page.events), "next_cursor": page.next_cursor})
+    payload = page_payload(match_id, page.events, page.next_cursor)
+    return conditional(payload, app.current_request.headers.get("if-none-match"))
 
 
 @app.route("/matches/{match_id}", methods=["GET"])
@@ -77,7 +74,7 @@ def match_events_of_type(match_id: str, event_type: str) -> Response:
 
 @app.route("/matches/{match_id}/stats", methods=["GET"])
 def match_stats(match_id: str) -> Response:
-    return _cached(services.repository.statistics(match_id))
+    return conditional_json(services.repository.statistics(match_id), app.current_request.headers.get("if-none-match"))
 
 
 @app.lambda_function(name="consumer")

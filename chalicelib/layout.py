@@ -16,6 +16,10 @@ SORT_KEY = "sk"
 TYPE_INDEX = "by_type"
 TYPE_SORT_KEY = "type_sk"
 
+# An event item holds its keys plus the whole stored event as one JSON string: one attribute to
+# write, read and parse instead of a dozen typed ones, and pages are served by splicing it in.
+EVENT_BODY = "event"
+
 # The per-match statistics item shares the partition; "~" sorts after every
 # timestamp, so event queries bound their range below it.
 STATS_SORT_KEY = "~stats"

@@ -12,6 +12,7 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -23,6 +24,7 @@ from chalicelib.events import FIELDS
 EVENT_FIELDS = (*FIELDS, "received_at", "partition", "offset")  # the order events are returned in
 TRANSACTION_EVENTS = 99  # DynamoDB allows 100 actions; one is the stats update
 TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
+PARALLEL_MATCHES = 8  # concurrent per-match transactions within one batch
 
 
 class RejectedByStorage(ValueError):
@@ -35,7 +37,7 @@ class BadCursor(ValueError):
 
 @attrs.frozen
 class Page:
-    events: list[dict[str, Any]]
+    events: list[str]  # each a stored event's JSON object, as written
     next_cursor: str | None
 
 
@@ -78,11 +80,14 @@ def _plain(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def event_item(event: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored event with its table and index keys."""
+    """A stored event as DynamoDB attribute values: keys, index key and the JSON body."""
     ts, event_id = event["timestamp"], event["event_id"]
-    return dict(event) | {
-        layout.SORT_KEY: layout.event_sort_key(ts, event_id),
-        layout.TYPE_SORT_KEY: layout.type_sort_key(event["event_type"], ts, event_id),
+    body = json.dumps({name: event[name] for name in EVENT_FIELDS if name in event}, separators=(",", ":"))
+    return {
+        layout.PARTITION_KEY: {"S": event["match_id"]},
+        layout.SORT_KEY: {"S": layout.event_sort_key(ts, event_id)},
+        layout.TYPE_SORT_KEY: {"S": layout.type_sort_key(event["event_type"], ts, event_id)},
+        layout.EVENT_BODY: {"S": body},
     }
 
 
@@ -94,43 +99,50 @@ class EventRepository:
     # -- writes -------------------------------------------------------------
 
     def save(self, events: Iterable[Mapping[str, Any]]) -> int:
-        """Store events once each and add them to their match's totals; return how many were new."""
-        by_match: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        """Store events once each and add them to their match's totals; return how many were new.
+
+        Matches are independent, so they are written concurrently; a match's own chunks go in order,
+        since they all update its statistics item.
+        """
+        by_match: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
         for event in events:
-            item = event_item(event)
-            by_match[item[layout.PARTITION_KEY]].setdefault(item[layout.SORT_KEY], item)
-        new = 0
-        for match_id, items in by_match.items():
-            pending = list(items.values())
-            for start in range(0, len(pending), TRANSACTION_EVENTS):
-                new += self._save_new(match_id, pending[start:start + TRANSACTION_EVENTS])
-            self._raise_last_event_at(match_id, max(item["timestamp"] for item in pending))
+            key = layout.event_sort_key(event["timestamp"], event["event_id"])
+            by_match[event["match_id"]].setdefault(key, event)
+        if len(by_match) <= 1:
+            return sum(self._save_match(match_id, list(group.values())) for match_id, group in by_match.items())
+        with ThreadPoolExecutor(max_workers=min(PARALLEL_MATCHES, len(by_match))) as pool:
+            return sum(pool.map(lambda entry: self._save_match(entry[0], list(entry[1].values())), by_match.items()))
+
+    def _save_match(self, match_id: str, events: list[Mapping[str, Any]]) -> int:
+        new = sum(self._save_new(match_id, events[start:start + TRANSACTION_EVENTS])
+                  for start in range(0, len(events), TRANSACTION_EVENTS))
+        self._raise_last_event_at(match_id, max(event["timestamp"] for event in events))
         return new
 
-    def _save_new(self, match_id: str, items: list[dict[str, Any]]) -> int:
+    def _save_new(self, match_id: str, events: list[Mapping[str, Any]]) -> int:
         attempt = 0
-        while items:
+        while events:
             actions = [
                 {"Put": {
                     "TableName": self.table,
-                    "Item": {name: _to_attr(value) for name, value in item.items()},
+                    "Item": event_item(event),
                     "ConditionExpression": "attribute_not_exists(#sk)",
                     "ExpressionAttributeNames": {"#sk": layout.SORT_KEY},
                 }}
-                for item in items
+                for event in events
             ]
-            actions.append({"Update": self._stats_update(match_id, items)})
+            actions.append({"Update": self._stats_update(match_id, events)})
             try:
                 self.client.transact_write_items(TransactItems=actions)
-                return len(items)
+                return len(events)
             except ClientError as error:
                 reasons = error.response.get("CancellationReasons") or []
                 invalid = [r for r in reasons if r.get("Code") == "ValidationError"]
                 if error.response["Error"]["Code"] == "ValidationException" or invalid:
                     raise RejectedByStorage(invalid[0].get("Message") if invalid else str(error)) from error
-                stored = {i for i, r in enumerate(reasons[: len(items)]) if r.get("Code") == "ConditionalCheckFailed"}
+                stored = {i for i, r in enumerate(reasons[: len(events)]) if r.get("Code") == "ConditionalCheckFailed"}
                 if stored:  # already written by an earlier delivery: drop them, retry the rest at once
-                    items = [item for i, item in enumerate(items) if i not in stored]
+                    events = [event for i, event in enumerate(events) if i not in stored]
                     continue
                 attempt += 1
                 if not reasons or attempt >= TRANSACTION_ATTEMPTS:
@@ -211,8 +223,7 @@ class EventRepository:
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         more = len(items) > query.limit
         items = items[: query.limit]
-        events = [{name: _from_attr(item[name]) for name in EVENT_FIELDS if name in item} for item in items]
-        return Page(events, _encode_cursor(items[-1], sort_key) if more else None)
+        return Page([item[layout.EVENT_BODY]["S"] for item in items], _encode_cursor(items[-1], sort_key) if more else None)
 
 
 def _encode_cursor(item: Mapping[str, Any], sort_key: str) -> str:

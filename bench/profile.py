@@ -1,0 +1,77 @@
+"""``make profile``: pyinstrument profiles of the hot paths, on a throw-away local stack.
+
+    ingest    POST /events with a 500-event batch, through chalice's test client (validate + publish)
+    consume   the consumer Lambda on a 500-record MSK batch (decode + transactional writes)
+    query     a whole 3,400-event match read, page by page
+
+HTML reports go to bench/results/profile-<path>.html; the top frames print.
+"""
+
+import base64
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from pyinstrument import Profiler
+
+from devstack.stack import LocalStack, ensure_table, ensure_topic
+from matchtools.generate import generate_match
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TOKEN = "profile-token"
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as data, LocalStack(Path(data), persistent=False) as endpoints:
+        os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers, "INGEST_TOKEN": TOKEN,
+                           "DYNAMODB_ENDPOINT_URL": endpoints.dynamodb_endpoint_url,
+                           "EVENTS_TOPIC": "profile", "EVENTS_TABLE": "profile"})
+        ensure_topic(endpoints.bootstrap_servers, "profile")
+        ensure_topic(endpoints.bootstrap_servers, "profile-dlq", partitions=1)
+        ensure_table(endpoints.dynamodb_endpoint_url, "profile")
+        from chalice.local import LambdaContext
+        from chalice.test import Client
+
+        import app
+        from chalicelib.publishing import message
+
+        events = generate_match("profiled", events=3400)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+        with Client(app.app) as client:
+            client.http.post("/events", headers=headers, body=json.dumps({"events": events[:10]}))  # warm up
+            profile("ingest", lambda: [client.http.post("/events", headers=headers,
+                                                        body=json.dumps({"events": events[i:i + 500]}))
+                                       for i in range(0, 3000, 500)])
+            parsed = [app.ingest.parse_batch(e)[0] for e in events]
+            records = [{"topic": "profile", "partition": 0, "offset": i, "key": None,
+                        "value": base64.b64encode(message(e, "2026-01-01T00:00:00.000Z")).decode()}
+                       for i, e in enumerate(parsed)]
+            batches = [{"records": {"profile-0": records[i:i + 500]}} for i in range(0, len(records), 500)]
+            profile("consume", lambda: [app.consume_events(b, LambdaContext("consumer", 512)) for b in batches])
+            profile("query", lambda: [client.http.get(f"/matches/profiled?cursor={c}" if c else "/matches/profiled")
+                                      for c in _cursors(client)])
+
+
+def _cursors(client: object) -> list[str | None]:
+    cursors, cursor = [None], None
+    while True:
+        cursor = client.http.get(f"/matches/profiled?cursor={cursor}" if cursor else "/matches/profiled").json_body[
+            "next_cursor"]
+        if cursor is None:
+            return cursors
+        cursors.append(cursor)
+
+
+def profile(name: str, work: object) -> None:
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    work()
+    profiler.stop()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"profile-{name}.html").write_text(profiler.output_html())
+    print(f"===== {name}\n" + profiler.output_text(unicode=False, color=False, show_all=False)[:6000])
+
+
+if __name__ == "__main__":
+    main()
