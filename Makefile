@@ -7,7 +7,7 @@ DEPLOY_ENV ?= dev
 # jsii (under aws-cdk-lib) warns on every run about the machine's Node.js version; the synth works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test lint synth deploy clean
+.PHONY: install run test lint synth deploy bench profile clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ test: install lint
 
 lint: install
 	$(PY) -m ruff check .
+
+# Benchmarks against a throw-away local stack: bench/results/<timestamp>.json and .png, a table at the end.
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
+
+# pyinstrument profiles of the ingest handler, a consumer batch and a whole-match read.
+profile: install
+	$(PY) -m bench.profile
 
 # CloudFormation for DEPLOY_ENV (infra/config/$(DEPLOY_ENV).json) into infra/cdk.out: no AWS credentials needed.
 synth: install

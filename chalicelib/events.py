@@ -130,11 +130,12 @@ class Event:
     related_player_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
 
     def to_dict(self) -> dict[str, Any]:
-        """The stored and published form: only the fields that are set."""
-        return {k: v for k, v in attrs.asdict(self).items() if v is not None}
+        """The stored and published form: only the fields that are set (flat, so no asdict recursion)."""
+        return {name: value for name in _FIELD_NAMES if (value := getattr(self, name)) is not None}
 
 
 FIELDS: dict[str, "attrs.Attribute[Any]"] = {a.name: a for a in attrs.fields(Event)}
+_FIELD_NAMES = tuple(FIELDS)
 
 
 def _cross_field_errors(raw: Mapping[str, Any], values: Mapping[str, Any]) -> list[tuple[str, str]]:

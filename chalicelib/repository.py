@@ -22,9 +22,9 @@ from chalicelib import layout, stats
 from chalicelib.events import FIELDS
 
 EVENT_FIELDS = (*FIELDS, "received_at", "partition", "offset")  # the order events are returned in
-TRANSACTION_EVENTS = 99  # DynamoDB allows 100 actions; one is the stats update
+TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
-PARALLEL_MATCHES = 8  # concurrent per-match transactions within one batch
+PARALLEL_TRANSACTIONS = 8  # concurrent transactions within one batch
 
 
 class RejectedByStorage(ValueError):
@@ -101,48 +101,60 @@ class EventRepository:
     def save(self, events: Iterable[Mapping[str, Any]]) -> int:
         """Store events once each and add them to their match's totals; return how many were new.
 
-        Matches are independent, so they are written concurrently; a match's own chunks go in order,
-        since they all update its statistics item.
+        A live batch spans many matches with a few events each, so matches share transactions: each
+        carries up to 100 actions, a match's event puts together with the update of its statistics
+        item. A match with more than 99 events in the batch continues in the next round, since one
+        transaction cannot touch its statistics item twice. A round's transactions run concurrently.
         """
         by_match: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
         for event in events:
-            key = layout.event_sort_key(event["timestamp"], event["event_id"])
-            by_match[event["match_id"]].setdefault(key, event)
-        if len(by_match) <= 1:
-            return sum(self._save_match(match_id, list(group.values())) for match_id, group in by_match.items())
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_MATCHES, len(by_match))) as pool:
-            return sum(pool.map(lambda entry: self._save_match(entry[0], list(entry[1].values())), by_match.items()))
-
-    def _save_match(self, match_id: str, events: list[Mapping[str, Any]]) -> int:
-        new = sum(self._save_new(match_id, events[start:start + TRANSACTION_EVENTS])
-                  for start in range(0, len(events), TRANSACTION_EVENTS))
-        self._raise_last_event_at(match_id, max(event["timestamp"] for event in events))
+            by_match[event["match_id"]].setdefault(layout.event_sort_key(event["timestamp"], event["event_id"]), event)
+        chunks = {match_id: [list(group.values())[i:i + TRANSACTION_ACTIONS - 1]
+                             for i in range(0, len(group), TRANSACTION_ACTIONS - 1)]
+                  for match_id, group in by_match.items()}
+        new = 0
+        for round_ in range(max((len(c) for c in chunks.values()), default=0)):
+            transactions: list[list[tuple[str, list[Mapping[str, Any]]]]] = [[]]
+            for match_id, match_chunks in chunks.items():
+                if round_ < len(match_chunks):
+                    size = sum(len(group) + 1 for _, group in transactions[-1])
+                    if size + len(match_chunks[round_]) + 1 > TRANSACTION_ACTIONS:
+                        transactions.append([])
+                    transactions[-1].append((match_id, match_chunks[round_]))
+            if len(transactions) == 1:
+                new += self._write(transactions[0])
+            else:
+                with ThreadPoolExecutor(max_workers=min(PARALLEL_TRANSACTIONS, len(transactions))) as pool:
+                    new += sum(pool.map(self._write, transactions))
         return new
 
-    def _save_new(self, match_id: str, events: list[Mapping[str, Any]]) -> int:
+    def _write(self, groups: list[tuple[str, list[Mapping[str, Any]]]]) -> int:
+        """One transaction: every group's event puts (each only if new) and its statistics update."""
         attempt = 0
-        while events:
-            actions = [
-                {"Put": {
-                    "TableName": self.table,
-                    "Item": event_item(event),
-                    "ConditionExpression": "attribute_not_exists(#sk)",
-                    "ExpressionAttributeNames": {"#sk": layout.SORT_KEY},
-                }}
-                for event in events
-            ]
-            actions.append({"Update": self._stats_update(match_id, events)})
+        while groups:
+            actions: list[dict[str, Any]] = []
+            owners: list[tuple[int, int] | None] = []  # which (group, event) each action puts
+            for g, (match_id, group) in enumerate(groups):
+                for e, event in enumerate(group):
+                    actions.append({"Put": {"TableName": self.table, "Item": event_item(event),
+                                            "ConditionExpression": "attribute_not_exists(#sk)",
+                                            "ExpressionAttributeNames": {"#sk": layout.SORT_KEY}}})
+                    owners.append((g, e))
+                actions.append({"Update": self._stats_update(match_id, group)})
+                owners.append(None)
             try:
                 self.client.transact_write_items(TransactItems=actions)
-                return len(events)
+                return sum(len(group) for _, group in groups)
             except ClientError as error:
                 reasons = error.response.get("CancellationReasons") or []
                 invalid = [r for r in reasons if r.get("Code") == "ValidationError"]
                 if error.response["Error"]["Code"] == "ValidationException" or invalid:
                     raise RejectedByStorage(invalid[0].get("Message") if invalid else str(error)) from error
-                stored = {i for i, r in enumerate(reasons[: len(events)]) if r.get("Code") == "ConditionalCheckFailed"}
-                if stored:  # already written by an earlier delivery: drop them, retry the rest at once
-                    events = [event for i, event in enumerate(events) if i not in stored]
+                stored = {owners[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"}
+                if stored - {None}:  # already written by an earlier delivery: drop them, retry the rest at once
+                    groups = [(m, [ev for e, ev in enumerate(group) if (g, e) not in stored])
+                              for g, (m, group) in enumerate(groups)]
+                    groups = [(m, group) for m, group in groups if group]
                     continue
                 attempt += 1
                 if not reasons or attempt >= TRANSACTION_ATTEMPTS:
@@ -170,29 +182,22 @@ class EventRepository:
             "ExpressionAttributeValues": values,
         }
 
-    def _raise_last_event_at(self, match_id: str, timestamp: str) -> None:
-        """Max is idempotent, so it needs no transaction: redelivery cannot overcount it."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._stats_key(match_id),
-                UpdateExpression="SET last_event_at = :ts",
-                ConditionExpression="attribute_not_exists(last_event_at) OR last_event_at < :ts",
-                ExpressionAttributeValues={":ts": {"S": timestamp}},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise
-
     # -- reads --------------------------------------------------------------
 
     def _stats_key(self, match_id: str) -> dict[str, Any]:
         return {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.STATS_SORT_KEY}}
 
     def statistics(self, match_id: str) -> dict[str, Any]:
-        """The match's materialised totals: one GetItem."""
-        response = self.client.get_item(TableName=self.table, Key=self._stats_key(match_id))
-        return stats.render(match_id, _plain(response.get("Item", {})))
+        """The match's totals in one small read: its statistics item sorts after every event, so
+        the last two items of the partition are the totals and the latest event (last_event_at)."""
+        response = self.client.query(
+            TableName=self.table, KeyConditionExpression="#pk = :pk", ScanIndexForward=False, Limit=2,
+            ExpressionAttributeNames={"#pk": layout.PARTITION_KEY}, ExpressionAttributeValues={":pk": {"S": match_id}})
+        items = response["Items"]
+        if not items or items[0][layout.SORT_KEY]["S"] != layout.STATS_SORT_KEY:
+            return stats.render(match_id, {})
+        latest = items[1][layout.SORT_KEY]["S"].split("#", 1)[0] if len(items) > 1 else None
+        return stats.render(match_id, _plain(items[0]) | {"last_event_at": latest})
 
     def page(self, query: EventQuery) -> Page:
         """One page of a match's events (optionally one type) in timeline order."""

@@ -9,15 +9,13 @@ the consumer Lambda.
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
-from chalice.cli.factory import CLIFactory
-from chalice.local import create_local_server
-
 from chalicelib.config import Settings
-from devstack.event_source import LocalEventSource
+from devstack.api_server import local_api_server
 from devstack.stack import LocalStack, ensure_table, ensure_topic
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -38,6 +36,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack = None
+    consumer: subprocess.Popen[bytes] | None = None
     if not (os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DYNAMODB_ENDPOINT_URL")):
         print(f"starting Kafka and DynamoDB Local (data in {DATA_DIR}) ...", flush=True)
         stack = LocalStack(DATA_DIR, persistent=True)
@@ -55,23 +54,24 @@ def main() -> None:
         import app  # after the environment is final: its Services read it lazily
 
         port = int(os.environ.get("PORT", "8000"))
-        config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="dev")
-        server = create_local_server(app.app, config, "127.0.0.1", port)
+        server = local_api_server(app.app, port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        source = LocalEventSource(settings.bootstrap_servers, settings.topic, app.consume_events,
-                                  instance_id="devstack-runner")
-        consumer_thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
-        consumer_thread.start()
+        # The consumer runs in its own process, as it runs in its own Lambda: ingest and consumption
+        # then share no interpreter lock, and the machine's second core does the consuming.
+        consumer = subprocess.Popen([sys.executable, "-m", "devstack.event_source"], cwd=PROJECT_DIR)
         print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
         print(f"API on http://127.0.0.1:{port} - Ctrl-C stops everything", flush=True)
         print(f"Producers send: Authorization: Bearer {token}", flush=True)
         while not stop.wait(0.5):
-            if not consumer_thread.is_alive():
-                raise SystemExit("the local event source stopped")
+            if consumer.poll() is not None:
+                raise SystemExit(f"the local event source stopped (exit {consumer.returncode})")
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
+        if consumer is not None and consumer.poll() is None:
+            consumer.terminate()
+            consumer.wait(timeout=30)
         if stack is not None:
             stack.stop()
         print("stopped", file=sys.stderr)

@@ -2,6 +2,7 @@
 
     import-statsbomb FILE --match-id ID   convert a StatsBomb events file and post it
     smoke --url URL [--token T]           check a running deployment end to end
+    replay FILE | --matches N [--speed X]  replay matches at real time x speed (load generator)
 """
 
 import argparse
@@ -15,6 +16,8 @@ from tqdm import tqdm
 
 from chalicelib.events import normalise_timestamp
 from matchtools.client import ApiClient, resolve_token
+from matchtools.generate import generate_match
+from matchtools.replay import replay
 from matchtools.smoke import smoke
 from matchtools.statsbomb import convert
 
@@ -39,6 +42,20 @@ def import_statsbomb(args: argparse.Namespace) -> None:
     print(f"{len(raw)} StatsBomb events -> {len(events)} events to {destination}; without equivalent: {skipped_text}")
 
 
+def replay_matches(args: argparse.Namespace) -> None:
+    if args.file and args.statsbomb:
+        events, _ = convert(json.loads(Path(args.file).read_text()), args.match_id or Path(args.file).stem,
+                            datetime.fromisoformat(normalise_timestamp(args.kick_off)))
+    elif args.file:
+        events = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
+    elif args.matches:
+        events = [e for m in range(args.matches) for e in generate_match(f"{args.prefix}-{m}", events=args.events, seed=m)]
+    else:
+        raise SystemExit("replay needs a FILE or --matches N")
+    rate = replay(ApiClient(args.url, resolve_token(args.token)), events, args.speed)
+    print(f"replayed {len(events)} events at {rate:.0f} events/s (speed x{args.speed:g})")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m matchtools", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,6 +76,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     smoke_test.add_argument("--token", help="producer token (default: $INGEST_TOKEN or make run's)")
     smoke_test.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the events to be readable")
     smoke_test.set_defaults(run=lambda args: smoke(args.url, resolve_token(args.token), args.timeout))
+
+    load = commands.add_parser("replay", help="replay a match file, or N generated matches, at real time x speed")
+    load.add_argument("file", nargs="?", help="contract events as JSON lines, or a StatsBomb file with --statsbomb")
+    load.add_argument("--statsbomb", action="store_true", help="FILE is StatsBomb open data (converted first)")
+    load.add_argument("--match-id", help="match id for a StatsBomb file (default: the file name)")
+    load.add_argument("--kick-off", default="2023-06-15T15:00:00Z", help="StatsBomb: when period 1 started")
+    load.add_argument("--matches", type=int, help="instead of a file: this many generated matches at once")
+    load.add_argument("--events", type=int, default=3400, help="events per generated match")
+    load.add_argument("--prefix", default="replay", help="generated match ids are <prefix>-<n>")
+    load.add_argument("--speed", type=float, default=1.0, help="x real time (60: a match in 1.5 min; inf: flat out)")
+    load.add_argument("--url", default=DEFAULT_URL, help=f"API base URL (default {DEFAULT_URL})")
+    load.add_argument("--token", help="producer token (default: $INGEST_TOKEN or make run's)")
+    load.set_defaults(run=replay_matches)
 
     args = parser.parse_args(argv)
     args.run(args)

@@ -3,22 +3,18 @@
 import threading
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from chalice.cli.factory import CLIFactory
-from chalice.local import create_local_server
 from chalice.test import Client
 
 import app
 from chalicelib.services import Services
+from devstack.api_server import local_api_server
 from devstack.event_source import LocalEventSource
 from devstack.stack import LocalStack, ensure_table, ensure_topic, free_port
 from matchtools.generate import generate_match
 from tests.support import TOKEN, post, wait_for_count
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +75,7 @@ def api(pipeline: LocalEventSource) -> Iterator[Client]:
 def api_url(pipeline: LocalEventSource) -> Iterator[str]:
     """The app served over real HTTP by Chalice's local server, for tools that speak HTTP."""
     port = free_port()
-    server = create_local_server(app.app, CLIFactory(str(PROJECT_DIR)).create_config_obj(), "127.0.0.1", port)
+    server = local_api_server(app.app, port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"

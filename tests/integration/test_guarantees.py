@@ -6,6 +6,7 @@ events say, so a lost event, a duplicate or a double-counted statistic fails it.
 
 import base64
 import json
+import random
 import threading
 import uuid
 
@@ -178,3 +179,15 @@ def test_dead_lettered_records_are_counted_in_a_metric(api, capsys):
 def test_services_are_created_once_per_process(live_services: Services):
     assert live_services.publisher is live_services.publisher
     assert live_services.repository is live_services.repository
+
+
+def test_a_batch_spanning_many_matches_is_stored_once_with_exact_stats_per_match(api):
+    """Matches share transactions (up to 100 actions); one over 99 events continues in a second round."""
+    matches = [generate_match(f"many-{uuid.uuid4().hex[:8]}", events=size, seed=size) for size in (3, 5, 40, 150, 7, 60)]
+    events = [event for match in matches for event in match]
+    random.Random(1).shuffle(events)
+    batch = msk_batch(events)
+    results = [app.consume_events(batch, LambdaContext("consumer", 512)) for _ in range(2)]
+    assert [r["stored"] for r in results] == [len(events), 0]
+    for match in matches:
+        assert_exactly_once(api, match[0]["match_id"], match)
