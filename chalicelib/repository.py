@@ -1,9 +1,10 @@
 """DynamoDB repository: events stored exactly once, read back in order.
 
-Writes are transactions of up to 99 event puts, each conditional on the item
-not existing, plus one update that adds their statistics. A redelivered event
-fails its condition, is dropped from the transaction and the rest is retried,
-so neither the events nor the totals can count it twice.
+Writes are transactions of event puts, each conditional on the item not
+existing, together with the updates that add those events to their matches'
+statistics. A redelivered event fails its condition, is dropped from the
+transaction and the rest is retried, so neither the events nor the totals can
+count it twice.
 """
 
 import base64
@@ -54,16 +55,9 @@ class EventQuery:
     end: str | None = None
 
 
-def _to_attr(value: Any) -> dict[str, Any]:
-    if isinstance(value, str):
-        return {"S": value}
-    if isinstance(value, bool):
-        raise TypeError("booleans are not stored")
-    if isinstance(value, int | float):
-        return {"N": repr(value)}
-    if isinstance(value, set):
-        return {"SS": sorted(value)}
-    raise TypeError(f"cannot store {type(value).__name__}")
+def _counter_attr(value: int | set[str]) -> dict[str, Any]:
+    """A statistics value to ADD: a count, or the set of teams/players seen."""
+    return {"SS": sorted(value)} if isinstance(value, set) else {"N": str(value)}
 
 
 def _from_attr(attr: Mapping[str, Any]) -> Any:
@@ -168,11 +162,11 @@ class EventRepository:
         values: dict[str, Any] = {}
         clauses = []
         for i, (name, amount) in enumerate(counters.items()):
-            names[f"#c{i}"], values[f":c{i}"] = name, _to_attr(amount)
+            names[f"#c{i}"], values[f":c{i}"] = name, _counter_attr(amount)
             clauses.append(f"#c{i} :c{i}")
         for attribute, members in (("teams", teams), ("players", players)):
             if members:
-                names[f"#{attribute}"], values[f":{attribute}"] = attribute, _to_attr(members)
+                names[f"#{attribute}"], values[f":{attribute}"] = attribute, _counter_attr(members)
                 clauses.append(f"#{attribute} :{attribute}")
         return {
             "TableName": self.table,

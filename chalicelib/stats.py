@@ -2,7 +2,7 @@
 
 Totals live as flat counters on one materialised item per match
 (``t#<team>#goals``, ``p#<player>#passes``) so a write can ADD to them and a
-read is one GetItem. They are exact because the repository applies an event's
+read is one small Query. They are exact because the repository applies an event's
 increments in the same transaction that first stores it.
 """
 
