@@ -34,7 +34,7 @@ def main() -> None:
         from chalice.test import Client
 
         import app
-        from chalicelib.publishing import message
+        from chalicelib.publishing import records
 
         events = generate_match("profiled", events=3400)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
@@ -43,11 +43,10 @@ def main() -> None:
             profile("ingest", lambda: [client.http.post("/events", headers=headers,
                                                         body=json.dumps({"events": events[i:i + 500]}))
                                        for i in range(0, 3000, 500)])
-            parsed = [app.ingest.parse_batch(e)[0] for e in events]
-            records = [{"topic": "profile", "partition": 0, "offset": i, "key": None,
-                        "value": base64.b64encode(message(e, "2026-01-01T00:00:00.000Z")).decode()}
-                       for i, e in enumerate(parsed)]
-            batches = [{"records": {"profile-0": records[i:i + 500]}} for i in range(0, len(records), 500)]
+            written = records([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
+            msk_records = [{"topic": "profile", "partition": 0, "offset": i, "key": None,
+                            "value": base64.b64encode(value).decode()} for i, (_, value) in enumerate(written)]
+            batches = [{"records": {"profile-0": msk_records[i:i + 5]}} for i in range(0, len(msk_records), 5)]
             profile("consume", lambda: [app.consume_events(b, LambdaContext("consumer", 512)) for b in batches])
             profile("query", lambda: [client.http.get(f"/matches/profiled?cursor={c}" if c else "/matches/profiled")
                                       for c in _cursors(client)])

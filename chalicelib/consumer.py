@@ -17,7 +17,7 @@ from chalicelib.repository import EventRepository, RejectedByStorage
 
 
 def consume(msk_event: Mapping[str, Any], repository: EventRepository, publisher: KafkaPublisher) -> dict[str, int]:
-    decoded: list[tuple[StreamRecord, dict[str, Any]]] = []
+    decoded: list[tuple[StreamRecord, list[dict[str, Any]]]] = []
     invalid: list[tuple[StreamRecord, str]] = []
     for record in stream_records(msk_event):
         try:
@@ -25,23 +25,26 @@ def consume(msk_event: Mapping[str, Any], repository: EventRepository, publisher
         except InvalidRecord as problem:
             invalid.append((record, str(problem)))
     refused: list[tuple[StreamRecord, str]] = []
+    refused_events = 0
     try:
-        stored = repository.save([event for _, event in decoded])
-    except RejectedByStorage:  # some event DynamoDB can never hold: find it, store the others
+        stored = repository.save([event for _, events in decoded for event in events])
+    except RejectedByStorage:  # some event DynamoDB can never hold: find its record, store the others
         stored = 0
-        for record, event in decoded:
+        for record, events in decoded:
             try:
-                stored += repository.save([event])
+                stored += repository.save(events)
             except RejectedByStorage as problem:
                 refused.append((record, f"refused by DynamoDB: {problem}"))
+                refused_events += len(events)
     dead = invalid + refused
     if dead:  # after the writes: if this fails, the batch is retried and the writes are no-ops
         publisher.dead_letter(dead)
         for record, error in dead:
             logger.warning("record dead-lettered", extra={"topic": record.topic, "partition": record.partition,
                                                           "offset": record.offset, "error": error})
-    summary = {"records": len(decoded) + len(invalid), "stored": stored,
-               "duplicates": len(decoded) - len(refused) - stored, "dead_lettered": len(dead)}
+    events_seen = sum(len(events) for _, events in decoded)
+    summary = {"records": len(decoded) + len(invalid), "events": events_seen, "stored": stored,
+               "duplicates": events_seen - refused_events - stored, "dead_lettered": len(dead)}
     metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=stored)
     metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=summary["duplicates"])
     metrics.add_metric(name="DeadLetteredRecords", unit=MetricUnit.Count, value=len(dead))

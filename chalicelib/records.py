@@ -11,9 +11,9 @@ from typing import Any
 
 import attrs
 
-from chalicelib.events import InvalidEvents, parse_event
+from chalicelib.events import InvalidEvents, parse_batch
 
-MAX_RECORD_BYTES = 64 * 1024
+MAX_RECORD_BYTES = 256 * 1024  # the API writes at most ~60 KB (100 events of the largest size)
 
 
 @attrs.frozen
@@ -42,21 +42,21 @@ def stream_records(msk_event: Mapping[str, Any]) -> Iterator[StreamRecord]:
             )
 
 
-def decode(record: StreamRecord) -> dict[str, Any]:
-    """The stored form: canonical event, ``received_at`` and its stream position."""
+def decode(record: StreamRecord) -> list[dict[str, Any]]:
+    """The stored form of the record's events: canonical event, ``received_at`` and stream position."""
     if len(record.value) > MAX_RECORD_BYTES:
         raise InvalidRecord(f"record of {len(record.value)} bytes exceeds {MAX_RECORD_BYTES}")
     try:
         payload = json.loads(record.value)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRecord(f"not JSON: {error}") from None
-    if not isinstance(payload, dict):
-        raise InvalidRecord("not a JSON object")
-    received_at = payload.pop("received_at", None)
-    if not isinstance(received_at, str):
-        raise InvalidRecord("received_at is missing")
+    if not isinstance(payload, dict) or set(payload) != {"received_at", "events"}:
+        raise InvalidRecord('not an events record: {"received_at": ..., "events": [...]}')
+    received_at, raw_events = payload["received_at"], payload["events"]
+    if not isinstance(received_at, str) or not isinstance(raw_events, list) or not raw_events:
+        raise InvalidRecord("received_at must be a string and events a non-empty list")
+    position = {"received_at": received_at, "partition": record.partition, "offset": record.offset}
     try:
-        event = parse_event(payload)
+        return [event.to_dict() | position for event in parse_batch({"events": raw_events})]
     except InvalidEvents as invalid:
-        raise InvalidRecord(f"invalid event: {json.dumps(invalid.errors)}") from None
-    return event.to_dict() | {"received_at": received_at, "partition": record.partition, "offset": record.offset}
+        raise InvalidRecord(f"invalid events: {json.dumps(invalid.errors)}") from None

@@ -8,6 +8,7 @@ from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, LocalDevServer, create_local_server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+LISTEN_BACKLOG = 128
 
 
 class _RequestHandler(ChaliceRequestHandler):
@@ -22,4 +23,5 @@ def local_api_server(chalice_app: Chalice, port: int, host: str = "127.0.0.1") -
     config = CLIFactory(str(PROJECT_DIR)).create_config_obj(chalice_stage_name="dev")
     server = create_local_server(chalice_app, config, host, port)  # also makes the app's request thread-local
     server.server.RequestHandlerClass = functools.partial(_RequestHandler, app_object=chalice_app, config=config)
+    server.server.socket.listen(LISTEN_BACKLOG)  # socketserver's 5 drops connections when many clients connect at once
     return server

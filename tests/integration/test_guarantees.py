@@ -15,7 +15,7 @@ from chalice.local import LambdaContext
 from kafka import KafkaConsumer, KafkaProducer
 
 import app
-from chalicelib.publishing import KafkaPublisher, message, producer_config
+from chalicelib.publishing import KafkaPublisher, producer_config, records
 from chalicelib.services import Services
 from devstack.event_source import LocalEventSource
 from devstack.stack import ensure_topic
@@ -40,12 +40,11 @@ def assert_exactly_once(api, match_id: str, events: list[dict]) -> None:
 
 def msk_batch(events: list[dict], topic: str = "match-events") -> dict:
     """A Lambda MSK event holding the events as the API would have published them."""
-    parsed = [app.ingest.parse_batch(e)[0] for e in events]
-    records = [{"topic": topic, "partition": 0, "offset": i, "timestamp": 0, "timestampType": "CREATE_TIME",
-                "key": base64.b64encode(e.match_id.encode()).decode(),
-                "value": base64.b64encode(message(e, RECEIVED_AT)).decode(), "headers": []}
-               for i, e in enumerate(parsed)]
-    return {"eventSource": "aws:kafka", "records": {f"{topic}-0": records}}
+    written = records([app.ingest.parse_batch(e)[0] for e in events], RECEIVED_AT)
+    msk_records = [{"topic": topic, "partition": 0, "offset": i, "timestamp": 0, "timestampType": "CREATE_TIME",
+                    "key": base64.b64encode(key).decode(), "value": base64.b64encode(value).decode(), "headers": []}
+                   for i, (key, value) in enumerate(written)]
+    return {"eventSource": "aws:kafka", "records": {f"{topic}-0": msk_records}}
 
 
 def test_redelivering_the_same_batch_three_times_changes_nothing(api):
@@ -53,6 +52,7 @@ def test_redelivering_the_same_batch_three_times_changes_nothing(api):
     batch = msk_batch(events)
     results = [app.consume_events(batch, LambdaContext("consumer", 512)) for _ in range(3)]
     assert [r["stored"] for r in results] == [len(events), 0, 0]
+    assert results[0]["records"] == 3  # 300 events of one match: records of up to 100
     assert [r["duplicates"] for r in results] == [0, len(events), len(events)]
     assert_exactly_once(api, match_id, events)
 
@@ -135,12 +135,12 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(api, e
         b"not json at all",
         json.dumps({"match_id": match_id, "event_type": "penalty", "timestamp": "2023-06-15T14:30:00Z",
                     "received_at": RECEIVED_AT}).encode(),
-        json.dumps({"match_id": match_id, "pad": "x" * 70_000}).encode(),
+        json.dumps({"match_id": match_id, "pad": "x" * 300_000}).encode(),
     ]
     producer = KafkaProducer(bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
     sent = [producer.send(environ["EVENTS_TOPIC"], key=match_id.encode(), value=value).get(timeout=30) for value in poison]
-    producer.send(environ["EVENTS_TOPIC"], key=match_id.encode(),
-                  value=message(app.ingest.parse_batch(good)[0], RECEIVED_AT)).get(timeout=30)
+    ((key, value),) = records(app.ingest.parse_batch(good), RECEIVED_AT)
+    producer.send(environ["EVENTS_TOPIC"], key=key, value=value).get(timeout=30)
     producer.close()
 
     assert wait_for_count(api, match_id, 1)  # the good record behind the poison got through

@@ -11,7 +11,7 @@ import pytest
 from chalice.local import LambdaContext
 
 import app
-from chalicelib.publishing import message
+from chalicelib.publishing import records
 from matchtools.generate import generate_match
 from tests.support import expected_stats, read_all
 
@@ -111,11 +111,11 @@ def test_etag_changes_when_the_match_changes(api):
 
 
 def _msk(events: list[dict], first_offset: int = 0) -> dict:
-    records = [{"topic": "match-events", "partition": 2, "offset": first_offset + i, "timestamp": 0,
-                "timestampType": "CREATE_TIME", "key": None, "headers": [],
-                "value": base64.b64encode(message(app.ingest.parse_batch(e)[0], "2026-01-01T00:00:00.000Z")).decode()}
-               for i, e in enumerate(events)]
-    return {"eventSource": "aws:kafka", "records": {"match-events-2": records}}
+    written = records([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
+    msk_records = [{"topic": "match-events", "partition": 2, "offset": first_offset + i, "timestamp": 0,
+                    "timestampType": "CREATE_TIME", "key": None, "headers": [], "value": base64.b64encode(value).decode()}
+                   for i, (_, value) in enumerate(written)]
+    return {"eventSource": "aws:kafka", "records": {"match-events-2": msk_records}}
 
 
 def test_stats_are_exact_after_out_of_order_delivery_and_redelivery_of_every_batch(api):

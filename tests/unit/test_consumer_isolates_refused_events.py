@@ -10,8 +10,7 @@ import json
 from chalicelib.consumer import consume
 from chalicelib.repository import RejectedByStorage
 
-EVENT = {"match_id": "m", "event_type": "foul", "team_id": "t", "player_id": "p", "timestamp": "2023-06-15T14:30:00Z",
-         "received_at": "2023-06-15T14:30:01.000Z"}
+EVENT = {"match_id": "m", "event_type": "foul", "team_id": "t", "player_id": "p", "timestamp": "2023-06-15T14:30:00Z"}
 
 
 class RefusingRepository:
@@ -33,8 +32,9 @@ class RecordingPublisher:
         self.dead += rejects
 
 
-def test_only_the_refused_event_is_dead_lettered_and_the_rest_is_stored():
-    values = [json.dumps(EVENT | {"event_id": f"e{i}"}).encode() for i in range(5)]
+def test_only_the_record_holding_the_refused_event_is_dead_lettered_and_the_rest_is_stored():
+    values = [json.dumps({"received_at": "2023-06-15T14:30:01.000Z", "events": [EVENT | {"event_id": f"e{i}"}]}).encode()
+              for i in range(5)]
     batch = {"records": {"events-0": [{"topic": "events", "partition": 0, "offset": i, "key": None,
                                        "value": base64.b64encode(v).decode()} for i, v in enumerate(values)]}}
     repository, publisher = RefusingRepository("e3"), RecordingPublisher()
@@ -42,4 +42,4 @@ def test_only_the_refused_event_is_dead_lettered_and_the_rest_is_stored():
     assert [e["event_id"] for e in repository.stored] == ["e0", "e1", "e2", "e4"]
     assert [(record.offset, record.value) for record, _ in publisher.dead] == [(3, values[3])]
     assert publisher.dead[0][1] == "refused by DynamoDB: Number underflow"
-    assert summary == {"records": 5, "stored": 4, "duplicates": 0, "dead_lettered": 1}
+    assert summary == {"records": 5, "events": 5, "stored": 4, "duplicates": 0, "dead_lettered": 1}

@@ -3,10 +3,17 @@ import json
 
 import pytest
 
+from chalicelib.events import parse_event
+from chalicelib.publishing import RECORD_EVENTS, records
 from chalicelib.records import MAX_RECORD_BYTES, InvalidRecord, decode, stream_records
 
 EVENT = {"match_id": "m1", "event_type": "goal", "team_id": "t", "player_id": "p",
-         "timestamp": "2023-06-15T14:30:00.000Z", "event_id": "e1", "received_at": "2023-06-15T14:30:01.000Z"}
+         "timestamp": "2023-06-15T14:30:00.000Z", "event_id": "e1"}
+RECEIVED_AT = "2023-06-15T14:30:01.000Z"
+
+
+def value(*events, received_at=RECEIVED_AT) -> bytes:
+    return json.dumps({"received_at": received_at, "events": list(events)}).encode()
 
 
 def record(value: bytes, partition: int = 0, offset: int = 0) -> dict:
@@ -22,15 +29,25 @@ def test_every_topic_partition_of_the_batch_is_read():
     assert [(r.partition, r.offset, r.value) for r in stream_records(event)] == [(0, 5, b"a"), (0, 6, b"b"), (2, 9, b"c")]
 
 
-def test_decoded_record_carries_its_stream_position_and_arrival_time():
-    (stream_record,) = stream_records({"records": {"events-1": [record(json.dumps(EVENT).encode(), 1, 42)]}})
-    assert decode(stream_record) == EVENT | {"partition": 1, "offset": 42}
+def test_decoded_events_carry_their_stream_position_and_arrival_time():
+    second = EVENT | {"event_id": "e2", "event_type": "corner"}
+    (stream_record,) = stream_records({"records": {"events-1": [record(value(EVENT, second), 1, 42)]}})
+    position = {"received_at": RECEIVED_AT, "partition": 1, "offset": 42}
+    assert decode(stream_record) == [EVENT | position, second | position]
+
+
+def test_the_api_writes_a_requests_events_of_one_match_into_shared_records():
+    events = [parse_event(EVENT | {"event_id": f"e{i}", "match_id": f"m{i % 2}"}) for i in range(2 * RECORD_EVENTS + 2)]
+    written = records(events, RECEIVED_AT)
+    assert [(key, len(json.loads(v)["events"])) for key, v in written] == [
+        (b"m0", RECORD_EVENTS), (b"m0", 1), (b"m1", RECORD_EVENTS), (b"m1", 1)]
+    assert json.loads(written[0][1])["events"][:2] == [events[0].to_dict(), events[2].to_dict()]
 
 
 @pytest.mark.parametrize(
     "value",
-    [b"not json", b"[1, 2]", json.dumps({k: v for k, v in EVENT.items() if k != "received_at"}).encode(),
-     json.dumps(EVENT | {"event_type": "penalty"}).encode(), b'{"pad": "' + b"x" * MAX_RECORD_BYTES + b'"}'],
+    [b"not json", b"[1, 2]", json.dumps(EVENT).encode(), value(), value(EVENT, received_at=5),
+     value(EVENT, EVENT | {"event_type": "penalty"}), b'{"pad": "' + b"x" * MAX_RECORD_BYTES + b'"}'],
 )
 def test_records_that_can_never_be_stored_are_invalid(value):
     (stream_record,) = stream_records({"records": {"events-0": [record(value)]}})
