@@ -383,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--freshness-seconds", type=float, default=20.0)
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the JSON and PNG go (default {RESULTS})")
     args = parser.parse_args(argv)
     scale = 0.1 if args.quick else 1.0
     trials = 2 if args.quick else args.trials
@@ -432,9 +433,9 @@ def main(argv: list[str] | None = None) -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     result = {"timestamp": stamp, "quick": args.quick, "trials": trials, "machine": machine(),
               "figures": figures, "ratios": ratios, "targets": targets}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
-    chart(result, RESULTS / f"{stamp}.png")
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / f"{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+    chart(result, args.results / f"{stamp}.png")
     print(f"\n{'figure':42} {'median':>12} {'p99':>12}")
     for name, value in figures.items():
         scale, unit = (1, "/s") if name.endswith("_per_s") else (1000, "ms")
@@ -442,7 +443,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\n{'target':42} {'value':>12} {'bound':>12}  met")
     for name, target in targets.items():
         print(f"{name:42} {target['value']:>12} {target['target']:>12}  {'yes' if target['met'] else 'NO'}")
-    print(f"\nresults: {RESULTS / stamp}.json and .png")
+    print(f"\nresults: {args.results / stamp}.json and .png")
 
 
 if __name__ == "__main__":
