@@ -17,9 +17,7 @@ import json
 import os
 import platform
 import random
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,6 +38,7 @@ from chalicelib.config import Settings
 from chalicelib.events import parse_event
 from chalicelib.publishing import producer_config, records
 from chalicelib.repository import event_item
+from devstack.run_process import RunProcess
 from devstack.stack import LOCAL_AWS, ensure_topic, free_port
 from matchtools.client import ApiClient
 from matchtools.generate import generate_match
@@ -83,39 +82,6 @@ def events_for(matches: int, per_match: int, seed: int) -> list[dict[str, Any]]:
     for m in range(matches):
         out += generate_match(f"b{prefix}-{m}", events=per_match, seed=seed + m)
     return out
-
-
-class Stack:
-    """`python -m devstack.run` (what `make run` starts) on a temp dir, in its own process group."""
-
-    def __init__(self) -> None:
-        self.data = Path(tempfile.mkdtemp(prefix="bench-"))
-        self.port = free_port()
-        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DYNAMODB_ENDPOINT_URL")}
-        env |= {"DEVSTACK_DATA": str(self.data / "data"), "PORT": str(self.port), "INGEST_TOKEN": TOKEN}
-        self.log = (self.data / "runner.log").open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=PROJECT, env=env,
-                                        stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 300
-        while True:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the local stack did not start; see {self.data / 'runner.log'}")
-            try:
-                if requests.get(f"{self.url}/health", timeout=2).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.5)
-        ports = json.loads((self.data / "data" / "ports.json").read_text())
-        self.bootstrap = f"127.0.0.1:{ports['kafka']}"
-        self.dynamodb = f"http://127.0.0.1:{ports['dynamodb']}"
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
 
 
 # -- raw limits ---------------------------------------------------------------------------------------
@@ -216,9 +182,10 @@ def ingest_singles(url: str, trials: int, per_client: int, clients: int = 16) ->
     return rates, latencies
 
 
-def consumer_throughput(stack: Stack, trials: int, count: int) -> list[float]:
+def consumer_throughput(stack: RunProcess, trials: int, count: int) -> list[float]:
     """Preload a topic, then time the app's consumer (via the local event source) draining it."""
-    os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap, "DYNAMODB_ENDPOINT_URL": stack.dynamodb,
+    bootstrap, dynamodb_url = stack.endpoints.bootstrap_servers, stack.endpoints.dynamodb_endpoint_url
+    os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DYNAMODB_ENDPOINT_URL": dynamodb_url,
                        "INGEST_TOKEN": TOKEN})
     import app
     from devstack.event_source import LocalEventSource
@@ -226,8 +193,8 @@ def consumer_throughput(stack: Stack, trials: int, count: int) -> list[float]:
     rates = []
     for trial in range(trials):
         topic = f"bench-consumer-{uuid.uuid4().hex[:6]}"
-        ensure_topic(stack.bootstrap, topic)
-        producer = KafkaProducer(bootstrap_servers=stack.bootstrap, acks="all", linger_ms=5)
+        ensure_topic(bootstrap, topic)
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         events = events_for(50, count // 50, 400 + trial)
         written = [record for start in range(0, len(events), 500)  # as the API writes 500-event requests
                    for record in records([parse_event(e) for e in events[start:start + 500]], RECEIVED_AT)]
@@ -243,7 +210,7 @@ def consumer_throughput(stack: Stack, trials: int, count: int) -> list[float]:
             if stored[0] >= len(events):
                 done.set()
 
-        source = LocalEventSource(stack.bootstrap, topic, handler, group_id=topic, log=lambda _: None)
+        source = LocalEventSource(bootstrap, topic, handler, group_id=topic, log=lambda _: None)
         thread = threading.Thread(target=source.run, args=(done,), daemon=True)
         thread.start()
         done.wait(timeout=600)
@@ -303,10 +270,10 @@ def freshness(url: str, seconds: float, rate: int = 500, matches: int = 300) -> 
     return delays
 
 
-def wait_idle(stack: Stack, timeout: float = 600) -> None:
+def wait_idle(stack: RunProcess, timeout: float = 600) -> None:
     """Until the runner's consumer has committed everything on the topic: reads are measured on an idle system."""
-    admin = KafkaAdminClient(bootstrap_servers=stack.bootstrap)
-    consumer = KafkaConsumer(bootstrap_servers=stack.bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=stack.endpoints.bootstrap_servers)
+    consumer = KafkaConsumer(bootstrap_servers=stack.endpoints.bootstrap_servers)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -388,14 +355,15 @@ def main(argv: list[str] | None = None) -> None:
     scale = 0.1 if args.quick else 1.0
     trials = 2 if args.quick else args.trials
 
-    stack = Stack()
+    stack = RunProcess(Path(tempfile.mkdtemp(prefix="bench-")) / "data", free_port(), TOKEN)
     figures: dict[str, dict[str, float]] = {}
+    bootstrap, dynamodb_url = stack.endpoints.bootstrap_servers, stack.endpoints.dynamodb_endpoint_url
     try:
         say = lambda text: print(text, flush=True)  # noqa: E731
-        say(f"stack up: API {stack.url}, Kafka {stack.bootstrap}, DynamoDB {stack.dynamodb}")
-        figures["raw_producer_per_s"] = summary(raw_producer(stack.bootstrap, trials, int(20000 * scale)))
+        say(f"stack up: API {stack.url}, Kafka {bootstrap}, DynamoDB {dynamodb_url}")
+        figures["raw_producer_per_s"] = summary(raw_producer(bootstrap, trials, int(20000 * scale)))
         say(f"raw producer: {figures['raw_producer_per_s']}")
-        figures["raw_batch_write_per_s"] = summary(raw_batch_write(stack.dynamodb, trials, int(8000 * scale)))
+        figures["raw_batch_write_per_s"] = summary(raw_batch_write(dynamodb_url, trials, int(8000 * scale)))
         say(f"raw BatchWriteItem: {figures['raw_batch_write_per_s']}")
         rates, latencies = ingest_batches(stack.url, trials, max(2, int(12 * scale)))
         figures["ingest_batch_per_s"], figures["ingest_batch_latency_s"] = summary(rates), summary(latencies)
@@ -410,7 +378,7 @@ def main(argv: list[str] | None = None) -> None:
         wait_idle(stack)
         full, stats = read_latencies(stack.url, match_id, int(30 * scale) or 3, int(300 * scale) or 30)
         figures["full_read_s"], figures["stats_s"] = summary(full), summary(stats)
-        figures["raw_full_query_s"] = summary(raw_full_query(stack.dynamodb, match_id, int(30 * scale) or 3))
+        figures["raw_full_query_s"] = summary(raw_full_query(dynamodb_url, match_id, int(30 * scale) or 3))
         say(f"full read: {figures['full_read_s']}, raw query: {figures['raw_full_query_s']}, /stats: {figures['stats_s']}")
         figures["consumer_per_s"] = summary(consumer_throughput(stack, trials, int(10000 * scale)))
         say(f"consumer: {figures['consumer_per_s']}")

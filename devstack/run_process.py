@@ -1,0 +1,61 @@
+"""`make run` (``python -m devstack.run``) as a child process in a process group of its own.
+
+For tests and benchmarks that need the whole stack as a user runs it (API,
+event source, Kafka, DynamoDB Local), and that may kill all of it at once.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from devstack.stack import Endpoints, StackError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class RunProcess:
+    """Started and ready (GET /health answers) on construction; data in ``data_dir``, log beside it."""
+
+    def __init__(self, data_dir: Path, port: int, token: str, startup_timeout_s: float = 300.0) -> None:
+        self.data_dir, self.url = data_dir, f"http://127.0.0.1:{port}"
+        self.log_file = data_dir.parent / "runner.log"
+        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DYNAMODB_ENDPOINT_URL")}
+        env |= {"DEVSTACK_DATA": str(data_dir), "PORT": str(port), "INGEST_TOKEN": token}
+        with self.log_file.open("ab") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=PROJECT_DIR, env=env,
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + startup_timeout_s
+        while not self._healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise StackError(f"make run did not start; {self.log_file}:\n{self.log_file.read_text()[-3000:]}")
+            time.sleep(0.5)
+        ports = json.loads((data_dir / "ports.json").read_text())
+        self.endpoints = Endpoints(f"127.0.0.1:{ports['kafka']}", f"http://127.0.0.1:{ports['dynamodb']}")
+
+    def _healthy(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/health", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL the whole group: the runner, its event source and both JVMs."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        """As Ctrl-C would: the runner stops what it started; SIGKILL if it does not within 90 s."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                self.kill()
