@@ -7,7 +7,7 @@ DEPLOY_ENV ?= dev
 # jsii (under aws-cdk-lib) warns on every run about the machine's Node.js version; the synth works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test lint synth deploy bench profile clean
+.PHONY: install run test lint synth deploy destroy bench profile clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ synth: install
 deploy: synth
 	cd infra && npx --yes aws-cdk@2 bootstrap --app cdk.out && \
 	  npx --yes aws-cdk@2 deploy --app cdk.out --require-approval broadening
+
+# Deletes the DEPLOY_ENV stack in one step: retries while Lambda still holds network interfaces in the VPC.
+destroy: synth
+	cd infra && ../$(PY) destroy.py
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache .ruff_cache infra/cdk.out infra/chalice.out

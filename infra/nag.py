@@ -7,6 +7,7 @@ from aws_cdk import Stack
 from cdk_nag import NagPackSuppression, NagSuppressions
 
 BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+API_GATEWAY_LOGS = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 
 SUPPRESSIONS = [
     NagPackSuppression(
@@ -14,13 +15,18 @@ SUPPRESSIONS = [
         reason="Only CDK's own helper functions (AwsCustomResource, the custom-resource provider framework, "
                "log retention) use the AWS managed basic execution policy: it grants CloudWatch Logs writes only."),
     NagPackSuppression(
+        id="AwsSolutions-IAM4", applies_to=[API_GATEWAY_LOGS],
+        reason="API Gateway's account-wide logging role: the AWS documentation names this managed policy as "
+               "holding exactly the permissions API Gateway needs to write execution and access logs."),
+    NagPackSuppression(
         id="AwsSolutions-IAM5", applies_to=["Resource::arn:*:logs:*:*:*"],
         reason="Chalice's per-function roles (.chalice/policy.json) write their own CloudWatch Logs groups, "
                "whose names Lambda derives at deploy time."),
     NagPackSuppression(
         id="AwsSolutions-IAM5", applies_to=["Resource::*"],
-        reason="VPC-attached Lambdas need ec2 network-interface actions, which have no resource-level "
-               "permissions; CDK's log-retention helper sets retention on log groups it does not know in advance."),
+        reason="VPC-attached Lambdas (and the MSK event source acting as the consumer's role) need ec2 "
+               "network-interface and VPC describe actions, which have no resource-level permissions; "
+               "CDK's log-retention helper sets retention on log groups it does not know in advance."),
     NagPackSuppression(
         id="AwsSolutions-IAM5", applies_to=[{"regex": "/^Resource::<Events[A-Z0-9]+\\.Arn>\\/index\\/\\*$/"}],
         reason="Reads of the events table go through its local secondary index (by_type): the grant covers "
@@ -28,9 +34,6 @@ SUPPRESSIONS = [
     NagPackSuppression(
         id="AwsSolutions-IAM5", applies_to=[{"regex": "/^Resource::<TopicProvisioner[A-Za-z0-9]*\\.Arn>:\\*$/"}],
         reason="The provider framework invokes the topic provisioner function, any version of it."),
-    NagPackSuppression(
-        id="AwsSolutions-SQS3",
-        reason="FailedBatches is itself the dead-letter (on-failure) destination of the MSK event source."),
     NagPackSuppression(
         id="AwsSolutions-SMG4",
         reason="The producer token is rotated on demand (README: Deploy to AWS, rotating the token): producers "

@@ -3,14 +3,24 @@
 import contextlib
 import json
 import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
 from chalicelib import layout
+from chalicelib.config import Settings
+from chalicelib.publishing import producer_config
 from infra.app import build
 from infra.config import StackConfig
+from infra.package import RUNTIME
+from infra.stack import VPC_ENI_ACTIONS
 
+PROJECT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
@@ -53,6 +63,18 @@ def test_no_unsuppressed_aws_solutions_findings(synthesised):
     assert annotations.find_warning("*", Match.string_like_regexp(".*AwsSolutions-.*")) == []
 
 
+def test_cfn_lint_finds_nothing_in_the_template(synthesised, tmp_path):
+    """CloudFormation's own linter (resource schemas, the SAM transform, deprecated runtimes) on every
+    environment; the checks it skips are listed, with reasons, in .cfnlintrc.yaml."""
+    env, _, template = synthesised
+    path = tmp_path / f"{env}.template.json"
+    path.write_text(json.dumps(template.to_json()))
+    linter = Path(sys.executable).with_name("cfn-lint")
+    result = subprocess.run([str(linter), "--config-file", str(PROJECT / ".cfnlintrc.yaml"), "-t", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
 def test_region_and_sizes_come_from_configuration(synthesised):
     env, stack, template = synthesised
     config = StackConfig.load(env)
@@ -69,7 +91,6 @@ def test_event_source_mapping_feeds_the_consumer_from_the_topic(dev):
         "BatchSize": 500,
         "MaximumBatchingWindowInSeconds": 1,
         "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "football-consumer"},
-        "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [Match.string_like_regexp("FailedBatches"), "Arn"]}}},
         "FunctionName": Match.object_like({"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["Consumer", "Arn"]}]}]}),
     })
     mapping = next(iter(resources(template, "AWS::Lambda::EventSourceMapping").values()))
@@ -136,24 +157,134 @@ def test_topics_are_created_by_a_custom_resource_backed_by_the_apps_function(dev
 
 
 def _statements(template, role):
-    policies = [p["Properties"] for p in resources(template, "AWS::IAM::Policy").values()
-                if any(role in json.dumps(r) for r in p["Properties"]["Roles"])]
+    """Every statement of a Chalice function's role: its permissions are inline, in the role itself."""
+    policies = template.to_json()["Resources"][role]["Properties"]["Policies"]
     return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def _actions(statement):
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
 
 
 def test_kafka_permissions_are_scoped_to_the_cluster_topics_and_group(dev):
     _, template = dev
     for role in ("ApiHandlerRole", "ConsumerRole", "TopicProvisionerRole"):
         for statement in _statements(template, role):
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if any(a.startswith("kafka") for a in actions):
+            if any(a.startswith("kafka") for a in _actions(statement)):
                 assert statement["Resource"] != "*" and "*" not in json.dumps(statement["Resource"])
-                assert "kafka-cluster:*" not in actions
+                assert "kafka-cluster:*" not in _actions(statement)
     api = json.dumps(_statements(template, "ApiHandlerRole"))
     consumer = json.dumps(_statements(template, "ConsumerRole"))
-    assert "kafka-cluster:WriteData" in api and "kafka-cluster:ReadData" not in api
-    assert "kafka-cluster:ReadData" in consumer and ":group/" in consumer and "sqs:SendMessage" in consumer
-    assert "dynamodb:BatchWriteItem" in consumer and "dynamodb:PutItem" not in api
+    assert "dynamodb:PutItem" in consumer and "dynamodb:PutItem" not in api and "dynamodb:Query" in api
+
+
+def _msk_resource(resource):
+    """("cluster", None), ("topic", name) or ("group", name) for a resource of this stack's cluster."""
+    if resource == {"Fn::GetAtt": ["Cluster", "Arn"]}:
+        return ("cluster", None)
+    kind = re.search(r":(topic|group)/", json.dumps(resource)).group(1)
+    return (kind, resource["Fn::Join"][1][-1].lstrip("/"))
+
+
+def _kafka_grants(template, role):
+    grants = defaultdict(set)
+    for statement in _statements(template, role):
+        resources_ = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in _actions(statement):
+            if action.startswith("kafka-cluster:"):
+                for resource in resources_:
+                    grants[_msk_resource(resource)].add(action.removeprefix("kafka-cluster:"))
+    return dict(grants)
+
+
+def _required_kafka_actions(env):
+    """What each function does on MSK, as the MSK IAM documentation's use cases list the actions
+    (docs.aws.amazon.com/msk/latest/developerguide/iam-access-control-use-cases.html, kafka-actions.html)."""
+    config = StackConfig.load(env)
+    topic, dlq, group = config.topic["name"], f"{config.topic['name']}-dlq", config.consumer["group_id"]
+    idempotent = producer_config(Settings.from_env({}))["enable_idempotence"]
+
+    def produce(to):  # "Produce data" / "Produce data idempotently"
+        return {("cluster", None): {"Connect", *(["WriteDataIdempotently"] if idempotent else [])},
+                ("topic", to): {"DescribeTopic", "WriteData"}}
+
+    consume = {  # "Consume data", by the event source mapping as the consumer's role
+        ("cluster", None): {"Connect", *(["DescribeClusterDynamicConfiguration"] if config.provisioned_msk else [])},
+        ("topic", topic): {"DescribeTopic", "ReadData"},
+        ("group", group): {"DescribeGroup", "AlterGroup"},
+    }
+    create = {("cluster", None): {"Connect"}, ("topic", topic): {"CreateTopic", "DescribeTopic"},
+              ("topic", dlq): {"CreateTopic", "DescribeTopic"}}
+    merged = defaultdict(set)
+    for part in (consume, produce(dlq)):  # the consumer also dead-letters records
+        for resource, actions in part.items():
+            merged[resource] |= actions
+    return {"ApiHandlerRole": produce(topic), "ConsumerRole": dict(merged), "TopicProvisionerRole": create,
+            "ProducerTokenRole": {}}
+
+
+def test_each_role_allows_exactly_the_msk_actions_its_code_performs(synthesised):
+    env, _, template = synthesised
+    for role, required in _required_kafka_actions(env).items():
+        assert _kafka_grants(template, role) == required, role
+    consumer = {a for s in _statements(template, "ConsumerRole") for a in _actions(s)}
+    # the event source mapping itself (Lambda's MSK permissions page; DescribeClusterV2 is the one serverless needs)
+    assert {"kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "ec2:DescribeVpcs", "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups"} <= consumer
+
+
+def test_no_function_can_start_before_its_permissions_exist(synthesised):
+    """Functions reference their roles, so permissions inline in a role exist before the function, the event
+    source mapping or the topics resource: none of them can race a separately attached policy."""
+    _, _, template = synthesised
+    chalice_roles = {f["Properties"]["Role"]["Fn::GetAtt"][0]
+                     for f in resources(template, "AWS::Serverless::Function").values()}
+    assert chalice_roles == {"ApiHandlerRole", "ConsumerRole", "ProducerTokenRole", "TopicProvisionerRole"}
+    attached = [json.dumps(p["Properties"].get("Roles")) for p in resources(template, "AWS::IAM::Policy").values()]
+    assert not [role for role in chalice_roles if any(role in roles for roles in attached)]
+    for role in chalice_roles:
+        actions = {a for s in _statements(template, role) for a in _actions(s)}
+        assert set(VPC_ENI_ACTIONS) <= actions, role
+
+
+def test_api_gateway_has_its_cloudwatch_logs_role_before_the_api_is_created(dev):
+    _, template = dev
+    (account_id, account), = resources(template, "AWS::ApiGateway::Account").items()
+    assert account["DeletionPolicy"] == "Retain"  # an account-wide setting that other APIs may rely on
+    role = template.to_json()["Resources"][account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "Service": "apigateway.amazonaws.com"}
+    assert "AmazonAPIGatewayPushToCloudWatchLogs" in json.dumps(role["Properties"]["ManagedPolicyArns"])
+    assert account_id in resources(template, "AWS::Serverless::Api")["RestAPI"]["DependsOn"]
+
+
+def test_every_function_runs_on_the_current_python_runtime(synthesised):
+    _, _, template = synthesised
+    runtimes = {f["Properties"]["Runtime"] for f in resources(template, "AWS::Serverless::Function").values()}
+    assert runtimes == {RUNTIME}
+
+
+def test_the_event_source_retries_failed_batches_rather_than_skip_them(synthesised):
+    """On-demand mode: no destination (it could never be reached, and skipping loses acknowledged events)."""
+    _, _, template = synthesised
+    mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    assert not {"DestinationConfig", "MaximumRetryAttempts", "BisectBatchOnFunctionError",
+                "ProvisionedPollerConfig"} & set(mapping)
+    assert not resources(template, "AWS::SQS::Queue")
+
+
+def test_an_alarm_fires_when_events_are_accepted_but_the_consumer_never_runs(dev):
+    _, template = dev
+    (alarm,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+                if "ConsumerNotConsuming" in a["Properties"]["AlarmDescription"]]
+    queries = {q["Id"]: q for q in alarm["Metrics"]}
+    expression = queries.pop(next(i for i, q in queries.items() if "Expression" in q))["Expression"]
+    assert "FILL(invocations, 0) == 0" in expression and "FILL(posts, 0)" in expression
+    metrics = {i: (q["MetricStat"]["Metric"]["MetricName"], json.dumps(q["MetricStat"]["Metric"]["Dimensions"]))
+               for i, q in queries.items()}
+    assert metrics["posts"][0] == "Count" and '"/events"' in metrics["posts"][1]
+    assert metrics["invocations"][0] == "Invocations" and "Consumer" in metrics["invocations"][1]
+    assert alarm["AlarmActions"] and alarm["Threshold"] == 0
 
 
 def test_producer_token_is_a_secret_only_the_authorizer_reads(dev):
@@ -174,13 +305,13 @@ def test_ingest_is_throttled_and_access_logged(dev):
 
 @pytest.mark.parametrize(("namespace", "metric"), [
     ("AWS/Lambda", "OffsetLag"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
-    ("AWS/ApiGateway", "5XXError"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ("AWS/ApiGateway", "5XXError"),
     ("FootballMatchData", "DeadLetteredRecords"),
 ])
 def test_alarms_watch_lag_errors_throttles_5xx_and_dead_letters(dev, namespace, metric):
     _, template = dev
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
-    matching = [a for a in alarms if a["Namespace"] == namespace and a["MetricName"] == metric]
+    matching = [a for a in alarms if a.get("Namespace") == namespace and a.get("MetricName") == metric]
     assert matching and all(a["AlarmActions"] for a in matching)
     assert resources(template, "AWS::CloudWatch::Dashboard")
 

@@ -1,0 +1,196 @@
+"""The Lambda package the stack deploys, run as Lambda runs it, against the real local stack.
+
+The package is built by the CDK app exactly as `make synth`/`make deploy` build
+it, unzipped into an empty directory, and imported by a fresh interpreter that
+sees only that directory, the standard library and the AWS SDK that Lambda's
+Python runtime provides (tests/support/lambda_bootstrap.py). Every function in
+the template is invoked with the events AWS sends it.
+"""
+
+import ast
+import contextlib
+import json
+import shutil
+import subprocess
+import sys
+import uuid
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+from devstack.event_source import msk_event
+from devstack.stack import LocalStack, ensure_topic
+from infra.app import build
+from infra.package import RUNTIME_PROVIDED
+from tests.support import TOKEN
+from tests.support.aws_events import custom_resource_event, rest_api_event, token_authorizer_event
+
+BOOTSTRAP = Path(__file__).resolve().parents[1] / "support" / "lambda_bootstrap.py"
+# Standard-library modules that Python 3.12 and 3.13 removed (PEP 594, PEP 632, What's New): the functions run
+# on python3.13, this machine has only 3.11.
+REMOVED_BY_3_13 = {"aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt", "distutils", "imghdr",
+                   "imp", "lib2to3", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "smtpd", "sndhdr",
+                   "spwd", "sunau", "telnetlib", "uu", "xdrlib"}
+
+
+class Package:
+    """The deployment package, unzipped, and the template that deploys it."""
+
+    def __init__(self, work: Path) -> None:
+        with contextlib.chdir(work):
+            build("dev", str(work / "cdk.out"))
+        (package_dir,) = (work / "chalice.out").glob("*/")
+        self.zip = package_dir / "deployment.zip"
+        self.template = json.loads((package_dir / "sam.json").read_text())
+        self.task = work / "task"
+        with zipfile.ZipFile(self.zip) as archive:
+            archive.extractall(self.task)
+        self.runtime = work / "runtime"  # what the Lambda Python runtime adds to the standard library
+        for name in RUNTIME_PROVIDED:
+            for file in metadata.distribution(name).files or []:
+                source = Path(str(file.locate()))
+                if source.is_file() and not str(file).startswith(".."):
+                    (self.runtime / str(file)).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, self.runtime / str(file))
+
+    def handlers(self) -> dict[str, str]:
+        return {name: resource["Properties"]["Handler"] for name, resource in self.template["Resources"].items()
+                if resource["Type"] == "AWS::Serverless::Function"}
+
+    def unzipped_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.task.rglob("*") if f.is_file())
+
+
+class LambdaRuntime:
+    """One warm execution environment of the package, invoked line by line."""
+
+    def __init__(self, package: Package, environ: dict[str, str], log: Path) -> None:
+        self._log = log.open("w")
+        self.process = subprocess.Popen([sys.executable, "-I", "-S", str(BOOTSTRAP), str(package.task),
+                                         str(package.runtime)], env=environ, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self.invoked: set[str] = set()
+
+    def invoke(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin and self.process.stdout
+        self.process.stdin.write(json.dumps({"handler": handler, "event": event}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, "the runtime exited; see its log"
+        self.invoked.add(handler)
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
+    return Package(tmp_path_factory.mktemp("package"))
+
+
+def test_the_package_is_pure_python_small_and_leaves_the_sdk_to_the_runtime(package):
+    files = [f.relative_to(package.task) for f in package.task.rglob("*") if f.is_file()]
+    assert not [f for f in files if f.suffix in (".so", ".pyd", ".dylib")]  # runs on any CPython 3 runtime
+    assert not {f.parts[0] for f in files} & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil"}
+    zipped, unzipped = package.zip.stat().st_size, package.unzipped_bytes()
+    print(f"\nLambda package: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped, {len(files)} files")
+    assert zipped < 5_000_000 and unzipped < 15_000_000  # was 19.4 MB / 30.5 MB with the SDK bundled
+
+
+def test_the_package_imports_no_module_that_python_3_13_removed(package):
+    imported: dict[str, set[str]] = {}
+    for source in package.task.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_bytes())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            for name in names:
+                imported.setdefault(name.split(".")[0], set()).add(str(source.relative_to(package.task)))
+    assert {name: files for name, files in imported.items() if name in REMOVED_BY_3_13} == {}
+
+
+def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, environ, tmp_path):
+    bootstrap = stack.endpoints.bootstrap_servers
+    topic = f"package-{uuid.uuid4().hex[:8]}"
+    ensure_topic(bootstrap, topic, partitions=1)
+    function_env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
+                    "AWS_LAMBDA_FUNCTION_NAME": "package-test", "LANG": "C.UTF-8",
+                    "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DYNAMODB_ENDPOINT_URL": stack.endpoints.dynamodb_endpoint_url,
+                    "EVENTS_TOPIC": topic, "EVENTS_DEAD_LETTER_TOPIC": environ["EVENTS_DEAD_LETTER_TOPIC"],
+                    "EVENTS_TABLE": environ["EVENTS_TABLE"], "INGEST_TOKEN": TOKEN, "KAFKA_ACK_TIMEOUT_SECONDS": "5"}
+    handlers = package.handlers()
+    runtime = LambdaRuntime(package, function_env, tmp_path / "lambda.log")
+    try:
+        # the authorizer: API Gateway's TOKEN event; an error "Unauthorized" is what API Gateway turns into 401
+        allowed = runtime.invoke(handlers["ProducerToken"], token_authorizer_event(f"Bearer {TOKEN}"))
+        assert allowed["result"]["principalId"] == "producer"
+        assert allowed["result"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        denied = runtime.invoke(handlers["ProducerToken"], token_authorizer_event("Bearer wrong"))
+        assert denied["errorMessage"] == "Unauthorized"
+
+        # POST /events through the REST proxy event, as API Gateway passes it after the authorizer
+        match_id = f"pkg-{uuid.uuid4().hex[:6]}"
+        events = [
+            {"match_id": match_id, "event_type": "kick_off", "timestamp": "2026-05-01T15:00:00Z", "period": 1},
+            {"match_id": match_id, "event_type": "pass", "timestamp": "2026-05-01T15:00:03Z", "team_id": "home",
+             "player_id": "p8", "event_id": "e-pass"},
+            {"match_id": match_id, "event_type": "goal", "timestamp": "2026-05-01T15:09:12Z", "team_id": "home",
+             "player_id": "p9", "event_id": "e-goal"},
+        ]
+        api = handlers["APIHandler"]
+        posted = runtime.invoke(api, rest_api_event("POST", "/events", body={"events": events}, principal_id="producer",
+                                                    headers={"Content-Type": "application/json",
+                                                             "Authorization": f"Bearer {TOKEN}"}))["result"]
+        assert posted["statusCode"] == 202, posted
+        assert json.loads(posted["body"])["accepted"] == 3
+
+        # the consumer: the MSK event for what the API published, plus one record that can never be stored
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        consumer.seek_to_beginning(partition)
+        records = consumer.poll(timeout_ms=10_000)[partition]
+        consumer.close()
+        batch = msk_event({partition: records}, bootstrap)
+        poison = dict(batch["records"][f"{topic}-0"][-1], offset=records[-1].offset + 1, value="bm90IGpzb24=")
+        batch["records"][f"{topic}-0"].append(poison)
+        summary = runtime.invoke(handlers["Consumer"], batch)["result"]
+        assert (summary["stored"], summary["dead_lettered"]) == (3, 1)
+
+        # every read route
+        def get(resource: str, query: str = "", **path: str) -> tuple[int, Any]:
+            response = runtime.invoke(api, rest_api_event("GET", resource, path, query=query))["result"]
+            return response["statusCode"], json.loads(response["body"])
+
+        assert get("/health") == (200, {"status": "ok"})
+        status, timeline = get("/matches/{match_id}", match_id=match_id)
+        assert status == 200 and [e["event_type"] for e in timeline["events"]] == ["kick_off", "pass", "goal"]
+        status, latest = get("/matches/{match_id}", "order=desc&limit=1", match_id=match_id)
+        assert [e["event_id"] for e in latest["events"]] == ["e-goal"] and latest["next_cursor"]
+        assert [e["event_id"] for e in get("/matches/{match_id}/goals", match_id=match_id)[1]["events"]] == ["e-goal"]
+        assert [e["event_id"] for e in get("/matches/{match_id}/passes", match_id=match_id)[1]["events"]] == ["e-pass"]
+        by_type = get("/matches/{match_id}/events/{event_type}", match_id=match_id, event_type="kick_off")[1]
+        assert by_type["count"] == 1
+        assert get("/matches/{match_id}/events/{event_type}", match_id=match_id, event_type="nope")[0] == 400
+        status, stats = get("/matches/{match_id}/stats", match_id=match_id)
+        assert (status, stats["score"], stats["event_count"]) == (200, {"home": 1}, 3)
+
+        # the topic provisioner, as the CloudFormation custom resource calls it
+        new_topic = f"provisioned-{uuid.uuid4().hex[:8]}"
+        created = runtime.invoke(handlers["TopicProvisioner"], custom_resource_event(
+            "Create", "Custom::KafkaTopics", {"Topics": [{"Name": new_topic, "Partitions": "2"}]}))
+        assert created["result"]["PhysicalResourceId"] == new_topic
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        assert new_topic in admin.list_topics()
+        admin.close()
+
+        assert runtime.invoked == set(handlers.values())
+    finally:
+        runtime.close()

@@ -1,0 +1,61 @@
+"""The events AWS hands the app's functions, in the exact shapes the services send them.
+
+API Gateway REST proxy (payload 1.0) and TOKEN authorizer events, and the
+CloudFormation custom-resource event the CDK provider framework passes on.
+The MSK event comes from ``devstack.event_source.msk_event``, which the local
+event source also uses.
+"""
+
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+API_ID, STAGE, ACCOUNT, REGION = "a1b2c3d4e5", "api", "123456789012", "eu-west-1"
+
+
+def rest_api_event(method: str, resource: str, path_parameters: dict[str, str] | None = None, *,
+                   query: str = "", headers: dict[str, str] | None = None, body: Any = None,
+                   principal_id: str | None = None) -> dict[str, Any]:
+    """A REST API Lambda proxy integration event for ``resource`` (e.g. ``/matches/{match_id}``)."""
+    path = resource
+    for name, value in (path_parameters or {}).items():
+        path = path.replace("{" + name + "}", value)
+    headers = {"Host": f"{API_ID}.execute-api.{REGION}.amazonaws.com", "X-Forwarded-Proto": "https",
+               "User-Agent": "package-test"} | (headers or {})
+    multi_query = parse_qs(query) or None
+    now = time.time()
+    context = {
+        "accountId": ACCOUNT, "apiId": API_ID, "domainName": headers["Host"], "domainPrefix": API_ID,
+        "extendedRequestId": uuid.uuid4().hex[:16], "httpMethod": method,
+        "identity": {"sourceIp": "203.0.113.7", "userAgent": headers["User-Agent"], "accessKey": None,
+                     "accountId": None, "caller": None, "user": None, "userArn": None},
+        "path": f"/{STAGE}{path}", "protocol": "HTTP/1.1", "requestId": str(uuid.uuid4()),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "requestTimeEpoch": int(now * 1000), "resourceId": "abc123", "resourcePath": resource, "stage": STAGE,
+    }
+    if principal_id:
+        context["authorizer"] = {"principalId": principal_id, "integrationLatency": 3}
+    return {
+        "resource": resource, "path": path, "httpMethod": method,
+        "headers": headers, "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": {name: values[-1] for name, values in multi_query.items()} if multi_query else None,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": path_parameters or None, "stageVariables": None, "requestContext": context,
+        "body": None if body is None else json.dumps(body), "isBase64Encoded": False,
+    }
+
+
+def token_authorizer_event(token: str, method: str = "POST", resource: str = "/events") -> dict[str, Any]:
+    return {"type": "TOKEN", "authorizationToken": token,
+            "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{STAGE}/{method}{resource}"}
+
+
+def custom_resource_event(request_type: str, resource_type: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """As CloudFormation sends it (numbers arrive as strings), less nothing the handler may read."""
+    stack = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/football-dev/{uuid.uuid4()}"
+    return {"RequestType": request_type, "ServiceToken": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:provider",
+            "ResponseURL": "https://cloudformation-custom-resource-response.example/", "StackId": stack,
+            "RequestId": str(uuid.uuid4()), "LogicalResourceId": "Topics", "ResourceType": resource_type,
+            "ResourceProperties": {"ServiceToken": "provider"} | properties}
