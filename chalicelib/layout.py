@@ -20,10 +20,21 @@ TYPE_SORT_KEY = "type_sk"
 # write, read and parse instead of a dozen typed ones, and pages are served by splicing it in.
 EVENT_BODY = "event"
 
-# The per-match statistics item shares the partition; "~" sorts after every
-# timestamp, so event queries bound their range below it.
-STATS_SORT_KEY = "~stats"
+# A match's statistics items share its partition: ``~stats#match#``, ``~stats#team#<id>`` and
+# ``~stats#player#<id>``. "~" sorts after every timestamp, so event queries bound their range below it
+# and one Query on the prefix reads all the totals.
+STATS_PREFIX = "~stats#"
 EVENTS_END = "~"
+
+
+def stats_sort_key(kind: str, owner_id: str) -> str:
+    return f"{STATS_PREFIX}{kind}#{owner_id}"
+
+
+def stats_owner(sort_key: str) -> tuple[str, str]:
+    """(kind, id) back from a statistics item's sort key."""
+    kind, _, owner_id = sort_key.removeprefix(STATS_PREFIX).partition("#")
+    return kind, owner_id
 
 
 def event_sort_key(timestamp: str, event_id: str) -> str:

@@ -55,22 +55,8 @@ class EventQuery:
     end: str | None = None
 
 
-def _counter_attr(value: int | set[str]) -> dict[str, Any]:
-    """A statistics value to ADD: a count, or the set of teams/players seen."""
-    return {"SS": sorted(value)} if isinstance(value, set) else {"N": str(value)}
-
-
-def _from_attr(attr: Mapping[str, Any]) -> Any:
-    (kind, value), = attr.items()
-    if kind == "N":
-        return int(value) if value.lstrip("-").isdigit() else float(value)
-    if kind == "SS":
-        return set(value)
-    return value
-
-
-def _plain(item: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    return {name: _from_attr(attr) for name, attr in item.items()}
+def _number(attr: Mapping[str, Any]) -> int:
+    return int(attr["N"])
 
 
 def event_item(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,6 +71,26 @@ def event_item(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _actions(events: Sequence[Mapping[str, Any]]) -> int:
+    """Transaction actions to store these events of one match: a put each, an update per statistics item."""
+    return len(events) + len(stats.increments(events))
+
+
+def _chunks(events: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """A match's events in stream order, cut into groups that each fit one transaction."""
+    chunks: list[list[Mapping[str, Any]]] = []
+    current: list[Mapping[str, Any]] = []
+    owners: set[stats.Owner] = set()
+    for event in events:
+        touched = set(stats.increments([event]))
+        if current and len(current) + 1 + len(owners | touched) > TRANSACTION_ACTIONS:
+            chunks.append(current)
+            current, owners = [], set()
+        current.append(event)
+        owners |= touched
+    return [*chunks, current] if current else chunks
+
+
 class EventRepository:
     def __init__(self, client: Any, table: str) -> None:
         self.client = client
@@ -96,23 +102,22 @@ class EventRepository:
         """Store events once each and add them to their match's totals; return how many were new.
 
         A live batch spans many matches with a few events each, so matches share transactions: each
-        carries up to 100 actions, a match's event puts together with the update of its statistics
-        item. A match with more than 99 events in the batch continues in the next round, since one
-        transaction cannot touch its statistics item twice. A round's transactions run concurrently.
+        carries up to 100 actions, a match's event puts together with the updates of the statistics
+        items they touch (the match's, and each team's and player's). A match whose events need more
+        continues in the next round, since one transaction cannot touch an item twice. A round's
+        transactions run concurrently.
         """
         by_match: dict[str, dict[str, Mapping[str, Any]]] = defaultdict(dict)
         for event in events:
             by_match[event["match_id"]].setdefault(layout.event_sort_key(event["timestamp"], event["event_id"]), event)
-        chunks = {match_id: [list(group.values())[i:i + TRANSACTION_ACTIONS - 1]
-                             for i in range(0, len(group), TRANSACTION_ACTIONS - 1)]
-                  for match_id, group in by_match.items()}
+        chunks = {match_id: _chunks(list(group.values())) for match_id, group in by_match.items()}
         new = 0
         for round_ in range(max((len(c) for c in chunks.values()), default=0)):
             transactions: list[list[tuple[str, list[Mapping[str, Any]]]]] = [[]]
             for match_id, match_chunks in chunks.items():
                 if round_ < len(match_chunks):
-                    size = sum(len(group) + 1 for _, group in transactions[-1])
-                    if size + len(match_chunks[round_]) + 1 > TRANSACTION_ACTIONS:
+                    size = sum(_actions(group) for _, group in transactions[-1])
+                    if size + _actions(match_chunks[round_]) > TRANSACTION_ACTIONS:
                         transactions.append([])
                     transactions[-1].append((match_id, match_chunks[round_]))
             if len(transactions) == 1:
@@ -123,7 +128,7 @@ class EventRepository:
         return new
 
     def _write(self, groups: list[tuple[str, list[Mapping[str, Any]]]]) -> int:
-        """One transaction: every group's event puts (each only if new) and its statistics update."""
+        """One transaction: every group's event puts (each only if new) and its statistics updates."""
         attempt = 0
         while groups:
             actions: list[dict[str, Any]] = []
@@ -134,8 +139,9 @@ class EventRepository:
                                             "ConditionExpression": "attribute_not_exists(#sk)",
                                             "ExpressionAttributeNames": {"#sk": layout.SORT_KEY}}})
                     owners.append((g, e))
-                actions.append({"Update": self._stats_update(match_id, group)})
-                owners.append(None)
+                updates = self._stats_updates(match_id, group)
+                actions += updates
+                owners += [None] * len(updates)
             try:
                 self.client.transact_write_items(TransactItems=actions)
                 return sum(len(group) for _, group in groups)
@@ -156,42 +162,46 @@ class EventRepository:
                 time.sleep(min(2.0, 0.05 * 2**attempt))  # conflict or throttling: back off
         return 0
 
-    def _stats_update(self, match_id: str, items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        counters, teams, players = stats.increments(items)
-        names: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        clauses = []
-        for i, (name, amount) in enumerate(counters.items()):
-            names[f"#c{i}"], values[f":c{i}"] = name, _counter_attr(amount)
-            clauses.append(f"#c{i} :c{i}")
-        for attribute, members in (("teams", teams), ("players", players)):
-            if members:
-                names[f"#{attribute}"], values[f":{attribute}"] = attribute, _counter_attr(members)
-                clauses.append(f"#{attribute} :{attribute}")
-        return {
-            "TableName": self.table,
-            "Key": self._stats_key(match_id),
-            "UpdateExpression": "ADD " + ", ".join(clauses),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
+    def _stats_updates(self, match_id: str, events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """One ADD per statistics item the events touch."""
+        updates = []
+        for (kind, owner_id), counters in stats.increments(events).items():
+            names = {f"#c{i}": name for i, name in enumerate(counters)}
+            values = {f":c{i}": {"N": str(amount)} for i, amount in enumerate(counters.values())}
+            updates.append({"Update": {
+                "TableName": self.table,
+                "Key": {layout.PARTITION_KEY: {"S": match_id},
+                        layout.SORT_KEY: {"S": layout.stats_sort_key(kind, owner_id)}},
+                "UpdateExpression": "ADD " + ", ".join(f"{name} {value}" for name, value in zip(names, values, strict=True)),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }})
+        return updates
 
     # -- reads --------------------------------------------------------------
 
-    def _stats_key(self, match_id: str) -> dict[str, Any]:
-        return {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.STATS_SORT_KEY}}
-
     def statistics(self, match_id: str) -> dict[str, Any]:
-        """The match's totals in one small read: its statistics item sorts after every event, so
-        the last two items of the partition are the totals and the latest event (last_event_at)."""
-        response = self.client.query(
-            TableName=self.table, KeyConditionExpression="#pk = :pk", ScanIndexForward=False, Limit=2,
-            ExpressionAttributeNames={"#pk": layout.PARTITION_KEY}, ExpressionAttributeValues={":pk": {"S": match_id}})
-        items = response["Items"]
-        if not items or items[0][layout.SORT_KEY]["S"] != layout.STATS_SORT_KEY:
-            return stats.render(match_id, {})
-        latest = items[1][layout.SORT_KEY]["S"].split("#", 1)[0] if len(items) > 1 else None
-        return stats.render(match_id, _plain(items[0]) | {"last_event_at": latest})
+        """The match's totals: one Query for its statistics items, and one item for last_event_at."""
+        key = {"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY}
+        params: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :stats)",
+            "ExpressionAttributeNames": key,
+            "ExpressionAttributeValues": {":pk": {"S": match_id}, ":stats": {"S": layout.STATS_PREFIX}}}
+        totals: dict[stats.Owner, dict[str, int]] = {}
+        while True:
+            response = self.client.query(**params)
+            for item in response["Items"]:
+                totals[layout.stats_owner(item[layout.SORT_KEY]["S"])] = {
+                    name: _number(attr) for name, attr in item.items() if "N" in attr}
+            if "LastEvaluatedKey" not in response:
+                break
+            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        latest = self.client.query(
+            TableName=self.table, KeyConditionExpression="#pk = :pk AND #sk < :end", ScanIndexForward=False, Limit=1,
+            ExpressionAttributeNames=key, ExpressionAttributeValues={":pk": {"S": match_id},
+                                                                    ":end": {"S": layout.EVENTS_END}})["Items"]
+        last_event_at = latest[0][layout.SORT_KEY]["S"].split("#", 1)[0] if latest else None
+        return stats.render(match_id, totals, last_event_at)
 
     def page(self, query: EventQuery) -> Page:
         """One page of a match's events (optionally one type) in timeline order."""

@@ -1,12 +1,13 @@
 """Statistics rules: what each event adds to its match's totals.
 
-Totals live as flat counters on one materialised item per match
-(``t#<team>#goals``, ``p#<player>#passes``) so a write can ADD to them and a
-read is one small Query. They are exact because the repository applies an event's
-increments in the same transaction that first stores it.
+Totals live as counters on small materialised items, one for the match
+(``event_count``), one per team and one per player, so a write can ADD to
+them, a read is one small Query, and no number of teams or players can make
+an item outgrow DynamoDB's 400 KB. They are exact because the repository
+applies an event's increments in the same transaction that first stores it.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -33,13 +34,17 @@ _ALWAYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def increments(events: Iterable[Mapping[str, Any]]) -> tuple[Counter[str], set[str], set[str]]:
-    """Counter deltas plus the teams and players seen, for a group of new events."""
-    counters: Counter[str] = Counter()
-    teams: set[str] = set()
-    players: set[str] = set()
+# Which totals an increment belongs to: the match's, a team's or a player's.
+MATCH = ("match", "")
+Owner = tuple[str, str]  # (kind, id): ("match", ""), ("team", team_id) or ("player", player_id)
+
+
+def increments(events: Iterable[Mapping[str, Any]]) -> dict[Owner, Counter[str]]:
+    """Counter deltas per owner for a group of new events. Every team and player an event names gets an
+    ``events`` count, so it appears in the totals even with all its counters at zero."""
+    deltas: dict[Owner, Counter[str]] = defaultdict(Counter)
     for event in events:
-        counters["event_count"] += 1
+        deltas[MATCH]["event_count"] += 1
         event_type, team, player = event["event_type"], event.get("team_id"), event.get("player_id")
         team_counters, player_counters = _ALWAYS.get(event_type, ((), ()))
         if event_type == "shot" and event.get("outcome") == "saved":
@@ -47,12 +52,10 @@ def increments(events: Iterable[Mapping[str, Any]]) -> tuple[Counter[str], set[s
         if event_type == "pass" and event.get("outcome") != "incomplete":
             team_counters += ("passes_completed",)
         if team:
-            teams.add(team)
-            counters.update(f"t#{team}#{name}" for name in team_counters)
+            deltas["team", team].update(("events", *team_counters))
         if player and event_type != "own_goal":
-            players.add(player)
-            counters.update(f"p#{player}#{name}" for name in player_counters)
-    return counters, teams, players
+            deltas["player", player].update(("events", *player_counters))
+    return dict(deltas)
 
 
 def _percent(part: int, whole: int) -> float:
@@ -61,22 +64,19 @@ def _percent(part: int, whole: int) -> float:
     return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def render(match_id: str, item: Mapping[str, Any]) -> dict[str, Any]:
-    """The /stats response from the materialised item (empty item: empty match)."""
-    teams = {team: dict.fromkeys(TEAM_COUNTERS, 0) for team in sorted(item.get("teams", ()))}
-    players = {player: dict.fromkeys(PLAYER_COUNTERS, 0) for player in sorted(item.get("players", ()))}
-    for name, value in item.items():
-        kind, _, rest = name.partition("#")
-        if kind in ("t", "p") and rest:
-            owner, _, counter = rest.rpartition("#")
-            (teams if kind == "t" else players).setdefault(owner, {})[counter] = int(value)
-    for totals in teams.values():
-        totals["pass_accuracy"] = _percent(totals["passes_completed"], totals["passes"])
+def render(match_id: str, totals: Mapping[Owner, Mapping[str, int]], last_event_at: str | None) -> dict[str, Any]:
+    """The /stats response from the stored totals (none: an empty match)."""
+    teams = {team: {name: int(counters.get(name, 0)) for name in TEAM_COUNTERS}
+             for (kind, team), counters in sorted(totals.items()) if kind == "team"}
+    players = {player: {name: int(counters.get(name, 0)) for name in PLAYER_COUNTERS}
+               for (kind, player), counters in sorted(totals.items()) if kind == "player"}
+    for team_totals in teams.values():
+        team_totals["pass_accuracy"] = _percent(team_totals["passes_completed"], team_totals["passes"])
     return {
         "match_id": match_id,
-        "score": {team: totals["goals"] for team, totals in teams.items()},
+        "score": {team: team_totals["goals"] for team, team_totals in teams.items()},
         "teams": teams,
         "players": players,
-        "event_count": int(item.get("event_count", 0)),
-        "last_event_at": item.get("last_event_at"),
+        "event_count": int(totals.get(MATCH, {}).get("event_count", 0)),
+        "last_event_at": last_event_at,
     }

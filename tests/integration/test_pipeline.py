@@ -95,3 +95,17 @@ def test_generated_match_statistics_match_the_rules(generated_match, api):
     response = api.http.get(f"/matches/{match_id}/stats")
     assert response.status_code == 200
     assert response.json_body == expected_stats(match_id, posted)
+
+
+def test_no_number_of_players_fills_an_item_or_dead_letters_valid_events(api, pipeline):
+    """12,000 distinct players, twice what filled the one statistics item a match used to have (the later
+    records went to the dead-letter topic): every event is stored, and /stats counts each player exactly."""
+    match_id = f"crowd-{uuid.uuid4().hex[:8]}"
+    events = [{"match_id": match_id, "event_type": "pass", "team_id": f"team{i % 3}", "player_id": f"player-{i:05d}",
+               "timestamp": f"2026-05-01T15:{i // 1000 % 60:02d}:{i // 10 % 60:02d}.{i % 1000:03d}Z", "event_id": f"e{i}"}
+              for i in range(12_000)]
+    for start in range(0, len(events), 500):
+        assert post(api, {"events": events[start:start + 500]}).status_code == 202
+    assert wait_for_count(api, match_id, len(events), timeout=300)
+    stats = api.http.get(f"/matches/{match_id}/stats").json_body
+    assert stats == expected_stats(match_id, events)
