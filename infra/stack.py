@@ -321,8 +321,8 @@ class FootballStack(Stack):
                                                      "Method": "POST", "Resource": "/events"})
 
         # OffsetLag comes from the event source only once it polls: a mapping that never connects (IAM,
-        # network) emits nothing, and a missing metric cannot breach. This one does: producers are
-        # accepted (POST /events answered 2xx) while the consumer is not invoked at all.
+        # network) emits nothing, and a missing metric cannot breach. This one does: POST /events takes
+        # requests (answered without a 4xx) while the consumer is not invoked at all.
         stalled = cloudwatch.MathExpression(
             expression="IF(FILL(posts, 0) - FILL(rejected, 0) > 0 AND FILL(invocations, 0) == 0, 1, 0)",
             using_metrics={"posts": api_metric("Count"), "rejected": api_metric("4XXError"),
