@@ -114,12 +114,15 @@ class EventRepository:
         new = 0
         for round_ in range(max((len(c) for c in chunks.values()), default=0)):
             transactions: list[list[tuple[str, list[Mapping[str, Any]]]]] = [[]]
+            size = 0  # actions in the last transaction
             for match_id, match_chunks in chunks.items():
                 if round_ < len(match_chunks):
-                    size = sum(_actions(group) for _, group in transactions[-1])
-                    if size + _actions(match_chunks[round_]) > TRANSACTION_ACTIONS:
+                    actions = _actions(match_chunks[round_])
+                    if size + actions > TRANSACTION_ACTIONS:
                         transactions.append([])
+                        size = 0
                     transactions[-1].append((match_id, match_chunks[round_]))
+                    size += actions
             if len(transactions) == 1:
                 new += self._write(transactions[0])
             else:
