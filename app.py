@@ -6,7 +6,7 @@ the response. The behaviour lives in ``chalicelib``; see README.md.
 
 from typing import Any
 
-from chalice import AuthResponse, Chalice, Response
+from chalice import AuthResponse, AuthRoute, Chalice, Response
 from chalice.app import AuthRequest
 
 from chalicelib import consumer, ingest, queries, security, topics
@@ -28,7 +28,7 @@ def health() -> Response:
 def producer_token(auth_request: AuthRequest) -> AuthResponse:
     """Producers only: ``Authorization: Bearer <token>``, else 401."""
     security.check_bearer(auth_request.token, services.ingest_token.current())
-    return AuthResponse(routes=["/events"], principal_id="producer")
+    return AuthResponse(routes=["/events", AuthRoute("/matches/*/events/*", ["DELETE"])], principal_id="producer")
 
 
 @app.route("/events", methods=["POST"], content_types=["application/json"], authorizer=producer_token)
@@ -36,6 +36,39 @@ def producer_token(auth_request: AuthRequest) -> AuthResponse:
 def post_events() -> Response:
     event_ids = ingest.ingest(app.current_request.raw_body, services.publisher)
     return Response(body={"accepted": len(event_ids), "event_ids": event_ids}, status_code=202)
+
+
+# API Gateway allows one variable name per path segment: the GET route below names it event_type, so
+# here the event id arrives under that name too.
+@app.route("/matches/{match_id}/events/{event_type}", methods=["DELETE"], authorizer=producer_token)
+@answers_errors
+def void_event(match_id: str, event_type: str) -> Response:
+    event_ids = ingest.void_for_good(match_id, event_type, services.publisher)
+    return Response(body={"accepted": len(event_ids), "event_ids": event_ids}, status_code=202)
+
+
+@app.route("/matches", methods=["GET"])
+@answers_errors
+def match_directory() -> Response:
+    query = queries.directory_query(app.current_request.query_params)
+    try:
+        matches, next_cursor = services.repository.directory(**query)  # type: ignore[arg-type]
+    except BadCursor as problem:
+        raise ApiError(400, "invalid_cursor", str(problem)) from None
+    body = {"matches": matches, "count": len(matches), "next_cursor": next_cursor}
+    return conditional_json(body, app.current_request.headers.get("if-none-match"))
+
+
+@app.route("/matches/{match_id}/changes", methods=["GET"])
+@answers_errors
+def match_changes(match_id: str) -> Response:
+    after, limit = queries.change_query(app.current_request.query_params)
+    try:
+        changes, next_cursor = services.repository.changes(match_id, after, limit)
+    except BadCursor as problem:
+        raise ApiError(400, "invalid_cursor", str(problem)) from None
+    body = {"match_id": match_id, "changes": changes, "count": len(changes), "next_cursor": next_cursor}
+    return conditional_json(body, app.current_request.headers.get("if-none-match"))
 
 
 def _events_page(match_id: str, event_type: str | None = None) -> Response:

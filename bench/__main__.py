@@ -112,7 +112,8 @@ def raw_batch_write(endpoint: str, trials: int, count: int, threads: int = 8) ->
     client = dynamodb(endpoint)
     rates = []
     for trial in range(trials):
-        items = [event_item(parse_event(e).to_dict() | {"received_at": RECEIVED_AT, "partition": 0, "offset": i})
+        items = [event_item(e["match_id"], parse_event(e).to_dict() | {"received_at": RECEIVED_AT, "partition": 0,
+                                                                         "offset": i})
                  for i, e in enumerate(events_for(40, count // 40, 100 + trial))]
         chunks = [items[i:i + 25] for i in range(0, len(items), 25)]
 
@@ -129,8 +130,9 @@ def raw_full_query(endpoint: str, match_id: str, trials: int) -> list[float]:
     client = dynamodb(endpoint)
 
     def read_all() -> None:
-        params: dict[str, Any] = {"TableName": layout.DEFAULT_TABLE, "KeyConditionExpression": "match_id = :m AND sk < :end",
-                                  "ExpressionAttributeValues": {":m": {"S": match_id}, ":end": {"S": layout.EVENTS_END}}}
+        params: dict[str, Any] = {"TableName": layout.DEFAULT_TABLE, "IndexName": layout.TIME_INDEX,
+                                  "KeyConditionExpression": "match_id = :m",
+                                  "ExpressionAttributeValues": {":m": {"S": match_id}}}
         while True:
             page = client.query(**params)
             if "LastEvaluatedKey" not in page:

@@ -28,6 +28,7 @@ OUTCOMES = {
 }
 DEFAULT_OUTCOMES = {"pass": "complete"}
 MAX_BATCH = 500
+MAX_VERSION = 2_147_483_647  # DELETE voids with this version: nothing can restore the event after it
 MIN_YEAR, MAX_YEAR = 1900, 2999
 COORDINATE_DECIMALS = 3  # a thousandth of a percent of the pitch: well under a millimetre
 
@@ -128,10 +129,23 @@ class Event:
     x: float | None = attrs.field(default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False)))
     y: float | None = attrs.field(default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False)))
     related_player_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
+    version: int = attrs.field(default=1, validator=_number(1, MAX_VERSION, integer=True))
 
     def to_dict(self) -> dict[str, Any]:
         """The stored and published form: only the fields that are set (flat, so no asdict recursion)."""
         return {name: value for name in _FIELD_NAMES if (value := getattr(self, name)) is not None}
+
+
+@attrs.frozen(kw_only=True)
+class Void:
+    """A correction that voids (match_id, event_id) as of ``version``: the event leaves every read."""
+
+    match_id: str
+    event_id: str
+    version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"match_id": self.match_id, "event_id": self.event_id, "version": self.version, "deleted": True}
 
 
 FIELDS: dict[str, "attrs.Attribute[Any]"] = {a.name: a for a in attrs.fields(Event)}
@@ -157,23 +171,33 @@ def _cross_field_errors(raw: Mapping[str, Any], values: Mapping[str, Any]) -> li
 
 def derive_event_id(fields: Mapping[str, Any]) -> str:
     """Content hash, so an identical retry without an event_id is the same event."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    content = {name: value for name, value in fields.items() if name != "version"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def parse_event(raw: Any) -> Event:
-    """Validate one raw JSON object; raise InvalidEvents naming every bad field."""
+def parse_event(raw: Any) -> Event | Void:
+    """Validate one raw JSON object; raise InvalidEvents naming every bad field.
+
+    ``"deleted": true`` makes it a void: only match_id and event_id are required, and any other field
+    given is checked but not kept. A correction (version above 1, or a void) must name its event_id:
+    a derived id changes with the content, so it cannot identify what to correct.
+    """
     if not isinstance(raw, dict):
         raise InvalidEvents([{"field": None, "message": "an event must be a JSON object"}])
-    errors = [(name, "is not a known field") for name in raw if name not in FIELDS]
+    void = "deleted" in raw
+    errors = [(name, "is not a known field") for name in raw if name not in FIELDS and name != "deleted"]
+    if void and raw["deleted"] is not True:
+        errors.append(("deleted", "must be true (leave it out for an event that stands)"))
+    required = ("match_id", "event_id") if void else ("match_id", "event_type", "timestamp")
     values: dict[str, Any] = {}
     for name, attribute in FIELDS.items():
         value = raw.get(name)
         if value is None:
             if name in raw:
                 errors.append((name, "must not be null; leave the field out instead"))
-            elif name in ("match_id", "event_type", "timestamp"):
-                errors.append((name, "is required"))
+            elif name in required:
+                errors.append((name, "is required" if not void else "is required to void an event"))
             continue
         try:
             if attribute.converter is not None:
@@ -184,9 +208,14 @@ def parse_event(raw: Any) -> Event:
             errors.append((name, str(problem)))
             continue
         values[name] = value
-    errors += _cross_field_errors(raw, values)
+    if not void:
+        errors += _cross_field_errors(raw, values)
+        if values.get("version", 1) > 1 and "event_id" not in raw:
+            errors.append(("event_id", "is required to correct an event (version above 1)"))
     if errors:
         raise InvalidEvents([{"field": field, "message": message} for field, message in errors])
+    if void:
+        return Void(match_id=values["match_id"], event_id=values["event_id"], version=values.get("version", 1))
     if "outcome" not in values and values["event_type"] in DEFAULT_OUTCOMES:
         values["outcome"] = DEFAULT_OUTCOMES[values["event_type"]]
     if "event_id" not in values:
@@ -195,7 +224,7 @@ def parse_event(raw: Any) -> Event:
         return Event(**values)
 
 
-def parse_batch(body: Any) -> list[Event]:
+def parse_batch(body: Any) -> list[Event | Void]:
     """One event or ``{"events": [...]}``; all or nothing, errors carry their index."""
     if isinstance(body, dict) and "events" in body:
         extra = sorted(set(body) - {"events"})

@@ -3,7 +3,7 @@
 import json
 from datetime import UTC, datetime
 
-from chalicelib.events import MAX_BATCH, InvalidEvents, iso_millis, parse_batch
+from chalicelib.events import MAX_BATCH, MAX_VERSION, Event, InvalidEvents, Void, iso_millis, parse_batch
 from chalicelib.http import ApiError
 from chalicelib.observability import logger
 from chalicelib.publishing import KafkaPublisher, StreamUnavailable
@@ -27,6 +27,20 @@ def ingest(raw_body: bytes, publisher: KafkaPublisher) -> list[str]:
     except InvalidEvents as invalid:
         raise ApiError(400, "invalid_events", "the request has invalid fields; nothing was accepted",
                        errors=invalid.errors) from None
+    return publish(events, publisher)
+
+
+def void_for_good(match_id: str, event_id: str, publisher: KafkaPublisher) -> list[str]:
+    """DELETE /matches/{match_id}/events/{event_id}: a void with the highest version, through the stream."""
+    try:
+        events = parse_batch({"match_id": match_id, "event_id": event_id, "version": MAX_VERSION, "deleted": True})
+    except InvalidEvents as invalid:
+        raise ApiError(400, "invalid_events", "the match or event id is invalid", errors=invalid.errors) from None
+    return publish(events, publisher)
+
+
+def publish(events: list[Event | Void], publisher: KafkaPublisher) -> list[str]:
+    """Publish validated events and return their ids once Kafka acknowledged all of them."""
     try:
         publisher.publish(events, received_at=iso_millis(datetime.now(UTC)))
     except StreamUnavailable:

@@ -1,9 +1,19 @@
 """Table, index and key layout: the one place that knows how items are keyed.
 
 Imported by the repository, the local stack and the CDK stack so the three can
-never disagree. Events are keyed ``<timestamp>#<event_id>`` inside their match,
-so two events in the same millisecond get distinct, deterministic keys and a
-redelivered event lands on the item it already wrote.
+never disagree. One partition per match (``match_id``) holds:
+
+- ``e#<event_id>``: the event's current version, found by identity, so a
+  correction replaces it in one conditional write. While it is live it also
+  carries the keys of three sparse local secondary indexes: ``by_time``
+  (``<timestamp>#<event_id>``, the timeline), ``by_type``
+  (``<event_type>#<timestamp>#<event_id>``) and ``by_phase`` (match-level
+  events only, for the status). A voided event keeps its item (a tombstone
+  with its version) without those keys, so it leaves every read.
+- ``c#<seq>``: the changes one transaction applied, in order: the change feed.
+- ``s#match``, ``s#team#<id>``, ``s#player#<id>``: statistics counters, read
+  with one Query; ``s#match`` also holds the match's summary, which the
+  ``directory`` global secondary index lists latest activity first.
 """
 
 from typing import Any
@@ -13,22 +23,44 @@ DEFAULT_TOPIC = "football-match-events"
 
 PARTITION_KEY = "match_id"
 SORT_KEY = "sk"
-TYPE_INDEX = "by_type"
-TYPE_SORT_KEY = "type_sk"
+TIME_INDEX, TIME_SORT_KEY = "by_time", "time_sk"
+TYPE_INDEX, TYPE_SORT_KEY = "by_type", "type_sk"
+PHASE_INDEX, PHASE_SORT_KEY = "by_phase", "phase_sk"
+DIRECTORY_INDEX, DIRECTORY_PARTITION_KEY, DIRECTORY_SORT_KEY = "directory", "dir_pk", "dir_sk"
+DIRECTORY_PARTITION = "matches"  # every summary in one index partition: see README, Storage
 
-# An event item holds its keys plus the whole stored event as one JSON string: one attribute to
-# write, read and parse instead of a dozen typed ones, and pages are served by splicing it in.
+# An event item holds its keys, its version and the whole stored event as one JSON string: one
+# attribute to write, read and parse instead of a dozen typed ones, and pages splice it in as it is.
 EVENT_BODY = "event"
+VERSION = "version"
+CHANGES = "changes"  # a change item's JSON list of {"change", "event"}
 
-# A match's statistics items share its partition: ``~stats#match#``, ``~stats#team#<id>`` and
-# ``~stats#player#<id>``. "~" sorts after every timestamp, so event queries bound their range below it
-# and one Query on the prefix reads all the totals.
-STATS_PREFIX = "~stats#"
-EVENTS_END = "~"
+EVENT_PREFIX = "e#"
+CHANGE_PREFIX = "c#"
+STATS_PREFIX = "s#"
+MATCH_STATS = "s#match"
+INDEX_END = "~"  # sorts after every timestamp and event type: the top of an index range
 
 
-def stats_sort_key(kind: str, owner_id: str) -> str:
-    return f"{STATS_PREFIX}{kind}#{owner_id}"
+def event_key(event_id: str) -> str:
+    return f"{EVENT_PREFIX}{event_id}"
+
+
+def time_sort_key(timestamp: str, event_id: str) -> str:
+    return f"{timestamp}#{event_id}"
+
+
+def type_sort_key(event_type: str, timestamp: str, event_id: str) -> str:
+    return f"{event_type}#{timestamp}#{event_id}"
+
+
+def change_key(seq: int) -> str:
+    return f"{CHANGE_PREFIX}{seq:012d}"
+
+
+def stats_key(kind: str, owner_id: str) -> str:
+    """``s#match`` for the match; ``s#team#<id>`` and ``s#player#<id>``."""
+    return MATCH_STATS if kind == "match" else f"{STATS_PREFIX}{kind}#{owner_id}"
 
 
 def stats_owner(sort_key: str) -> tuple[str, str]:
@@ -37,36 +69,28 @@ def stats_owner(sort_key: str) -> tuple[str, str]:
     return kind, owner_id
 
 
-def event_sort_key(timestamp: str, event_id: str) -> str:
-    return f"{timestamp}#{event_id}"
-
-
-def type_sort_key(event_type: str, timestamp: str, event_id: str) -> str:
-    return f"{event_type}#{timestamp}#{event_id}"
-
-
 def table_definition(table_name: str) -> dict[str, Any]:
     """Keyword arguments for DynamoDB ``create_table`` (local stack and tests)."""
+    def local_index(name: str, sort_key: str) -> dict[str, Any]:
+        return {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                              {"AttributeName": sort_key, "KeyType": "RANGE"}]}
+
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": PARTITION_KEY, "AttributeType": "S"},
-            {"AttributeName": SORT_KEY, "AttributeType": "S"},
-            {"AttributeName": TYPE_SORT_KEY, "AttributeType": "S"},
-        ],
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in (
+            PARTITION_KEY, SORT_KEY, TIME_SORT_KEY, TYPE_SORT_KEY, PHASE_SORT_KEY,
+            DIRECTORY_PARTITION_KEY, DIRECTORY_SORT_KEY)],
         "KeySchema": [
             {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
             {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
         ],
-        "LocalSecondaryIndexes": [
-            {
-                "IndexName": TYPE_INDEX,
-                "KeySchema": [
-                    {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                    {"AttributeName": TYPE_SORT_KEY, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
+        "LocalSecondaryIndexes": [local_index(TIME_INDEX, TIME_SORT_KEY), local_index(TYPE_INDEX, TYPE_SORT_KEY),
+                                  local_index(PHASE_INDEX, PHASE_SORT_KEY)],
+        "GlobalSecondaryIndexes": [{
+            "IndexName": DIRECTORY_INDEX, "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [{"AttributeName": DIRECTORY_PARTITION_KEY, "KeyType": "HASH"},
+                          {"AttributeName": DIRECTORY_SORT_KEY, "KeyType": "RANGE"}],
+        }],
     }

@@ -16,7 +16,7 @@ from kafka.errors import KafkaError
 from kafka.net.sasl.oauth import AbstractTokenProvider
 
 from chalicelib.config import Settings
-from chalicelib.events import Event
+from chalicelib.events import Event, Void
 from chalicelib.records import StreamRecord
 
 RECORD_EVENTS = 100  # events per Kafka record: at most ~60 KB, far below the broker's 1 MB message limit
@@ -64,7 +64,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def records(events: Sequence[Event], received_at: str) -> list[tuple[bytes, bytes]]:
+def records(events: Sequence[Event | Void], received_at: str) -> list[tuple[bytes, bytes]]:
     """What travels on the topic, as (key, value): a request's events of one match, in order, up to
     RECORD_EVENTS a record, with when the API took them. Fewer, larger records: kafka-python's cost
     is per record (make bench), and a match's events keep their order in one partition either way."""
@@ -95,7 +95,7 @@ class KafkaPublisher:
         self.topic, self.dead_letter_topic = topic, dead_letter_topic
         self.ack_timeout_seconds = ack_timeout_seconds
 
-    def publish(self, events: Sequence[Event], received_at: str) -> None:
+    def publish(self, events: Sequence[Event | Void], received_at: str) -> None:
         """Keyed by match_id, so a match keeps its order in one partition."""
         self._send_all([(self.topic, key, value, []) for key, value in records(events, received_at)])
 

@@ -1,10 +1,11 @@
-"""Statistics rules: what each event adds to its match's totals.
+"""Statistics rules: what each event adds to its match's totals, and the match's status.
 
 Totals live as counters on small materialised items, one for the match
 (``event_count``), one per team and one per player, so a write can ADD to
 them, a read is one small Query, and no number of teams or players can make
 an item outgrow DynamoDB's 400 KB. They are exact because the repository
-applies an event's increments in the same transaction that first stores it.
+applies the difference between an event's old and new version in the same
+transaction that swaps the version.
 """
 
 from collections import Counter, defaultdict
@@ -58,25 +59,60 @@ def increments(events: Iterable[Mapping[str, Any]]) -> dict[Owner, Counter[str]]
     return dict(deltas)
 
 
+def difference(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> dict[Owner, Counter[str]]:
+    """What replacing the live version ``old`` with ``new`` changes (None: not live), zeros left out."""
+    deltas: dict[Owner, Counter[str]] = defaultdict(Counter)
+    for owner, counters in increments([new] if new else []).items():
+        deltas[owner].update(counters)
+    for owner, counters in increments([old] if old else []).items():
+        deltas[owner].subtract(counters)
+    return {owner: nonzero for owner, counters in deltas.items()
+            if (nonzero := Counter({name: n for name, n in counters.items() if n}))}
+
+
+STATUS_AFTER = {None: "pre_match", "kick_off": "live", "half_time": "half_time", "full_time": "finished"}
+SUMMARY_TEAMS = 50  # a summary names at most this many teams (real matches have two)
+
+
+def summary(*, first: Mapping[str, Any] | None, latest: Mapping[str, Any] | None, phase: Mapping[str, Any] | None,
+            kick_off: Mapping[str, Any] | None, goals: Mapping[str, int]) -> dict[str, Any]:
+    """A match's directory entry from its live events: the earliest and latest, the latest match-level
+    event (status) and kick_off (period), and each team's goals."""
+    teams = sorted(goals, key=lambda team: (-goals[team], team))[:SUMMARY_TEAMS]
+    return {
+        "status": STATUS_AFTER[phase["event_type"] if phase else None],
+        "period": kick_off.get("period") if kick_off else None,
+        "minute": latest.get("minute") if latest else None,
+        "score": {team: goals[team] for team in sorted(teams)},
+        "teams": sorted(teams),
+        "first_event_at": first["timestamp"] if first else None,
+        "last_event_at": latest["timestamp"] if latest else None,
+    }
+
+
 def _percent(part: int, whole: int) -> float:
     if not whole:
         return 0.0
     return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def render(match_id: str, totals: Mapping[Owner, Mapping[str, int]], last_event_at: str | None) -> dict[str, Any]:
-    """The /stats response from the stored totals (none: an empty match)."""
+def render(match_id: str, totals: Mapping[Owner, Mapping[str, Any]], *, latest: Mapping[str, Any] | None = None,
+           phase: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The /stats response from the stored counters and the latest live event and match-level event
+    (none: an empty match). A team or player whose events were all voided has ``events`` at 0 and is
+    left out."""
     teams = {team: {name: int(counters.get(name, 0)) for name in TEAM_COUNTERS}
-             for (kind, team), counters in sorted(totals.items()) if kind == "team"}
+             for (kind, team), counters in sorted(totals.items()) if kind == "team" and counters.get("events")}
     players = {player: {name: int(counters.get(name, 0)) for name in PLAYER_COUNTERS}
-               for (kind, player), counters in sorted(totals.items()) if kind == "player"}
+               for (kind, player), counters in sorted(totals.items()) if kind == "player" and counters.get("events")}
     for team_totals in teams.values():
         team_totals["pass_accuracy"] = _percent(team_totals["passes_completed"], team_totals["passes"])
     return {
         "match_id": match_id,
+        "status": STATUS_AFTER[phase["event_type"] if phase else None],
         "score": {team: team_totals["goals"] for team, team_totals in teams.items()},
         "teams": teams,
         "players": players,
         "event_count": int(totals.get(MATCH, {}).get("event_count", 0)),
-        "last_event_at": last_event_at,
+        "last_event_at": latest["timestamp"] if latest else None,
     }

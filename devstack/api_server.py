@@ -1,14 +1,26 @@
 """Chalice's local HTTP server, tuned: what `make run` and the HTTP tests serve the app with."""
 
 import functools
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 from chalice import Chalice
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, LocalDevServer, create_local_server
+from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, MatchResult, RouteMatcher, create_local_server
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LISTEN_BACKLOG = 128
+
+
+class _DecodingRouteMatcher(RouteMatcher):
+    """API Gateway hands path parameters URL-decoded (``a%3Ab`` arrives as ``a:b``); Chalice's local
+    matcher hands them as sent."""
+
+    def match_route(self, url: str) -> MatchResult:
+        result = super().match_route(url)
+        return result._replace(captured={name: unquote(value) for name, value in result.captured.items()})
 
 
 class _RequestHandler(ChaliceRequestHandler):
@@ -17,6 +29,12 @@ class _RequestHandler(ChaliceRequestHandler):
 
     wbufsize = -1
     disable_nagle_algorithm = True
+
+    def __init__(self, request: Any, client_address: tuple[str, int], server: HTTPServer, app_object: Chalice,
+                 config: Any) -> None:
+        self.local_gateway = LocalGateway(app_object, config)
+        self.local_gateway.event_converter._route_matcher = _DecodingRouteMatcher(list(app_object.routes))
+        BaseHTTPRequestHandler.__init__(self, request, client_address, server)  # handles the request
 
 
 def local_api_server(chalice_app: Chalice, port: int, host: str = "127.0.0.1") -> LocalDevServer:

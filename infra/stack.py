@@ -153,9 +153,17 @@ class FootballStack(Stack):
             deletion_protection=production,
             removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
         )
-        self.table.add_local_secondary_index(
-            index_name=layout.TYPE_INDEX,
-            sort_key=dynamodb.Attribute(name=layout.TYPE_SORT_KEY, type=dynamodb.AttributeType.STRING))
+        definition = layout.table_definition("unused")
+
+        def key(index: dict[str, Any], kind: str) -> dynamodb.Attribute:
+            (name,) = (k["AttributeName"] for k in index["KeySchema"] if k["KeyType"] == kind)
+            return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
+
+        for index in definition["LocalSecondaryIndexes"]:
+            self.table.add_local_secondary_index(index_name=index["IndexName"], sort_key=key(index, "RANGE"))
+        for index in definition["GlobalSecondaryIndexes"]:
+            self.table.add_global_secondary_index(index_name=index["IndexName"], partition_key=key(index, "HASH"),
+                                                  sort_key=key(index, "RANGE"))
 
     # -- the Chalice app: REST API, authorizer, consumer, topic provisioner, all in the VPC -------------------
 
@@ -218,7 +226,7 @@ class FootballStack(Stack):
                                     actions=["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"]),
                 iam.PolicyStatement(sid="EventSourceNetwork", resources=["*"],
                                     actions=["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]),
-                dynamodb_("WriteTable", "Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem",
+                dynamodb_("WriteTable", "Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem",
                           "ConditionCheckItem"),
             ],
             "TopicProvisionerRole": [kafka("Connect", [self.cluster_arn], "Connect"),

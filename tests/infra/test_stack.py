@@ -100,11 +100,11 @@ def test_event_source_mapping_feeds_the_consumer_from_the_topic(dev):
 def test_table_and_index_keys_come_from_the_layout_module(synthesised):
     env, _, template = synthesised
     table = only(template, "AWS::DynamoDB::Table")
-    assert table["KeySchema"] == [{"AttributeName": layout.PARTITION_KEY, "KeyType": "HASH"},
-                                  {"AttributeName": layout.SORT_KEY, "KeyType": "RANGE"}]
-    (index,) = table["LocalSecondaryIndexes"]
-    assert index["IndexName"] == layout.TYPE_INDEX
-    assert index["KeySchema"][1] == {"AttributeName": layout.TYPE_SORT_KEY, "KeyType": "RANGE"}
+    definition = layout.table_definition("any")
+    assert table["KeySchema"] == definition["KeySchema"]
+    assert sorted(table["AttributeDefinitions"], key=str) == sorted(definition["AttributeDefinitions"], key=str)
+    assert table["LocalSecondaryIndexes"] == definition["LocalSecondaryIndexes"]
+    assert table["GlobalSecondaryIndexes"] == definition["GlobalSecondaryIndexes"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table.get("DeletionProtectionEnabled", False) is (env == "prod")

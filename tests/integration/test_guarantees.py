@@ -20,9 +20,7 @@ from chalicelib.services import Services
 from devstack.event_source import LocalEventSource
 from devstack.stack import ensure_topic
 from matchtools.generate import generate_match
-from tests.support import eventually, expected_stats, post, read_all, wait_for_count
-
-RECEIVED_AT = "2026-01-01T00:00:00.000Z"
+from tests.support import RECEIVED_AT, eventually, expected_stats, msk_event_of, post, read_all, wait_for_count
 
 
 def new_match(events: int = 300) -> tuple[str, list[dict]]:
@@ -38,18 +36,9 @@ def assert_exactly_once(api, match_id: str, events: list[dict]) -> None:
     assert api.http.get(f"/matches/{match_id}/stats").json_body == expected_stats(match_id, stored)
 
 
-def msk_batch(events: list[dict], topic: str = "match-events") -> dict:
-    """A Lambda MSK event holding the events as the API would have published them."""
-    written = records([app.ingest.parse_batch(e)[0] for e in events], RECEIVED_AT)
-    msk_records = [{"topic": topic, "partition": 0, "offset": i, "timestamp": 0, "timestampType": "CREATE_TIME",
-                    "key": base64.b64encode(key).decode(), "value": base64.b64encode(value).decode(), "headers": []}
-                   for i, (key, value) in enumerate(written)]
-    return {"eventSource": "aws:kafka", "records": {f"{topic}-0": msk_records}}
-
-
 def test_redelivering_the_same_batch_three_times_changes_nothing(api):
     match_id, events = new_match()
-    batch = msk_batch(events)
+    batch = msk_event_of(events)
     results = [app.consume_events(batch, LambdaContext("consumer", 512)) for _ in range(3)]
     assert [r["stored"] for r in results] == [len(events), 0, 0]
     assert results[0]["records"] == 3  # 300 events of one match: records of up to 100
@@ -186,7 +175,7 @@ def test_a_batch_spanning_many_matches_is_stored_once_with_exact_stats_per_match
     matches = [generate_match(f"many-{uuid.uuid4().hex[:8]}", events=size, seed=size) for size in (3, 5, 40, 150, 7, 60)]
     events = [event for match in matches for event in match]
     random.Random(1).shuffle(events)
-    batch = msk_batch(events)
+    batch = msk_event_of(events)
     results = [app.consume_events(batch, LambdaContext("consumer", 512)) for _ in range(2)]
     assert [r["stored"] for r in results] == [len(events), 0]
     for match in matches:

@@ -1,5 +1,6 @@
 """Helpers the integration tests share: posting, reading every page, waiting, expected stats."""
 
+import base64
 import json
 import time
 from collections import defaultdict
@@ -7,6 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 TOKEN = "integration-test-token"
+RECEIVED_AT = "2026-01-01T00:00:00.000Z"
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 
 
@@ -28,6 +30,20 @@ def read_all(api: Any, path: str) -> list[dict[str, Any]]:
             return events
 
 
+def msk_event_of(events: list[dict[str, Any]], topic: str = "match-events", received_at: str = RECEIVED_AT,
+                 first_offset: int = 0) -> dict[str, Any]:
+    """The Lambda MSK event that delivers these events as the API would have published them."""
+    from chalicelib.events import parse_event
+    from chalicelib.publishing import records
+
+    written = records([parse_event(e) for e in events], received_at)
+    msk_records = [{"topic": topic, "partition": 0, "offset": first_offset + i, "timestamp": 0,
+                    "timestampType": "CREATE_TIME", "key": base64.b64encode(key).decode(),
+                    "value": base64.b64encode(value).decode(), "headers": []}
+                   for i, (key, value) in enumerate(written)]
+    return {"eventSource": "aws:kafka", "records": {f"{topic}-0": msk_records}}
+
+
 def eventually(check: Callable[[], Any], timeout: float = 90.0) -> Any:
     """Poll until check() is truthy; generous timeout for a slow shared CI machine."""
     deadline = time.monotonic() + timeout
@@ -42,9 +58,50 @@ def wait_for_count(api: Any, match_id: str, count: int, timeout: float = 90.0) -
     return bool(eventually(lambda: len(read_all(api, f"/matches/{match_id}")) >= count, timeout))
 
 
+def final_versions(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The contract's corrections, applied in delivery order: per event_id the highest version wins (one at
+    or below the stored one changes nothing), and a void (``deleted``) is kept as such."""
+    final: dict[str, dict[str, Any]] = {}
+    for event in events:
+        key = event.get("event_id") or json.dumps(event, sort_keys=True)
+        if key not in final or event.get("version", 1) > final[key].get("version", 1):
+            final[key] = event
+    return final
+
+
+def expected_changes(events: Iterable[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """The change feed the contract implies, as (change, event_id, version), for events in delivery order."""
+    stored: dict[str, dict[str, Any]] = {}
+    changes = []
+    for event in events:
+        key, version = event["event_id"], event.get("version", 1)
+        old = stored.get(key)
+        if old is not None and version <= old.get("version", 1):
+            continue
+        stored[key] = event
+        was_live, is_live = old is not None and not old.get("deleted"), not event.get("deleted")
+        if was_live or is_live:
+            changes.append(("update" if was_live and is_live else "insert" if is_live else "delete", key, version))
+    return changes
+
+
+def live_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in final_versions(events).values() if not e.get("deleted")]
+
+
+def expected_status(events: Iterable[dict[str, Any]]) -> str:
+    """pre_match, live, half_time or finished after the latest live match-level event (timestamp, event_id)."""
+    phases = [e for e in live_events(events) if e["event_type"] in ("kick_off", "half_time", "full_time")]
+    if not phases:
+        return "pre_match"
+    latest = max(phases, key=lambda e: (e["timestamp"], e.get("event_id", "")))
+    return {"kick_off": "live", "half_time": "half_time", "full_time": "finished"}[latest["event_type"]]
+
+
 def expected_stats(match_id: str, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """The contract's statistics rules, computed straight from the events (independent of chalicelib.stats)."""
-    unique = {e.get("event_id") or json.dumps(e, sort_keys=True): e for e in events}.values()
+    events = list(events)
+    unique = live_events(events)
     team_keys = ("goals", "shots", "shots_on_target", "passes", "passes_completed", "fouls", "yellow_cards",
                  "red_cards", "corners", "offsides", "saves", "substitutions")
     player_keys = ("goals", "shots", "passes", "fouls", "yellow_cards", "red_cards")
@@ -83,6 +140,7 @@ def expected_stats(match_id: str, events: Iterable[dict[str, Any]]) -> dict[str,
     stamps = [e["timestamp"] for e in unique]
     return {
         "match_id": match_id,
+        "status": expected_status(events),
         "score": {team: totals["goals"] for team, totals in sorted(teams.items())},
         "teams": dict(sorted(teams.items())),
         "players": dict(sorted(players.items())),

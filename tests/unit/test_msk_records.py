@@ -33,7 +33,7 @@ def test_decoded_events_carry_their_stream_position_and_arrival_time():
     second = EVENT | {"event_id": "e2", "event_type": "corner"}
     (stream_record,) = stream_records({"records": {"events-1": [record(value(EVENT, second), 1, 42)]}})
     position = {"received_at": RECEIVED_AT, "partition": 1, "offset": 42}
-    assert decode(stream_record) == [EVENT | position, second | position]
+    assert decode(stream_record) == [EVENT | {"version": 1} | position, second | {"version": 1} | position]
 
 
 def test_the_api_writes_a_requests_events_of_one_match_into_shared_records():
