@@ -3,6 +3,8 @@
     import-statsbomb FILE --match-id ID   convert a StatsBomb events file and post it
     smoke --url URL [--token T]           check a running deployment end to end
     replay FILE | --matches N [--speed X]  replay matches at real time x speed (load generator)
+    correct MATCH_ID EVENT_ID field=value  amend an event: its stored version with these fields, version + 1
+    void MATCH_ID EVENT_ID [--for-good]    void an event (a later version may restore it; --for-good: DELETE)
 """
 
 import argparse
@@ -11,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -56,6 +59,44 @@ def replay_matches(args: argparse.Namespace) -> None:
     print(f"replayed {len(events)} events at {rate:.0f} events/s (speed x{args.speed:g})")
 
 
+def _stored(client: ApiClient, match_id: str, event_id: str) -> dict[str, Any] | None:
+    """The event's live version, as stored (None: never stored, or voided)."""
+    return next((e for e in client.timeline(match_id) if e["event_id"] == event_id), None)
+
+
+def correct(args: argparse.Namespace) -> None:
+    """Post the stored event with the given fields changed and the next version (or --version)."""
+    client = ApiClient(args.url, resolve_token(args.token))
+    stored = _stored(client, args.match_id, args.event_id) or {"match_id": args.match_id, "event_id": args.event_id}
+    changes: dict[str, Any] = {}
+    for assignment in args.fields:
+        name, separator, text = assignment.partition("=")
+        if not separator:
+            raise SystemExit(f"{assignment!r}: fields are name=value")
+        try:
+            changes[name] = json.loads(text)  # numbers and null as JSON; anything else as text
+        except ValueError:
+            changes[name] = text
+    event = {name: value for name, value in stored.items() if name not in ("received_at", "partition", "offset")}
+    event |= changes
+    event = {name: value for name, value in event.items() if value is not None}
+    event["version"] = args.version or stored.get("version", 1) + 1
+    client.post_events([event])
+    print(f"posted {args.match_id}/{args.event_id} version {event['version']}: {json.dumps(event)}")
+
+
+def void_event(args: argparse.Namespace) -> None:
+    client = ApiClient(args.url, resolve_token(args.token))
+    if args.for_good:
+        client.delete_event(args.match_id, args.event_id)
+        print(f"voided {args.match_id}/{args.event_id} for good")
+        return
+    stored = _stored(client, args.match_id, args.event_id)
+    version = args.version or (stored["version"] + 1 if stored else 2)
+    client.post_events([{"match_id": args.match_id, "event_id": args.event_id, "version": version, "deleted": True}])
+    print(f"voided {args.match_id}/{args.event_id} as of version {version}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m matchtools", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -89,6 +130,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     load.add_argument("--url", default=DEFAULT_URL, help=f"API base URL (default {DEFAULT_URL})")
     load.add_argument("--token", help="producer token (default: $INGEST_TOKEN or make run's)")
     load.set_defaults(run=replay_matches)
+
+    amend = commands.add_parser("correct", help="amend an event: the stored one with these fields, next version")
+    amend.add_argument("match_id")
+    amend.add_argument("event_id")
+    amend.add_argument("fields", nargs="*", help="name=value (JSON values: minute=12, outcome=incomplete, x=null)")
+    amend.add_argument("--version", type=int, help="the version to post (default: the stored one + 1)")
+    amend.add_argument("--url", default=DEFAULT_URL, help=f"API base URL (default {DEFAULT_URL})")
+    amend.add_argument("--token", help="producer token (default: $INGEST_TOKEN or make run's)")
+    amend.set_defaults(run=correct)
+
+    cancel = commands.add_parser("void", help="void an event (VAR): it leaves every read and statistic")
+    cancel.add_argument("match_id")
+    cancel.add_argument("event_id")
+    cancel.add_argument("--version", type=int, help="the void's version (default: the stored one + 1)")
+    cancel.add_argument("--for-good", action="store_true", help="DELETE: the highest version, never restored")
+    cancel.add_argument("--url", default=DEFAULT_URL, help=f"API base URL (default {DEFAULT_URL})")
+    cancel.add_argument("--token", help="producer token (default: $INGEST_TOKEN or make run's)")
+    cancel.set_defaults(run=void_event)
 
     args = parser.parse_args(argv)
     args.run(args)

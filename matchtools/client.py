@@ -39,6 +39,16 @@ class ApiClient:
             time.sleep(float(response.headers.get("Retry-After", "1")))
         raise AssertionError("unreachable")
 
+    def delete_event(self, match_id: str, event_id: str) -> None:
+        """Void for good (DELETE); a 503 is retried like a post."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            response = self.session.delete(f"{self.url}/matches/{match_id}/events/{event_id}", timeout=60)
+            if response.status_code == 202:
+                return
+            if response.status_code != 503 or attempt == MAX_ATTEMPTS:
+                raise SystemExit(f"DELETE answered {response.status_code}: {response.text[:500]}")
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+
     def get(self, path: str, **params: Any) -> Any:
         response = self.session.get(f"{self.url}{path}", params=params, timeout=60)
         response.raise_for_status()
