@@ -30,24 +30,21 @@ class ApiClient:
 
     def post_events(self, events: list[dict[str, Any]]) -> list[str]:
         """One batch; a 503 is retried after its Retry-After, anything else but 202 is an error."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            response = self.session.post(f"{self.url}/events", json={"events": events}, timeout=60)
-            if response.status_code == 202:
-                return list(response.json()["event_ids"])
-            if response.status_code != 503 or attempt == MAX_ATTEMPTS:
-                raise SystemExit(f"POST /events answered {response.status_code}: {response.text[:500]}")
-            time.sleep(float(response.headers.get("Retry-After", "1")))
-        raise AssertionError("unreachable")
+        return list(self._accepted("POST", "/events", json={"events": events})["event_ids"])
 
     def delete_event(self, match_id: str, event_id: str) -> None:
-        """Void for good (DELETE); a 503 is retried like a post."""
+        """Void for good (DELETE), retried like a post."""
+        self._accepted("DELETE", f"/matches/{match_id}/events/{event_id}")
+
+    def _accepted(self, method: str, path: str, **kwargs: Any) -> Any:
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            response = self.session.delete(f"{self.url}/matches/{match_id}/events/{event_id}", timeout=60)
+            response = self.session.request(method, f"{self.url}{path}", timeout=60, **kwargs)
             if response.status_code == 202:
-                return
+                return response.json()
             if response.status_code != 503 or attempt == MAX_ATTEMPTS:
-                raise SystemExit(f"DELETE answered {response.status_code}: {response.text[:500]}")
+                raise SystemExit(f"{method} {path} answered {response.status_code}: {response.text[:500]}")
             time.sleep(float(response.headers.get("Retry-After", "1")))
+        raise AssertionError("unreachable")
 
     def get(self, path: str, **params: Any) -> Any:
         response = self.session.get(f"{self.url}{path}", params=params, timeout=60)

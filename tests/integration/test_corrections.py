@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from kafka import KafkaProducer
 
 import app
+from chalicelib.events import parse_event
 from chalicelib.publishing import KafkaPublisher, producer_config
 from devstack.event_source import LocalEventSource
 from devstack.stack import ensure_topic
@@ -242,7 +243,6 @@ def test_consumer_killed_mid_correction_batch_then_restarted_applies_everything_
     corrections = [*(ev(match_id, f"e{i}", "goal", i + 1, version=2, player=f"p{i % 7}") for i in range(0, 150, 3)),
                    *(void(match_id, f"e{i}", 5) for i in range(1, 150, 5))]
     publisher = KafkaPublisher(lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10)
-    from chalicelib.events import parse_event
     for batch in (originals, corrections):  # two requests: two sets of records, in this order on the partition
         publisher.publish([parse_event(e) for e in batch], RECEIVED_AT)
     publisher.close()

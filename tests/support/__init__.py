@@ -7,6 +7,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from chalicelib.events import parse_event
+from chalicelib.publishing import records
+
 TOKEN = "integration-test-token"
 RECEIVED_AT = "2026-01-01T00:00:00.000Z"
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
@@ -33,9 +36,6 @@ def read_all(api: Any, path: str) -> list[dict[str, Any]]:
 def msk_event_of(events: list[dict[str, Any]], topic: str = "match-events", received_at: str = RECEIVED_AT,
                  first_offset: int = 0) -> dict[str, Any]:
     """The Lambda MSK event that delivers these events as the API would have published them."""
-    from chalicelib.events import parse_event
-    from chalicelib.publishing import records
-
     written = records([parse_event(e) for e in events], received_at)
     msk_records = [{"topic": topic, "partition": 0, "offset": first_offset + i, "timestamp": 0,
                     "timestampType": "CREATE_TIME", "key": base64.b64encode(key).decode(),
