@@ -7,7 +7,7 @@ DEPLOY_ENV ?= dev
 # jsii (under aws-cdk-lib) warns on every run about the machine's Node.js version; the synth works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test lint synth deploy destroy bench profile clean
+.PHONY: install run test lint synth deploy destroy bench profile screenshots clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ deploy: synth
 # Deletes the DEPLOY_ENV stack in one step: retries while Lambda still holds network interfaces in the VPC.
 destroy: synth
 	cd infra && ../$(PY) destroy.py
+
+# The match centre in headless Chromium (apt-get install chromium chromium-driver), desktop and phone, into docs/;
+# FILE=<StatsBomb events JSON> to show another match than the test fixture.
+screenshots: install
+	$(PY) -m matchtools.screenshots $(FILE)
 
 clean:
 	rm -rf $(VENV) .devstack .pytest_cache .ruff_cache infra/cdk.out infra/chalice.out

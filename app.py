@@ -7,16 +7,37 @@ the response. The behaviour lives in ``chalicelib``; see README.md.
 from typing import Any
 
 from chalice import AuthResponse, AuthRoute, Chalice, Response
-from chalice.app import AuthRequest
+from chalice.app import AuthRequest, WebsocketEvent
 
-from chalicelib import consumer, ingest, queries, security, topics
+from chalicelib import broadcast, consumer, ingest, live, queries, security, site, topics
 from chalicelib.http import ApiError, answers_errors, conditional, conditional_json, page_payload
 from chalicelib.observability import logger, metrics
 from chalicelib.repository import BadCursor
 from chalicelib.services import Services
 
 app = Chalice(app_name="football-match-data")
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 services = Services()
+
+
+@app.route("/", methods=["GET"])
+def match_centre() -> Response:
+    return conditional(site.page(), app.current_request.headers.get("if-none-match"), content_type=site.PAGE_TYPE)
+
+
+@app.route("/assets/{name}", methods=["GET"])
+@answers_errors
+def match_centre_asset(name: str) -> Response:
+    try:
+        text, content_type = site.asset(name)
+    except site.NoSuchAsset:
+        raise ApiError(404, "not_found", "no such asset") from None
+    return conditional(text, app.current_request.headers.get("if-none-match"), content_type=content_type)
+
+
+@app.route("/config", methods=["GET"])
+def match_centre_config() -> Response:
+    return conditional_json(site.config(services.settings.websocket_url), None, max_age=0)
 
 
 @app.route("/health", methods=["GET"])
@@ -122,3 +143,40 @@ def consume_events(event: dict[str, Any], context: Any) -> dict[str, int]:
 def provision_topics(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """CloudFormation custom resource (via the CDK provider framework): creates the topics."""
     return topics.on_event(event, services.settings)
+
+
+# -- live push: the WebSocket API and the broadcaster ---------------------------------------------------------
+
+
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
+    """Subscribers need no credential; a wrong producer token refuses the upgrade (401)."""
+    raw = event.to_dict()
+    try:
+        live.connect(event.connection_id, raw.get("headers") or {}, raw.get("queryStringParameters") or {},
+                     services.ingest_token.current(), services.subscriptions)
+    except security.Unauthorized:
+        return {"statusCode": 401}
+    return {"statusCode": 200}
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> dict[str, Any]:
+    """The answer goes back as the route response ($default is two-way; see infra.stack)."""
+    answer = live.message(event.connection_id, event.body, subscriptions=services.subscriptions,
+                          repository=services.repository, publisher=services.publisher)
+    return {"statusCode": 200, "body": answer}
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> None:
+    services.subscriptions.forget(event.connection_id)
+
+
+@app.lambda_function(name="broadcaster")
+@metrics.log_metrics
+@logger.inject_lambda_context
+def broadcast_changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Triggered by the events table's DynamoDB stream (in AWS) or devstack's stream source (locally)."""
+    send = services.websocket(app.websocket_api).send
+    return broadcast.broadcast(event, services.repository, services.subscriptions, send)

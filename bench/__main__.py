@@ -9,7 +9,9 @@ results go to bench/results/<timestamp>.json and .png, and a table prints.
                   (items like ours, 8 threads), one Query of a whole 3,400-event match
     system        POST /events throughput (batches of 500; single events from 16 clients) and latency,
                   consumer events/s (topic -> table, API idle), freshness (202 -> readable) at
-                  500 events/s over 300 matches, full-match read and /stats latency
+                  500 events/s over 300 matches, full-match read and /stats latency, push latency
+                  (202 -> change message) at 500 events/s over 300 matches to 1,000 WebSocket
+                  subscribers, and the fan-out rate of a burst (bench/push.py)
 """
 
 import argparse
@@ -33,6 +35,7 @@ import boto3
 import requests
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
+from bench.push import push_latency
 from chalicelib import layout
 from chalicelib.config import Settings
 from chalicelib.events import parse_event
@@ -53,6 +56,7 @@ TARGETS = {  # name: (figure, comparison, bound) -- from the issue that asked fo
     "freshness p99 at 500 ev/s (s)": ("freshness_p99_s", "<=", 1.0),
     "/stats p99 (ms)": ("stats_p99_ms", "<=", 20.0),
     "full 3,400-event read p99 (ms)": ("full_read_p99_ms", "<=", 500.0),
+    "push p99 at 500 ev/s, 1,000 subscribers (s)": ("push_p99_s", "<=", 0.5),
 }
 
 
@@ -329,7 +333,7 @@ def chart(result: dict[str, Any], path: Path) -> None:
     left.legend()
     lat = [("freshness", "freshness_s", 1000, 1000), ("/stats", "stats_s", 1000, 20), ("full read", "full_read_s", 1000, 500),
            ("raw Query\n(full match)", "raw_full_query_s", 1000, None), ("POST 500", "ingest_batch_latency_s", 1000, None),
-           ("POST 1\n(16 clients)", "ingest_single_latency_s", 1000, None)]
+           ("POST 1\n(16 clients)", "ingest_single_latency_s", 1000, None), ("push", "push_latency_s", 1000, 500)]
     for i, (_, key, scale, target) in enumerate(lat):
         right.bar(i - 0.2, figures[key]["median"] * scale, 0.4, color="#1f77b4", label="p50" if i == 0 else None)
         right.bar(i + 0.2, figures[key]["p99"] * scale, 0.4, color="#ff7f0e", label="p99" if i == 0 else None)
@@ -352,6 +356,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--freshness-seconds", type=float, default=20.0)
+    parser.add_argument("--push-seconds", type=float, default=20.0)
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the JSON and PNG go (default {RESULTS})")
     args = parser.parse_args(argv)
     scale = 0.1 if args.quick else 1.0
@@ -386,6 +391,12 @@ def main(argv: list[str] | None = None) -> None:
         say(f"consumer: {figures['consumer_per_s']}")
         figures["freshness_s"] = summary(freshness(stack.url, args.freshness_seconds * (0.25 if args.quick else 1)))
         say(f"freshness: {figures['freshness_s']}")
+        sizes = {"rate": 50, "matches": 30, "subscribers": 100} if args.quick else {}
+        live = push_latency(stack.url, stack.ws_url, TOKEN, args.push_seconds * (0.25 if args.quick else 1), **sizes)
+        figures["push_latency_s"] = summary(live["delays"] or [float("inf")])  # inf: nothing arrived in time
+        figures["fan_out_per_s"] = summary([live["fan_out_per_s"]])
+        say(f"push: {figures['push_latency_s']}, {live['delivered']} of {live['due']} deliveries within the drain; "
+            f"fan-out {live['fan_out_per_s']:.0f} messages/s")
     finally:
         stack.stop()
 
@@ -396,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     values = {"ratio_consumer": ratios["consumer_per_s"], "ratio_ingest": ratios["ingest_batch_per_s"],
               "freshness_p99_s": figures["freshness_s"]["p99"], "stats_p99_ms": figures["stats_s"]["p99"] * 1000,
-              "full_read_p99_ms": figures["full_read_s"]["p99"] * 1000}
+              "full_read_p99_ms": figures["full_read_s"]["p99"] * 1000, "push_p99_s": figures["push_latency_s"]["p99"]}
     targets = {name: {"value": round(values[key], 3), "target": f"{op} {bound}",
                       "met": values[key] >= bound if op == ">=" else values[key] <= bound}
                for name, (key, op, bound) in TARGETS.items()}

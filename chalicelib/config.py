@@ -13,10 +13,15 @@ class Settings:
     topic: str
     dead_letter_topic: str
     table: str
+    subscriptions_table: str
     dynamodb_endpoint_url: str | None
     region: str
     kafka_auth: str  # "plaintext" locally, "msk_iam" on Amazon MSK
     ack_timeout_seconds: float
+    websocket_api_id: str | None  # in AWS, for the broadcaster (the WebSocket handlers learn it from events)
+    websocket_stage: str
+    websocket_endpoint_url: str | None  # locally: devstack's Management API
+    websocket_url: str | None  # where clients (the match centre page) connect
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -29,8 +34,13 @@ class Settings:
             topic=topic,
             dead_letter_topic=environ.get("EVENTS_DEAD_LETTER_TOPIC", f"{topic}-dlq"),
             table=environ.get("EVENTS_TABLE", layout.DEFAULT_TABLE),
+            subscriptions_table=environ.get("SUBSCRIPTIONS_TABLE", layout.DEFAULT_SUBSCRIPTIONS_TABLE),
             dynamodb_endpoint_url=environ.get("DYNAMODB_ENDPOINT_URL") or None,
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             kafka_auth=auth,
             ack_timeout_seconds=float(environ.get("KAFKA_ACK_TIMEOUT_SECONDS", "5")),
+            websocket_api_id=environ.get("WEBSOCKET_API_ID") or None,
+            websocket_stage=environ.get("WEBSOCKET_STAGE", "api"),
+            websocket_endpoint_url=environ.get("WEBSOCKET_ENDPOINT_URL") or None,
+            websocket_url=environ.get("WEBSOCKET_URL") or None,
         )

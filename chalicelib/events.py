@@ -32,7 +32,7 @@ MAX_VERSION = 2_147_483_647  # DELETE voids with this version: nothing can resto
 MIN_YEAR, MAX_YEAR = 1900, 2999
 COORDINATE_DECIMALS = 3  # a thousandth of a percent of the pitch: well under a millimetre
 
-_MATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+MATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 class InvalidEvents(Exception):
@@ -116,7 +116,7 @@ def _optional(validator: Validator) -> Validator:
 class Event:
     """One validated match event in canonical form (what Kafka and DynamoDB carry)."""
 
-    match_id: str = attrs.field(validator=_text(64, _MATCH_ID))
+    match_id: str = attrs.field(validator=_text(64, MATCH_ID))
     event_type: str = attrs.field(validator=_one_of(EVENT_TYPES))
     timestamp: str = attrs.field(converter=normalise_timestamp)
     team_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))

@@ -58,10 +58,12 @@ def page_payload(match_id: str, events: list[str], next_cursor: str | None) -> s
     return head[:-1] + ',"events":[' + ",".join(events) + "]}"
 
 
-def conditional(payload: str, if_none_match: str | None, *, max_age: int = LIVE_MAX_AGE_SECONDS) -> Response:
-    """A JSON 200 with a strong ETag of its bytes, or a bodiless 304 when the client has them."""
+def conditional(payload: str, if_none_match: str | None, *, max_age: int = LIVE_MAX_AGE_SECONDS,
+                content_type: str = "application/json") -> Response:
+    """A 200 (JSON unless said otherwise) with a strong ETag of its bytes, or a bodiless 304 when the client
+    has them."""
     etag = '"' + hashlib.sha256(payload.encode()).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
     if _etag_matches(if_none_match, etag):
         return Response(body="", status_code=304, headers=headers)
-    return Response(body=payload, status_code=200, headers=headers | {"Content-Type": "application/json"})
+    return Response(body=payload, status_code=200, headers=headers | {"Content-Type": content_type})

@@ -12,8 +12,9 @@ never disagree. One partition per match (``match_id``) holds:
   with its version) without those keys, so it leaves every read.
 - ``c#<seq>``: the changes one transaction applied, in order: the change feed.
 - ``s#match``, ``s#team#<id>``, ``s#player#<id>``: statistics counters, read
-  with one Query; ``s#match`` also holds the match's summary, which the
-  ``directory`` global secondary index lists latest activity first.
+  with one Query; ``s#match`` also holds the feed's last sequence number and
+  the match's summary, which the ``directory`` global secondary index lists
+  latest activity first.
 """
 
 from typing import Any
@@ -34,12 +35,16 @@ DIRECTORY_PARTITION = "matches"  # every summary in one index partition: see REA
 EVENT_BODY = "event"
 VERSION = "version"
 CHANGES = "changes"  # a change item's JSON list of {"change", "event"}
+# On ``s#match``: the last change sequence number, and the summary with the live events it is computed
+# from (earliest, latest, latest match-level, latest kick_off) and the sequence number it is exact at.
+FEED_SEQ, SUMMARY, EDGES, SUMMARY_SEQ, FIRST_DAY = "feed_seq", "summary", "edges", "summary_seq", "first_day"
 
 EVENT_PREFIX = "e#"
 CHANGE_PREFIX = "c#"
 STATS_PREFIX = "s#"
 MATCH_STATS = "s#match"
 INDEX_END = "~"  # sorts after every timestamp and event type: the top of an index range
+STREAM_VIEW = "NEW_AND_OLD_IMAGES"
 
 
 def event_key(event_id: str) -> str:
@@ -56,6 +61,11 @@ def type_sort_key(event_type: str, timestamp: str, event_id: str) -> str:
 
 def change_key(seq: int) -> str:
     return f"{CHANGE_PREFIX}{seq:012d}"
+
+
+def change_cursor(seq: int, index: int) -> str:
+    """The feed's cursor of the index-th change of change item ``seq`` (the API's and the pushes')."""
+    return f"{seq:012d}.{index:03d}"
 
 
 def stats_key(kind: str, owner_id: str) -> str:
@@ -93,4 +103,36 @@ def table_definition(table_name: str) -> dict[str, Any]:
             "KeySchema": [{"AttributeName": DIRECTORY_PARTITION_KEY, "KeyType": "HASH"},
                           {"AttributeName": DIRECTORY_SORT_KEY, "KeyType": "RANGE"}],
         }],
+        # the broadcaster reads each applied change from the stream (new and old images: stats moved?)
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW},
+    }
+
+
+# -- the subscriptions table (WebSocket) -------------------------------------------------------------------
+# One partition per connection (its own item ``#``, with whether it is a producer, and one item per match
+# it follows) and one per match (an item per subscribed connection): a match's connections and a
+# connection's matches are each one Query. Every item expires (TTL) after a connection's longest life.
+
+DEFAULT_SUBSCRIPTIONS_TABLE = "football-match-subscriptions"
+SUBSCRIPTION_KEY, SUBSCRIPTION_SORT_KEY, EXPIRES_AT = "pk", "sk", "expires_at"
+CONNECTION_ITEM = "#"
+
+
+def connection_key(connection_id: str) -> str:
+    return f"c#{connection_id}"
+
+
+def match_key(match_id: str) -> str:
+    return f"m#{match_id}"
+
+
+def subscriptions_table_definition(table_name: str) -> dict[str, Any]:
+    """Keyword arguments for ``create_table``; TTL on EXPIRES_AT is set separately (update_time_to_live)."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"}
+                                 for name in (SUBSCRIPTION_KEY, SUBSCRIPTION_SORT_KEY)],
+        "KeySchema": [{"AttributeName": SUBSCRIPTION_KEY, "KeyType": "HASH"},
+                      {"AttributeName": SUBSCRIPTION_SORT_KEY, "KeyType": "RANGE"}],
     }

@@ -106,7 +106,71 @@ class _Plan:
     deltas: dict[stats.Owner, Counter[str]] = attrs.field(factory=lambda: defaultdict(Counter))
 
     def actions(self) -> int:
-        return len(self.writes) + sum(1 for c in self.deltas.values() if +c or -c) + (1 if self.changes else 0)
+        """Event puts, an ADD per team or player item that moves, the ``s#match`` update and, with
+        changes, the feed item."""
+        moved = sum(1 for owner, c in self.deltas.items() if owner != stats.MATCH and (+c or -c))
+        return len(self.writes) + moved + (1 if self.writes else 0) + (1 if self.changes else 0)
+
+
+EDGE_NAMES = ("first", "latest", "phase", "kick_off")
+Edges = dict[str, dict[str, Any] | None]
+
+
+@attrs.frozen
+class _Head:
+    """A match as of its last change: the feed's sequence number, each team's ``events`` and ``goals``,
+    and the live edge events its summary comes from (``exact``: the stored summary is of ``seq``)."""
+
+    seq: int
+    exact: bool
+    edges: Edges
+    teams: Mapping[str, Counter[str]]
+
+    def after(self, plan: _Plan) -> "_Head":
+        """This head once the plan is committed: edges advanced while they can be without a read."""
+        teams = {team: Counter(counters) for team, counters in self.teams.items()}
+        for (kind, owner_id), counters in plan.deltas.items():
+            if kind == "team":
+                teams.setdefault(owner_id, Counter()).update({n: counters[n] for n in ("events", "goals")})
+        edges = _advance(self.edges, plan.changes) if self.exact else None
+        return _Head(self.seq + (1 if plan.changes else 0), edges is not None, edges or self.edges, teams)
+
+    def summary(self) -> dict[str, Any]:
+        return stats.summary(**self.edges, goals={t: c["goals"] for t, c in self.teams.items() if c["events"]})
+
+
+def _time_key(event: Mapping[str, Any]) -> str:
+    return layout.time_sort_key(event["timestamp"], event["event_id"])
+
+
+def _advance(edges: Edges, changes: Iterable[Mapping[str, Any]]) -> Edges | None:
+    """The edges after these changes, in order; None when one moves or removes an edge event, since
+    only the indexes can tell which event takes its place."""
+    edges = dict(edges)
+    for change in changes:
+        event = change["event"]
+        if change["change"] != "insert" and any(e and e["event_id"] == event["event_id"] for e in edges.values()):
+            return None
+        if change["change"] == "delete":
+            continue
+        key = _time_key(event)
+        later = {"latest": True, "phase": event["event_type"] in MATCH_LEVEL_TYPES,
+                 "kick_off": event["event_type"] == "kick_off"}
+        if edges["first"] is None or key < _time_key(edges["first"]):
+            edges["first"] = event
+        for name, applies in later.items():
+            if applies and (edges[name] is None or key > _time_key(edges[name])):
+                edges[name] = event
+    return edges
+
+
+def _add(counters: Mapping[str, int]) -> tuple[str, dict[str, str], dict[str, Any]] | None:
+    """An ADD clause (expression, names, values) for the counters that move; None if none does."""
+    moved = {name: n for name, n in counters.items() if n}
+    if not moved:
+        return None
+    return (", ".join(f"#c{i} :c{i}" for i in range(len(moved))), {f"#c{i}": name for i, name in enumerate(moved)},
+            {f":c{i}": {"N": str(n)} for i, n in enumerate(moved.values())})
 
 
 def _change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
@@ -120,7 +184,7 @@ class EventRepository:
     def __init__(self, client: Any, table: str) -> None:
         self.client = client
         self.table = table
-        self._feed_seq: dict[str, int] = {}  # match_id -> last change sequence this process saw
+        self._heads: dict[str, _Head] = {}  # match_id -> as of the last change this process saw
 
     # -- writes -------------------------------------------------------------
 
@@ -143,19 +207,20 @@ class EventRepository:
             if plan.writes:
                 failed = self._commit(match_id, plan, known)
                 if failed is not None:
+                    self._heads.pop(match_id, None)
                     if failed:
                         known |= self._read(match_id, failed)
-                    else:  # a conflict or throttling, or another writer took our feed sequence number
+                    else:  # a conflict or throttling, or another writer took our sequence number
                         attempt += 1
                         if attempt >= TRANSACTION_ATTEMPTS:
                             raise RuntimeError(f"match {match_id}: transaction kept failing")
-                        self._feed_seq.pop(match_id, None)
                         time.sleep(min(2.0, 0.05 * 2**attempt))
                     continue
                 known |= plan.writes
                 applied += len(plan.changes)
             pending = pending[plan.taken:]
-        self._project(match_id)
+        if not self._head(match_id).exact:
+            self._project(match_id)
         return applied
 
     def _plan(self, pending: Sequence[Mapping[str, Any]], known: Mapping[str, Stored | None]) -> _Plan:
@@ -206,12 +271,18 @@ class EventRepository:
                 put["ExpressionAttributeValues"] = {":v": {"N": str(read.version)}}
             actions.append({"Put": put})
         actions += self._stats_updates(match_id, plan.deltas)
+        head = self._head(match_id)
+        after = head.after(plan)
+        update = self._match_update(match_id, after, expected_seq=head.seq)
+        if add := _add(plan.deltas.get(stats.MATCH, Counter())):
+            update["UpdateExpression"] += " ADD " + add[0]
+            update["ExpressionAttributeNames"] |= add[1]
+            update["ExpressionAttributeValues"] |= add[2]
+        actions.append({"Update": update})
         if plan.changes:
-            seq = self._last_seq(match_id) + 1
             actions.append({"Put": {
-                "TableName": self.table, "ConditionExpression": "attribute_not_exists(#sk)",
-                "ExpressionAttributeNames": {"#sk": layout.SORT_KEY},
-                "Item": {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.change_key(seq)},
+                "TableName": self.table,
+                "Item": {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.change_key(after.seq)},
                          layout.CHANGES: {"S": json.dumps(plan.changes, separators=(",", ":"))}}}})
         try:
             self.client.transact_write_items(TransactItems=actions)
@@ -224,27 +295,16 @@ class EventRepository:
                 raise
             ids = list(plan.writes)
             return [ids[i] for i, r in enumerate(reasons[:len(ids)]) if r.get("Code") == "ConditionalCheckFailed"]
-        if plan.changes:
-            self._feed_seq[match_id] = seq
+        self._heads[match_id] = after
         return None
 
     def _stats_updates(self, match_id: str, deltas: Mapping[stats.Owner, Counter[str]]) -> list[dict[str, Any]]:
-        """One ADD per statistics item whose counters move."""
-        updates = []
-        for (kind, owner_id), counters in deltas.items():
-            moved = {name: n for name, n in counters.items() if n}
-            if not moved:
-                continue
-            names = {f"#c{i}": name for i, name in enumerate(moved)}
-            values = {f":c{i}": {"N": str(n)} for i, n in enumerate(moved.values())}
-            updates.append({"Update": {
-                "TableName": self.table,
-                "Key": {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.stats_key(kind, owner_id)}},
-                "UpdateExpression": "ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True)),
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-            }})
-        return updates
+        """One ADD per team or player statistics item whose counters move."""
+        return [{"Update": {
+            "TableName": self.table,
+            "Key": {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.stats_key(kind, owner_id)}},
+            "UpdateExpression": "ADD " + add[0], "ExpressionAttributeNames": add[1], "ExpressionAttributeValues": add[2],
+        }} for (kind, owner_id), counters in deltas.items() if (kind, owner_id) != stats.MATCH and (add := _add(counters))]
 
     def _read(self, match_id: str, event_ids: Sequence[str]) -> dict[str, Stored | None]:
         """The stored versions of these events (None: never stored), strongly consistent."""
@@ -261,36 +321,63 @@ class EventRepository:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def _last_seq(self, match_id: str) -> int:
-        if match_id not in self._feed_seq:
-            items = self.client.query(
-                TableName=self.table, KeyConditionExpression="#pk = :pk AND begins_with(#sk, :c)",
-                ScanIndexForward=False, Limit=1, ConsistentRead=True,
-                ExpressionAttributeNames={"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY},
-                ExpressionAttributeValues={":pk": {"S": match_id}, ":c": {"S": layout.CHANGE_PREFIX}})["Items"]
-            self._feed_seq[match_id] = int(items[0][layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX):]) if items else 0
-        return self._feed_seq[match_id]
+    def _head(self, match_id: str) -> _Head:
+        """The match's head as this process last left it, or as stored (strongly consistent). Every
+        transaction with changes is conditional on the sequence number it read, so a stale head fails
+        the commit and is read again."""
+        if (head := self._heads.get(match_id)) is None:
+            item = self.client.get_item(TableName=self.table, ConsistentRead=True, Key={
+                layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}}).get("Item", {})
+            seq, summary_seq = (int(item.get(name, {"N": "0"})["N"]) for name in (layout.FEED_SEQ, layout.SUMMARY_SEQ))
+            edges = json.loads(item[layout.EDGES]["S"]) if layout.EDGES in item else dict.fromkeys(EDGE_NAMES)
+            teams = _totals(self._stats_items(match_id, f"{layout.STATS_PREFIX}team#", consistent=True))
+            head = _Head(seq, summary_seq == seq, edges, {
+                team: Counter({n: counters.get(n, 0) for n in ("events", "goals")}) for (_, team), counters in teams.items()})
+            self._heads[match_id] = head
+        return head
+
+    def _match_update(self, match_id: str, head: _Head, expected_seq: int) -> dict[str, Any]:
+        """The ``s#match`` update that moves the feed to ``head.seq`` if it is still at ``expected_seq``
+        (every write of the match goes through it, so two writers can never interleave), with the
+        summary when the head's edges are exact."""
+        values: dict[str, Any] = {layout.FEED_SEQ: {"N": str(head.seq)}}
+        if head.exact:
+            summary = head.summary()
+            values |= {
+                layout.SUMMARY: {"S": json.dumps(summary, separators=(",", ":"))},
+                layout.EDGES: {"S": json.dumps(head.edges, separators=(",", ":"))},
+                layout.SUMMARY_SEQ: {"N": str(head.seq)},
+                layout.DIRECTORY_PARTITION_KEY: {"S": layout.DIRECTORY_PARTITION},
+                layout.DIRECTORY_SORT_KEY: {"S": f"{summary['last_event_at'] or ''}#{match_id}"},
+                layout.FIRST_DAY: {"S": (summary["first_event_at"] or "")[:10]},
+            }
+        names = {f"#s{i}": name for i, name in enumerate(values)}
+        return {
+            "TableName": self.table,
+            "Key": {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}},
+            "UpdateExpression": "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(values))),
+            "ConditionExpression": "#s0 = :seen" + ("" if expected_seq else " OR attribute_not_exists(#s0)"),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {f":s{i}": value for i, value in enumerate(values.values())}
+            | {":seen": {"N": str(expected_seq)}},
+        }
 
     def _project(self, match_id: str) -> None:
-        """Recompute the match's summary (status, period, minute, score, first and last event) from its live
-        events. Run after every batch of the match, redelivered or not, so a crash between the transaction
-        and this write is repaired by the redelivery it causes."""
-        teams = self._stats_items(match_id, f"{layout.STATS_PREFIX}team#", consistent=True)
-        goals = {owner_id: counters.get("goals", 0) for (_, owner_id), counters in teams.items() if counters.get("events")}
-        edge = functools.partial(self._edge, match_id, consistent=True)  # sees what this process just wrote
-        summary = stats.summary(first=edge(layout.TIME_INDEX, descending=False), latest=edge(layout.TIME_INDEX),
-                                phase=edge(layout.PHASE_INDEX), kick_off=edge(layout.TYPE_INDEX, prefix="kick_off#"),
-                                goals=goals)
-        activity = f"{summary['last_event_at'] or ''}#{match_id}"
-        self.client.update_item(
-            TableName=self.table,
-            Key={layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}},
-            UpdateExpression="SET #summary = :summary, #dpk = :dpk, #dsk = :dsk, #day = :day",
-            ExpressionAttributeNames={"#summary": "summary", "#dpk": layout.DIRECTORY_PARTITION_KEY,
-                                      "#dsk": layout.DIRECTORY_SORT_KEY, "#day": "first_day"},
-            ExpressionAttributeValues={":summary": {"S": json.dumps(summary, separators=(",", ":"))},
-                                       ":dpk": {"S": layout.DIRECTORY_PARTITION}, ":dsk": {"S": activity},
-                                       ":day": {"S": (summary["first_event_at"] or "")[:10]}})
+        """Read the match's edges from its indexes and store its summary, when a change moved or removed
+        an edge event (or a crash left the summary behind the feed: the redelivery repairs it)."""
+        head = self._head(match_id)
+        edge = functools.partial(self._edge, match_id, consistent=True)
+        head = attrs.evolve(head, exact=True, edges={
+            "first": edge(layout.TIME_INDEX, descending=False), "latest": edge(layout.TIME_INDEX),
+            "phase": edge(layout.PHASE_INDEX), "kick_off": edge(layout.TYPE_INDEX, prefix="kick_off#")})
+        try:
+            self.client.update_item(**self._match_update(match_id, head, expected_seq=head.seq))
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            self._heads.pop(match_id, None)  # another writer moved on; its own commit projects
+            return
+        self._heads[match_id] = head
 
     # -- reads --------------------------------------------------------------
 
@@ -309,27 +396,33 @@ class EventRepository:
         return json.loads(items[0][layout.EVENT_BODY]["S"]) if items else None
 
     def _stats_items(self, match_id: str, prefix: str = layout.STATS_PREFIX, consistent: bool = False,
-                     ) -> dict[stats.Owner, dict[str, int]]:
+                     ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {
             "TableName": self.table, "ConsistentRead": consistent,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY},
             "ExpressionAttributeValues": {":pk": {"S": match_id}, ":prefix": {"S": prefix}}}
-        totals: dict[stats.Owner, dict[str, Any]] = {}
+        items: list[dict[str, Any]] = []
         while True:
             response = self.client.query(**params)
-            for item in response["Items"]:
-                totals[layout.stats_owner(item[layout.SORT_KEY]["S"])] = {
-                    name: int(attr["N"]) for name, attr in item.items() if "N" in attr}
+            items += response["Items"]
             if "LastEvaluatedKey" not in response:
-                return totals
+                return items
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def statistics(self, match_id: str) -> dict[str, Any]:
-        """The match's totals (one Query on its statistics items), with its latest event and latest
-        match-level event read from their indexes, so status and last_event_at are exact as the totals."""
-        latest, phase = self._edge(match_id, layout.TIME_INDEX), self._edge(match_id, layout.PHASE_INDEX)
-        return stats.render(match_id, self._stats_items(match_id), latest=latest, phase=phase)
+        """The match's totals: one Query on its statistics items. Status and last_event_at come from the
+        edge events ``s#match`` keeps, or, while those are behind the feed (a change moved an edge and
+        the consumer has not re-read it yet), from the indexes, so they are exact as the totals."""
+        items = self._stats_items(match_id)
+        match = next((item for item in items if item[layout.SORT_KEY]["S"] == layout.MATCH_STATS), {})
+        sequence = [match.get(name, {"N": "0"})["N"] for name in (layout.SUMMARY_SEQ, layout.FEED_SEQ)]
+        if sequence[0] == sequence[1]:
+            edges = json.loads(match[layout.EDGES]["S"]) if layout.EDGES in match else {}
+            latest, phase = edges.get("latest"), edges.get("phase")
+        else:
+            latest, phase = self._edge(match_id, layout.TIME_INDEX), self._edge(match_id, layout.PHASE_INDEX)
+        return stats.render(match_id, _totals(items), latest=latest, phase=phase)
 
     def page(self, query: EventQuery) -> Page:
         """One page of a match's live events (optionally one type) in timeline order."""
@@ -382,11 +475,23 @@ class EventRepository:
                 item_seq = int(item[layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX):])
                 for i, change in enumerate(json.loads(item[layout.CHANGES]["S"])):
                     if (item_seq, i) > (seq, index):
-                        found.append(change | {"cursor": f"{item_seq:012d}.{i:03d}"})
+                        found.append(change | {"cursor": layout.change_cursor(item_seq, i)})
             if "LastEvaluatedKey" not in response:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return found[:limit], found[limit - 1]["cursor"] if len(found) > limit else None
+
+    def feed_position(self, match_id: str) -> str | None:
+        """The cursor of the match's latest change (None: none yet): a subscriber's pushes continue after it."""
+        items = self.client.query(
+            TableName=self.table, KeyConditionExpression="#pk = :pk AND begins_with(#sk, :c)",
+            ScanIndexForward=False, Limit=1, ConsistentRead=True,
+            ExpressionAttributeNames={"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY},
+            ExpressionAttributeValues={":pk": {"S": match_id}, ":c": {"S": layout.CHANGE_PREFIX}})["Items"]
+        if not items:
+            return None
+        seq = int(items[0][layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX):])
+        return layout.change_cursor(seq, len(json.loads(items[0][layout.CHANGES]["S"])) - 1)
 
     def directory(self, *, status: str | None, day: str | None, limit: int,
                   cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -396,7 +501,7 @@ class EventRepository:
         params: dict[str, Any] = {"TableName": self.table, "IndexName": layout.DIRECTORY_INDEX,
                                   "KeyConditionExpression": "#pk = :pk", "ScanIndexForward": False}
         if day:
-            names["#day"], values[":day"] = "first_day", {"S": day}
+            names["#day"], values[":day"] = layout.FIRST_DAY, {"S": day}
             params["FilterExpression"] = "#day = :day"
         if cursor:
             params["ExclusiveStartKey"] = _decode_directory_cursor(cursor)
@@ -405,7 +510,7 @@ class EventRepository:
         while len(found) <= limit:  # one more than asked tells whether a next page exists
             response = self.client.query(**params)
             for item in response["Items"]:
-                summary = json.loads(item["summary"]["S"])
+                summary = json.loads(item[layout.SUMMARY]["S"])
                 if status is None or summary["status"] == status:
                     key = {name: item[name] for name in (layout.PARTITION_KEY, layout.SORT_KEY,
                                                          layout.DIRECTORY_PARTITION_KEY, layout.DIRECTORY_SORT_KEY)}
@@ -416,6 +521,12 @@ class EventRepository:
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         more = len(found) > limit
         return [summary for summary, _ in found[:limit]], _encode_key(found[limit - 1][1]) if more else None
+
+
+def _totals(items: Iterable[Mapping[str, Any]]) -> dict[stats.Owner, dict[str, int]]:
+    """Statistics items' counters by owner."""
+    return {layout.stats_owner(item[layout.SORT_KEY]["S"]): {name: int(attr["N"]) for name, attr in item.items()
+                                                           if "N" in attr} for item in items}
 
 
 def _encode_key(key: Mapping[str, Any]) -> str:

@@ -7,15 +7,20 @@ a client only when a request needs it, and every later request reuses it.
 import os
 from collections.abc import Mapping
 from functools import cached_property
+from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from chalice.app import WebsocketAPI
 from kafka import KafkaProducer
 
+from chalicelib.broadcast import PARALLEL_MATCHES
 from chalicelib.config import Settings
 from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.repository import EventRepository
 from chalicelib.security import IngestToken
+from chalicelib.subscriptions import Subscriptions
 
 # Fail fast and retry a bounded number of times; the event source retries the batch after that.
 # parameter_validation off: the repository builds every request itself, and validation was a visible
@@ -40,13 +45,37 @@ class Services:
                               settings.ack_timeout_seconds)
 
     @cached_property
-    def repository(self) -> EventRepository:
+    def dynamodb(self) -> Any:
         settings = self.settings
         endpoint = settings.dynamodb_endpoint_url
         local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if endpoint else {}
-        client = boto3.client("dynamodb", region_name=settings.region, endpoint_url=endpoint, config=DYNAMODB_CONFIG,
-                              **local)
-        return EventRepository(client, settings.table)
+        return boto3.client("dynamodb", region_name=settings.region, endpoint_url=endpoint, config=DYNAMODB_CONFIG,
+                            **local)
+
+    @cached_property
+    def repository(self) -> EventRepository:
+        return EventRepository(self.dynamodb, self.settings.table)
+
+    @cached_property
+    def subscriptions(self) -> Subscriptions:
+        return Subscriptions(self.dynamodb, self.settings.subscriptions_table)
+
+    def websocket(self, api: WebsocketAPI) -> WebsocketAPI:
+        """The app's WebsocketAPI, ready to send outside a WebSocket event (the broadcaster)."""
+        if api.session is None:
+            settings = self.settings
+            local = settings.websocket_endpoint_url
+            credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if local else {}
+            core = botocore.session.get_session()
+            core.set_default_client_config(Config(max_pool_connections=PARALLEL_MATCHES))  # one per sending thread
+            api.session = boto3.session.Session(botocore_session=core, region_name=settings.region, **credentials)
+            if local:
+                # Chalice builds https://{domain}/{stage}; devstack's Management API is plain HTTP, so its URL
+                # is set as the endpoint (configure keeps an endpoint once set)
+                api._endpoint = local
+            elif settings.websocket_api_id:
+                api.configure_from_api_id(settings.websocket_api_id, settings.websocket_stage)
+        return api
 
     @cached_property
     def ingest_token(self) -> IngestToken:

@@ -1,9 +1,10 @@
 """``make run``: the whole product on this machine, stopped by Ctrl-C.
 
 Starts Kafka and DynamoDB Local (unless KAFKA_BOOTSTRAP_SERVERS and
-DYNAMODB_ENDPOINT_URL point at running ones), creates topic and table, serves
-the Chalice app on 127.0.0.1:$PORT and runs the local event source that feeds
-the consumer Lambda.
+DYNAMODB_ENDPOINT_URL point at running ones), creates topics and tables,
+serves the Chalice app on 127.0.0.1:$PORT and its WebSocket API on
+ws://127.0.0.1:$WS_PORT, and runs the local event sources that feed the
+consumer Lambda (from Kafka) and the broadcaster (from the table's stream).
 """
 
 import os
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from chalicelib.config import Settings
 from devstack.api_server import local_api_server
-from devstack.stack import LocalStack, ensure_table, ensure_topic
+from devstack.stack import LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic
+from devstack.websocket_gateway import LocalWebSocketGateway
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("DEVSTACK_DATA", PROJECT_DIR / ".devstack" / "data"))
@@ -36,7 +38,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack = None
-    consumer: subprocess.Popen[bytes] | None = None
+    sources: list[subprocess.Popen[bytes]] = []
     if not (os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DYNAMODB_ENDPOINT_URL")):
         print(f"starting Kafka and DynamoDB Local (data in {DATA_DIR}) ...", flush=True)
         stack = LocalStack(DATA_DIR, persistent=True)
@@ -50,28 +52,39 @@ def main() -> None:
         ensure_topic(settings.bootstrap_servers, settings.topic)
         ensure_topic(settings.bootstrap_servers, settings.dead_letter_topic)
         ensure_table(settings.dynamodb_endpoint_url or "", settings.table)
+        ensure_subscriptions_table(settings.dynamodb_endpoint_url or "", settings.subscriptions_table)
 
+        ws_port = int(os.environ.get("WS_PORT", "8001"))
+        os.environ.setdefault("WEBSOCKET_URL", f"ws://127.0.0.1:{ws_port}")  # for the match centre page
         import app  # after the environment is final: its Services read it lazily
 
         port = int(os.environ.get("PORT", "8000"))
         server = local_api_server(app.app, port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        # The consumer runs in its own process, as it runs in its own Lambda: ingest and consumption
-        # then share no interpreter lock, and the machine's second core does the consuming.
-        consumer = subprocess.Popen([sys.executable, "-m", "devstack.event_source"], cwd=PROJECT_DIR)
+        gateway = LocalWebSocketGateway(app.ws_connect, app.ws_message, app.ws_disconnect, port=ws_port,
+                                        management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 1))).start()
+        # The consumer and the broadcaster run in processes of their own, as each runs in its own Lambda:
+        # ingest, consumption and fan-out then share no interpreter lock.
+        env = os.environ | {"WEBSOCKET_ENDPOINT_URL": gateway.management_url}
+        sources = [subprocess.Popen([sys.executable, "-m", module], cwd=PROJECT_DIR, env=env)
+                   for module in ("devstack.event_source", "devstack.stream_source")]
         print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
-        print(f"API on http://127.0.0.1:{port} - Ctrl-C stops everything", flush=True)
+        print(f"Match centre on http://127.0.0.1:{port}/, WebSocket on {gateway.url} - Ctrl-C stops everything",
+              flush=True)
         print(f"Producers send: Authorization: Bearer {token}", flush=True)
         while not stop.wait(0.5):
-            if consumer.poll() is not None:
-                raise SystemExit(f"the local event source stopped (exit {consumer.returncode})")
+            for source in sources:
+                if source.poll() is not None:
+                    raise SystemExit(f"{source.args[-1]} stopped (exit {source.returncode})")
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
-        if consumer is not None and consumer.poll() is None:
-            consumer.terminate()
-            consumer.wait(timeout=30)
+        for source in sources:
+            if source.poll() is None:
+                source.terminate()
+        for source in sources:
+            source.wait(timeout=30)
         if stack is not None:
             stack.stop()
         print("stopped", file=sys.stderr)

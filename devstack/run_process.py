@@ -14,7 +14,7 @@ from pathlib import Path
 
 import requests
 
-from devstack.stack import Endpoints, StackError
+from devstack.stack import Endpoints, StackError, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -24,9 +24,12 @@ class RunProcess:
 
     def __init__(self, data_dir: Path, port: int, token: str, startup_timeout_s: float = 300.0) -> None:
         self.data_dir, self.url = data_dir, f"http://127.0.0.1:{port}"
+        ws_port = free_port()
+        self.ws_url = f"ws://127.0.0.1:{ws_port}"
         self.log_file = data_dir.parent / "runner.log"
         env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DYNAMODB_ENDPOINT_URL")}
-        env |= {"DEVSTACK_DATA": str(data_dir), "PORT": str(port), "INGEST_TOKEN": token}
+        env |= {"DEVSTACK_DATA": str(data_dir), "PORT": str(port), "INGEST_TOKEN": token, "WS_PORT": str(ws_port),
+                "WS_MANAGEMENT_PORT": str(free_port())}
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=PROJECT_DIR, env=env,
                                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

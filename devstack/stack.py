@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 import boto3
@@ -118,14 +119,14 @@ def _kafka_ready(bootstrap_servers: str) -> bool:
         admin.close()
 
 
-def dynamodb_client(endpoint_url: str, **config: object) -> object:
+def dynamodb_client(endpoint_url: str, **config: object) -> Any:
     return boto3.client("dynamodb", endpoint_url=endpoint_url, config=Config(**config), **LOCAL_AWS)
 
 
 def _dynamodb_ready(endpoint_url: str) -> bool:
     client = dynamodb_client(endpoint_url, connect_timeout=1, read_timeout=3, retries={"max_attempts": 1})
     try:
-        client.list_tables()  # type: ignore[attr-defined]
+        client.list_tables()
         return True
     except Exception:  # any failure to answer is "not yet"
         return False
@@ -245,10 +246,24 @@ def ensure_topic(bootstrap_servers: str, topic: str, partitions: int = 3) -> Non
 
 
 def ensure_table(dynamodb_endpoint_url: str, table_name: str) -> None:
-    """Create the events table (layout from chalicelib.layout) if missing."""
+    """Create the events table (layout from chalicelib.layout) if missing, with its stream on."""
     client = dynamodb_client(dynamodb_endpoint_url)
     try:
-        client.create_table(**layout.table_definition(table_name))  # type: ignore[attr-defined]
-    except client.exceptions.ResourceInUseException:  # type: ignore[attr-defined]
-        pass
-    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1})  # type: ignore[attr-defined]
+        client.create_table(**layout.table_definition(table_name))
+    except client.exceptions.ResourceInUseException:
+        if "LatestStreamArn" not in client.describe_table(TableName=table_name)["Table"]:  # made before streams
+            client.update_table(TableName=table_name, StreamSpecification={
+                "StreamEnabled": True, "StreamViewType": layout.STREAM_VIEW})
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1})
+
+
+def ensure_subscriptions_table(dynamodb_endpoint_url: str, table_name: str) -> None:
+    """Create the WebSocket subscriptions table, with TTL on its expiry attribute, if missing."""
+    client = dynamodb_client(dynamodb_endpoint_url)
+    try:
+        client.create_table(**layout.subscriptions_table_definition(table_name))
+    except client.exceptions.ResourceInUseException:
+        return
+    client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1})
+    client.update_time_to_live(TableName=table_name, TimeToLiveSpecification={
+        "Enabled": True, "AttributeName": layout.EXPIRES_AT})

@@ -39,6 +39,20 @@ SUPPRESSIONS = [
         reason="The producer token is rotated on demand (README: Deploy to AWS, rotating the token): producers "
                "must receive the new value, which scheduled rotation cannot do; the app re-reads it every 5 minutes."),
     NagPackSuppression(
+        id="AwsSolutions-APIG4",
+        reason="The WebSocket API is public for subscribers, as the REST API's reads are. Producers are "
+               "authenticated on $connect by the producer token (a wrong one refuses the upgrade), and publish "
+               "is refused on a connection that did not show it."),
+    NagPackSuppression(
+        id="AwsSolutions-SQS3",
+        reason="BroadcastFailures is itself the dead-letter destination of the broadcaster's stream event "
+               "source; an alarm watches it."),
+    NagPackSuppression(
+        id="AwsSolutions-IAM5",
+        applies_to=["Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<WebsocketAPI>/api/POST/@connections/*"],
+        reason="The broadcaster sends to any connection of this WebSocket API's stage; connection ids are "
+               "made at connect time."),
+    NagPackSuppression(
         id="CdkNagValidationFailure", applies_to=["AwsSolutions-EC23"],
         reason="The endpoint security group admits only the app's two security groups (no CIDR ingress), "
                "which EC23 cannot resolve."),

@@ -1,10 +1,11 @@
 """The product on AWS: API Gateway and Lambda (the Chalice app), Amazon MSK, DynamoDB.
 
 Everything the app needs is wired here, one method per part: the VPC its
-Lambdas and the MSK event source share, the cluster and its topics, the table
+Lambdas and the MSK event source share, the cluster and its topics, the tables
 (keys from chalicelib.layout), the app and its permissions, the event source
-mapping that plays the consumer's trigger, the API's settings, alarms and a
-dashboard. Sizes and region come from infra/config/<env>.json.
+mappings that trigger the consumer (MSK) and the broadcaster (the table's
+stream), the REST and WebSocket APIs' settings, alarms and a dashboard. Sizes
+and region come from infra/config/<env>.json.
 """
 
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, CustomResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_apigatewayv2 as apigatewayv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -23,10 +25,11 @@ from aws_cdk import aws_msk as msk
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from chalicelib import layout
+from chalicelib import broadcast, layout
 from chalicelib.observability import NAMESPACE, SERVICE
 from infra.config import StackConfig
 from infra.package import LambdaApp
@@ -37,6 +40,7 @@ API_STAGE = "api"
 MSK_IAM_PORT = 9098
 # What a function in a VPC needs to create, find and delete its network interfaces (ec2 has no
 # resource-level permissions for these); the actions of AWSLambdaVPCAccessExecutionRole.
+OUTSIDE_VPC_ROLES = {"BroadcasterRole"}  # see _live
 VPC_ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
                    "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
 
@@ -49,6 +53,7 @@ class FootballStack(Stack):
         self._network()
         self._cluster()
         self._table()
+        self._live_storage()
         self.ingest_secret = secretsmanager.Secret(
             self, "IngestToken", description="Bearer token producers send to POST /events",
             generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48))
@@ -56,6 +61,7 @@ class FootballStack(Stack):
         self._grant_app()
         self._topics()
         self._event_source()
+        self._live()
         self._api()
         self._observe()
         self._outputs()
@@ -152,6 +158,7 @@ class FootballStack(Stack):
                 point_in_time_recovery_enabled=True),
             deletion_protection=production,
             removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
+            stream=dynamodb.StreamViewType(layout.STREAM_VIEW),
         )
         definition = layout.table_definition("unused")
 
@@ -165,7 +172,24 @@ class FootballStack(Stack):
             self.table.add_global_secondary_index(index_name=index["IndexName"], partition_key=key(index, "HASH"),
                                                   sort_key=key(index, "RANGE"))
 
-    # -- the Chalice app: REST API, authorizer, consumer, topic provisioner, all in the VPC -------------------
+    def _live_storage(self) -> None:
+        """Who follows which match (TTL: connections last 2 hours at most), and where the broadcaster's
+        event source puts records it gave up on."""
+        string = dynamodb.AttributeType.STRING
+        self.subscriptions = dynamodb.Table(
+            self, "Subscriptions",
+            partition_key=dynamodb.Attribute(name=layout.SUBSCRIPTION_KEY, type=string),
+            sort_key=dynamodb.Attribute(name=layout.SUBSCRIPTION_SORT_KEY, type=string),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST, time_to_live_attribute=layout.EXPIRES_AT,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            removal_policy=RemovalPolicy.DESTROY,  # connections do not outlive a deployment worth keeping
+        )
+        self.broadcast_failures = sqs.Queue(self, "BroadcastFailures", enforce_ssl=True,
+                                            encryption=sqs.QueueEncryption.SQS_MANAGED,
+                                            retention_period=Duration.days(14))
+
+    # -- the Chalice app: REST and WebSocket APIs, authorizer, consumer, broadcaster, topic provisioner --------
 
     def _app(self) -> None:
         self.chalice = LambdaApp(self, "App", source_dir=str(PROJECT_DIR), stage_config={
@@ -182,6 +206,8 @@ class FootballStack(Stack):
                 "EVENTS_TOPIC": self.topic,
                 "EVENTS_DEAD_LETTER_TOPIC": self.dead_letter_topic,
                 "EVENTS_TABLE": self.table.table_name,
+                "SUBSCRIPTIONS_TABLE": self.subscriptions.table_name,
+                "WEBSOCKET_STAGE": API_STAGE,
                 "INGEST_TOKEN_SECRET_ARN": self.ingest_secret.secret_arn,
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
@@ -203,8 +229,12 @@ class FootballStack(Stack):
         def kafka(sid: str, resources: list[str], *actions: str) -> iam.PolicyStatement:
             return iam.PolicyStatement(sid=sid, resources=resources, actions=[f"kafka-cluster:{a}" for a in actions])
 
-        def dynamodb_(sid: str, *actions: str) -> iam.PolicyStatement:
-            return iam.PolicyStatement(sid=sid, resources=[table, indexes], actions=[f"dynamodb:{a}" for a in actions])
+        def dynamodb_(sid: str, *actions: str, resources: list[str] | None = None) -> iam.PolicyStatement:
+            return iam.PolicyStatement(sid=sid, resources=resources or [table, indexes],
+                                       actions=[f"dynamodb:{a}" for a in actions])
+
+        def subscriptions_(sid: str, *actions: str) -> iam.PolicyStatement:
+            return dynamodb_(sid, *actions, resources=[self.subscriptions.table_arn])
 
         # MSK IAM access control: "Produce data idempotently" needs WriteDataIdempotently on the cluster,
         # and the producer is idempotent (chalicelib.publishing.producer_config).
@@ -213,6 +243,8 @@ class FootballStack(Stack):
         # cluster's dynamic configuration (an action MSK Serverless does not have).
         dynamic_config = ([kafka("EventSourceClusterConfig", [self.cluster_arn], "DescribeClusterDynamicConfiguration")]
                           if self.config.provisioned_msk else [])
+        read_token = iam.PolicyStatement(sid="ReadToken", resources=[self.ingest_secret.secret_arn],
+                                         actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"])
         grants = {
             "ApiHandlerRole": [produce, kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
                                dynamodb_("ReadTable", "Query", "GetItem")],
@@ -231,13 +263,28 @@ class FootballStack(Stack):
             ],
             "TopicProvisionerRole": [kafka("Connect", [self.cluster_arn], "Connect"),
                                      kafka("CreateTopics", [topics, dlq], "DescribeTopic", "CreateTopic")],
-            "ProducerTokenRole": [iam.PolicyStatement(sid="ReadToken", resources=[self.ingest_secret.secret_arn],
-                                                      actions=["secretsmanager:GetSecretValue",
-                                                               "secretsmanager:DescribeSecret"])],
+            "ProducerTokenRole": [read_token],
+            "WebsocketConnectRole": [read_token, subscriptions_("RecordConnection", "PutItem")],
+            "WebsocketMessageRole": [produce, kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
+                                     dynamodb_("ReadTable", "Query", "GetItem"),
+                                     subscriptions_("Subscribe", "BatchWriteItem", "GetItem")],
+            "WebsocketDisconnectRole": [subscriptions_("Forget", "Query", "BatchWriteItem")],
+            "BroadcasterRole": [
+                dynamodb_("ReadTable", "Query"),
+                subscriptions_("Subscribers", "Query", "BatchWriteItem"),
+                # the stream event source reads as the function's role (AWSLambdaDynamoDBExecutionRole's actions)
+                dynamodb_("ReadStream", "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams",
+                          resources=[self.table.table_stream_arn or ""]),
+                iam.PolicyStatement(sid="PushToConnections", actions=["execute-api:ManageConnections"],
+                                    resources=[self._connections_arn()]),
+                iam.PolicyStatement(sid="GiveUpOnRecords", actions=["sqs:SendMessage"],
+                                    resources=[self.broadcast_failures.queue_arn]),
+            ],
         }
         vpc_enis = iam.PolicyStatement(sid="VpcNetworkInterfaces", resources=["*"], actions=VPC_ENI_ACTIONS)
         for role, statements in grants.items():
-            document = iam.PolicyDocument(statements=[*statements, vpc_enis])
+            in_vpc = role not in OUTSIDE_VPC_ROLES
+            document = iam.PolicyDocument(statements=[*statements, *([vpc_enis] if in_vpc else [])])
             # Policies.0 is Chalice's (CloudWatch Logs, from .chalice/policy.json)
             self.chalice.get_resource(role).add_property_override("Policies.1", {
                 "PolicyName": f"{role}Grants", "PolicyDocument": document.to_json()})
@@ -277,10 +324,56 @@ class FootballStack(Stack):
         )
         self.event_source.node.add_dependency(self.topics)
 
+    # -- live push: the WebSocket API's two-way route and the broadcaster's trigger -----------------------------
+
+    def _connections_arn(self) -> str:
+        """execute-api:ManageConnections on this WebSocket API's stage (POST: send to a connection)."""
+        return Fn.sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{WebsocketAPI}}/"
+                      f"{API_STAGE}/POST/@connections/*")
+
+    def _live(self) -> None:
+        """The $default route answers with the handler's body (a route response: two-way), so replies to
+        subscribe, unsubscribe and publish need no Management API call from inside the VPC. The broadcaster
+        reads the table's stream: a failing batch is bisected and retried; records that still fail after
+        RETRY_ATTEMPTS (or an hour) go to a queue and an alarm, since their subscribers catch up from the
+        change feed anyway."""
+        api_id = self.chalice.get_resource("WebsocketAPI").ref
+        route = self.chalice.get_resource("WebsocketMessageRoute")
+        route.add_property_override("RouteResponseSelectionExpression", "$default")
+        response = apigatewayv2.CfnRouteResponse(self, "WebsocketMessageRouteResponse", api_id=api_id,
+                                                 route_id=route.ref, route_response_key="$default")
+        self.chalice.get_resource("WebsocketAPIDeployment").node.add_dependency(response)
+        broadcaster = self.chalice.get_resource("Broadcaster")
+        broadcaster.add_property_override("Environment.Variables.WEBSOCKET_API_ID", api_id)
+        # Outside the VPC: it calls the Management API, a public endpoint the private subnets cannot reach
+        # (an execute-api VPC endpoint serves private APIs only). Chalice's stage-wide VPC settings override
+        # any per-function ones it is given, hence the deletion here.
+        broadcaster.add_property_deletion_override("VpcConfig")
+        # the match centre page (GET /) asks the API where to connect
+        self.chalice.get_resource("APIHandler").add_property_override("Environment.Variables.WEBSOCKET_URL",
+                                                                      self._websocket_url())
+        self.broadcaster = self.chalice.get_function("Broadcaster")
+        lambda_.CfnEventSourceMapping(
+            self, "BroadcasterEventSource",
+            function_name=self.broadcaster.function_name,
+            event_source_arn=self.table.table_stream_arn,
+            starting_position="LATEST",
+            batch_size=broadcast.BATCH_SIZE,
+            maximum_batching_window_in_seconds=0,
+            bisect_batch_on_function_error=True,
+            maximum_retry_attempts=broadcast.RETRY_ATTEMPTS,
+            maximum_record_age_in_seconds=3600,
+            function_response_types=["ReportBatchItemFailures"],
+            destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
+                on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(
+                    destination=self.broadcast_failures.queue_arn)),
+        )
+
     # -- the API: throttled ingest, access and execution logs ---------------------------------------------------
 
     def _api(self) -> None:
         rest_api = self.chalice.get_resource("RestAPI")
+        websocket_stage = self.chalice.get_resource("WebsocketAPIStage")
         if self.config.api["account_cloudwatch_role"]:
             # The stage writes execution and access logs, which API Gateway refuses ("CloudWatch Logs role ARN
             # must be set in account settings") unless the account has a logging role. The setting is one per
@@ -293,7 +386,14 @@ class FootballStack(Stack):
             account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
             account.apply_removal_policy(RemovalPolicy.RETAIN)
             rest_api.node.add_dependency(account)
+            websocket_stage.node.add_dependency(account)
         access_logs = logs.LogGroup(self, "ApiAccessLogs", retention=logs.RetentionDays.THREE_MONTHS)
+        assert isinstance(websocket_stage, apigatewayv2.CfnStage)
+        websocket_stage.access_log_settings = apigatewayv2.CfnStage.AccessLogSettingsProperty(
+            destination_arn=access_logs.log_group_arn,
+            format='{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+                   '"route":"$context.routeKey","event":"$context.eventType","connectionId":"$context.connectionId",'
+                   '"status":"$context.status","latencyMs":"$context.integrationLatency"}')
         rest_api.add_property_override("MethodSettings", [
             {"ResourcePath": "/~1events", "HttpMethod": "POST", "MetricsEnabled": True,
              "ThrottlingRateLimit": self.config.api["ingest_rate_limit"],
@@ -352,6 +452,16 @@ class FootballStack(Stack):
                                                       statistic="Sum", dimensions_map={"service": SERVICE},
                                                       period=minute),
                                     0, "records went to the dead-letter topic"),
+            "BroadcasterErrors": (lambda_metric("Errors", self.broadcaster.function_name), 0,
+                                  "the broadcaster is failing: pushes are delayed or skipped"),
+            "BroadcasterIteratorAge": (lambda_metric("IteratorAge", self.broadcaster.function_name, "Maximum"),
+                                       self.config.alarms["push_delay_ms"], "pushes lag behind the stored changes"),
+            "FailedBroadcasts": (cloudwatch.Metric(namespace=NAMESPACE, metric_name="FailedBroadcasts",
+                                                   statistic="Sum", dimensions_map={"service": SERVICE},
+                                                   period=minute),
+                                 0, "broadcast batches are being retried (DynamoDB unreachable?)"),
+            "BroadcastsGivenUp": (self.broadcast_failures.metric_approximate_number_of_messages_visible(
+                period=minute), 0, "stream records were given up on: their subscribers missed pushes"),
         }
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{APP_NAME}-{self.config.stage}")
         for name, (metric, threshold, meaning) in alarms.items():
@@ -362,9 +472,14 @@ class FootballStack(Stack):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
             dashboard.add_widgets(cloudwatch.GraphWidget(title=name, left=[metric], width=12))
 
+    def _websocket_url(self) -> str:
+        return Fn.sub(f"wss://${{WebsocketAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}")
+
     def _outputs(self) -> None:
         api_url = Fn.sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/")
         CfnOutput(self, "ApiUrl", value=api_url, description="Base URL of the REST API")
+        CfnOutput(self, "WebSocketUrl", description="wss:// URL of the WebSocket API (live push)",
+                  value=self._websocket_url())
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "Topic", value=self.topic)
         CfnOutput(self, "ClusterArn", value=self.cluster_arn)

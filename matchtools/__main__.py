@@ -5,6 +5,7 @@
     replay FILE | --matches N [--speed X]  replay matches at real time x speed (load generator)
     correct MATCH_ID EVENT_ID field=value  amend an event: its stored version with these fields, version + 1
     void MATCH_ID EVENT_ID [--for-good]    void an event (a later version may restore it; --for-good: DELETE)
+    watch MATCH_ID [--ws-url URL]          print a match's changes as they are pushed over the WebSocket
 """
 
 import argparse
@@ -20,11 +21,13 @@ from tqdm import tqdm
 from chalicelib.events import normalise_timestamp
 from matchtools.client import ApiClient, resolve_token
 from matchtools.generate import generate_match
+from matchtools.live import WebSocketProducer, watch
 from matchtools.replay import replay
 from matchtools.smoke import smoke
 from matchtools.statsbomb import convert
 
 DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_WS_URL = "ws://127.0.0.1:8001"
 
 
 def import_statsbomb(args: argparse.Namespace) -> None:
@@ -55,7 +58,9 @@ def replay_matches(args: argparse.Namespace) -> None:
         events = [e for m in range(args.matches) for e in generate_match(f"{args.prefix}-{m}", events=args.events, seed=m)]
     else:
         raise SystemExit("replay needs a FILE or --matches N")
-    rate = replay(ApiClient(args.url, resolve_token(args.token)), events, args.speed)
+    token = resolve_token(args.token)
+    client = WebSocketProducer(args.websocket, token) if args.websocket else ApiClient(args.url, token)
+    rate = replay(client, events, args.speed)
     print(f"replayed {len(events)} events at {rate:.0f} events/s (speed x{args.speed:g})")
 
 
@@ -127,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     load.add_argument("--events", type=int, default=3400, help="events per generated match")
     load.add_argument("--prefix", default="replay", help="generated match ids are <prefix>-<n>")
     load.add_argument("--speed", type=float, default=1.0, help="x real time (60: a match in 1.5 min; inf: flat out)")
+    load.add_argument("--websocket", metavar="WS_URL", help=f"publish over the WebSocket API (e.g. {DEFAULT_WS_URL})")
     load.set_defaults(run=replay_matches)
 
     amend = commands.add_parser("correct", parents=[api], help="amend an event: the stored one with these fields, next version")
@@ -142,6 +148,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     cancel.add_argument("--version", type=int, help="the void's version (default: the stored one + 1)")
     cancel.add_argument("--for-good", action="store_true", help="DELETE: the highest version, never restored")
     cancel.set_defaults(run=void_event)
+
+    follow = commands.add_parser("watch", parents=[api], help="print a match's changes live, as they are pushed")
+    follow.add_argument("match_id")
+    follow.add_argument("--ws-url", default=DEFAULT_WS_URL, help=f"WebSocket API URL (default {DEFAULT_WS_URL})")
+    follow.add_argument("--count", type=int, help="stop after this many changes")
+    follow.set_defaults(run=lambda args: watch(args.ws_url, ApiClient(args.url), args.match_id, count=args.count))
 
     args = parser.parse_args(argv)
     args.run(args)

@@ -7,17 +7,21 @@ offered load follows the matches' own rhythm, bursts included.
 
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from tqdm import tqdm
-
-from matchtools.client import ApiClient
 
 TICK_SECONDS = 0.05
 MAX_BATCH = 500
 
 
-def replay(client: ApiClient, events: list[dict[str, Any]], speed: float, *, progress: bool = True) -> float:
+class Producer(Protocol):
+    """The API client (POST /events) or the WebSocket producer (publish)."""
+
+    def post_events(self, events: list[dict[str, Any]]) -> list[str]: ...
+
+
+def replay(client: Producer, events: list[dict[str, Any]], speed: float, *, progress: bool = True) -> float:
     """Post every event at its (scaled) time; returns the achieved events per second."""
     ordered = sorted(events, key=lambda event: event["timestamp"])
     first = datetime.fromisoformat(ordered[0]["timestamp"])

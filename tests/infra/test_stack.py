@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from chalicelib import layout
+from chalicelib import broadcast, layout
 from chalicelib.config import Settings
 from chalicelib.publishing import producer_config
 from infra.app import build
 from infra.config import StackConfig
 from infra.package import RUNTIME
-from infra.stack import VPC_ENI_ACTIONS
+from infra.stack import OUTSIDE_VPC_ROLES, VPC_ENI_ACTIONS
 
 PROJECT = Path(__file__).resolve().parents[2]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -48,6 +48,18 @@ def resources(template, kind):
 def only(template, kind):
     (resource,) = resources(template, kind).values()
     return resource["Properties"]
+
+
+def named(template, kind, prefix):
+    """The one resource of this kind whose logical id starts with prefix."""
+    (resource,) = [r for name, r in resources(template, kind).items() if name.startswith(prefix)]
+    return resource
+
+
+def _msk_mapping(template):
+    (mapping,) = [m for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+                  if "Topics" in m["Properties"]]
+    return mapping
 
 
 def test_synthesis_leaves_the_callers_environment_alone(tmp_path):
@@ -93,13 +105,13 @@ def test_event_source_mapping_feeds_the_consumer_from_the_topic(dev):
         "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "football-consumer"},
         "FunctionName": Match.object_like({"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["Consumer", "Arn"]}]}]}),
     })
-    mapping = next(iter(resources(template, "AWS::Lambda::EventSourceMapping").values()))
+    mapping = _msk_mapping(template)
     assert "Topics" in mapping["DependsOn"]  # the topic exists before the consumer subscribes
 
 
 def test_table_and_index_keys_come_from_the_layout_module(synthesised):
     env, _, template = synthesised
-    table = only(template, "AWS::DynamoDB::Table")
+    table = named(template, "AWS::DynamoDB::Table", "Events")["Properties"]
     definition = layout.table_definition("any")
     assert table["KeySchema"] == definition["KeySchema"]
     assert sorted(table["AttributeDefinitions"], key=str) == sorted(definition["AttributeDefinitions"], key=str)
@@ -108,6 +120,7 @@ def test_table_and_index_keys_come_from_the_layout_module(synthesised):
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert table.get("DeletionProtectionEnabled", False) is (env == "prod")
+    assert table["StreamSpecification"] == {"StreamViewType": definition["StreamSpecification"]["StreamViewType"]}
 
 
 def test_msk_is_serverless_by_default_and_provisioned_as_an_option_both_with_iam_auth(synthesised):
@@ -121,10 +134,14 @@ def test_msk_is_serverless_by_default_and_provisioned_as_an_option_both_with_iam
     assert cluster["ClientAuthentication"] == iam_auth
 
 
-def test_every_app_function_runs_in_the_private_subnets(dev):
+def test_every_app_function_but_the_broadcaster_runs_in_the_private_subnets(dev):
+    """The broadcaster calls the WebSocket Management API, a public endpoint the isolated subnets cannot reach
+    (an execute-api VPC endpoint serves private APIs only), and needs nothing inside the VPC."""
     _, template = dev
     functions = resources(template, "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "Consumer", "ProducerToken", "TopicProvisioner"}
+    assert set(functions) == {"APIHandler", "Consumer", "ProducerToken", "TopicProvisioner", "WebsocketConnect",
+                              "WebsocketMessage", "WebsocketDisconnect", "Broadcaster"}
+    assert "VpcConfig" not in functions.pop("Broadcaster")["Properties"]
     for properties in (f["Properties"] for f in functions.values()):
         vpc = properties["VpcConfig"]
         ((security_group, _),) = (sg["Fn::GetAtt"] for sg in vpc["SecurityGroupIds"])
@@ -220,7 +237,8 @@ def _required_kafka_actions(env):
         for resource, actions in part.items():
             merged[resource] |= actions
     return {"ApiHandlerRole": produce(topic), "ConsumerRole": dict(merged), "TopicProvisionerRole": create,
-            "ProducerTokenRole": {}}
+            "ProducerTokenRole": {}, "WebsocketMessageRole": produce(topic), "WebsocketConnectRole": {},
+            "WebsocketDisconnectRole": {}, "BroadcasterRole": {}}
 
 
 def test_each_role_allows_exactly_the_msk_actions_its_code_performs(synthesised):
@@ -239,12 +257,14 @@ def test_no_function_can_start_before_its_permissions_exist(synthesised):
     _, _, template = synthesised
     chalice_roles = {f["Properties"]["Role"]["Fn::GetAtt"][0]
                      for f in resources(template, "AWS::Serverless::Function").values()}
-    assert chalice_roles == {"ApiHandlerRole", "ConsumerRole", "ProducerTokenRole", "TopicProvisionerRole"}
+    assert chalice_roles == {"ApiHandlerRole", "ConsumerRole", "ProducerTokenRole", "TopicProvisionerRole",
+                             "WebsocketConnectRole", "WebsocketMessageRole", "WebsocketDisconnectRole",
+                             "BroadcasterRole"}
     attached = [json.dumps(p["Properties"].get("Roles")) for p in resources(template, "AWS::IAM::Policy").values()]
     assert not [role for role in chalice_roles if any(role in roles for roles in attached)]
     for role in chalice_roles:
         actions = {a for s in _statements(template, role) for a in _actions(s)}
-        assert set(VPC_ENI_ACTIONS) <= actions, role
+        assert (set(VPC_ENI_ACTIONS) <= actions) is (role not in OUTSIDE_VPC_ROLES), role
 
 
 def test_api_gateway_has_its_cloudwatch_logs_role_before_the_api_is_created(dev):
@@ -267,10 +287,9 @@ def test_every_function_runs_on_the_current_python_runtime(synthesised):
 def test_the_event_source_retries_failed_batches_rather_than_skip_them(synthesised):
     """On-demand mode: no destination (it could never be reached, and skipping loses acknowledged events)."""
     _, _, template = synthesised
-    mapping = only(template, "AWS::Lambda::EventSourceMapping")
+    mapping = _msk_mapping(template)["Properties"]
     assert not {"DestinationConfig", "MaximumRetryAttempts", "BisectBatchOnFunctionError",
                 "ProvisionedPollerConfig"} & set(mapping)
-    assert not resources(template, "AWS::SQS::Queue")
 
 
 def test_an_alarm_fires_when_events_are_accepted_but_the_consumer_never_runs(dev):
@@ -290,9 +309,11 @@ def test_an_alarm_fires_when_events_are_accepted_but_the_consumer_never_runs(dev
 def test_producer_token_is_a_secret_only_the_authorizer_reads(dev):
     _, template = dev
     assert resources(template, "AWS::SecretsManager::Secret")
-    readers = [r for r in ("ApiHandlerRole", "ConsumerRole", "ProducerTokenRole", "TopicProvisionerRole")
+    readers = [r for r in ("ApiHandlerRole", "ConsumerRole", "ProducerTokenRole", "TopicProvisionerRole",
+                           "WebsocketConnectRole", "WebsocketMessageRole", "WebsocketDisconnectRole",
+                           "BroadcasterRole")
                if "secretsmanager:GetSecretValue" in json.dumps(_statements(template, r))]
-    assert readers == ["ProducerTokenRole"]
+    assert readers == ["ProducerTokenRole", "WebsocketConnectRole"]
 
 
 def test_ingest_is_throttled_and_access_logged(dev):
@@ -306,7 +327,8 @@ def test_ingest_is_throttled_and_access_logged(dev):
 @pytest.mark.parametrize(("namespace", "metric"), [
     ("AWS/Lambda", "OffsetLag"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
     ("AWS/ApiGateway", "5XXError"),
-    ("FootballMatchData", "DeadLetteredRecords"),
+    ("FootballMatchData", "DeadLetteredRecords"), ("AWS/Lambda", "IteratorAge"),
+    ("FootballMatchData", "FailedBroadcasts"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
 ])
 def test_alarms_watch_lag_errors_throttles_5xx_and_dead_letters(dev, namespace, metric):
     _, template = dev
@@ -319,5 +341,60 @@ def test_alarms_watch_lag_errors_throttles_5xx_and_dead_letters(dev, namespace, 
 def test_outputs_name_the_api_url_table_topic_and_cluster(dev):
     _, template = dev
     outputs = template.to_json()["Outputs"]
-    assert {"ApiUrl", "TableName", "Topic", "ClusterArn"} <= set(outputs)
+    assert {"ApiUrl", "WebSocketUrl", "TableName", "Topic", "ClusterArn"} <= set(outputs)
+    assert "wss://${WebsocketAPI}.execute-api." in outputs["WebSocketUrl"]["Value"]["Fn::Sub"]
+    api = resources(template, "AWS::Serverless::Function")["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["WEBSOCKET_URL"] == outputs["WebSocketUrl"]["Value"]  # where the match centre page connects
     assert outputs["ClusterArn"]["Value"] == {"Fn::GetAtt": ["Cluster", "Arn"]}
+
+
+# -- live push -------------------------------------------------------------------------------------------------
+
+
+def test_the_websocket_default_route_answers_with_the_handlers_body_and_is_access_logged(dev):
+    """A route response makes $default two-way: subscribe, unsubscribe and publish answer without the
+    Management API (which the VPC-attached message handler could not reach)."""
+    _, template = dev
+    route = named(template, "AWS::ApiGatewayV2::Route", "WebsocketMessageRoute")["Properties"]
+    assert route["RouteKey"] == "$default" and route["RouteResponseSelectionExpression"] == "$default"
+    (response_id, response), = resources(template, "AWS::ApiGatewayV2::RouteResponse").items()
+    assert response["Properties"]["RouteId"] == {"Ref": "WebsocketMessageRoute"}
+    assert response["Properties"]["RouteResponseKey"] == "$default"
+    assert response_id in named(template, "AWS::ApiGatewayV2::Deployment", "WebsocketAPIDeployment")["DependsOn"]
+    stage = named(template, "AWS::ApiGatewayV2::Stage", "WebsocketAPIStage")["Properties"]
+    assert "$context.connectionId" in stage["AccessLogSettings"]["Format"]
+
+
+def test_subscriptions_expire_by_ttl_with_keys_from_the_layout_module(dev):
+    _, template = dev
+    table = named(template, "AWS::DynamoDB::Table", "Subscriptions")["Properties"]
+    assert table["KeySchema"] == layout.subscriptions_table_definition("any")["KeySchema"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": layout.EXPIRES_AT, "Enabled": True}
+
+
+def test_the_broadcaster_reads_the_table_stream_bisects_retries_and_gives_up_to_a_queue(synthesised):
+    _, _, template = synthesised
+    (mapping,) = [m["Properties"] for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+                  if "Topics" not in m["Properties"]]
+    assert mapping["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
+    assert mapping["EventSourceArn"]["Fn::GetAtt"][0].startswith("Events")
+    assert "Broadcaster" in json.dumps(mapping["FunctionName"])
+    assert (mapping["BisectBatchOnFunctionError"], mapping["MaximumRetryAttempts"], mapping["BatchSize"]) == (
+        True, broadcast.RETRY_ATTEMPTS, broadcast.BATCH_SIZE)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert queue.startswith("BroadcastFailures")
+
+
+def test_only_the_broadcaster_pushes_and_only_to_this_websocket_api(dev):
+    _, template = dev
+    pushers = [r for r in template.to_json()["Resources"] if r.endswith("Role") and "Policies" in
+               template.to_json()["Resources"][r].get("Properties", {})
+               and "execute-api:ManageConnections" in json.dumps(_statements(template, r))]
+    assert pushers == ["BroadcasterRole"]
+    statements = {s.get("Sid"): s for s in _statements(template, "BroadcasterRole")}
+    assert statements["PushToConnections"]["Resource"]["Fn::Sub"].endswith(":${WebsocketAPI}/api/POST/@connections/*")
+    assert statements["ReadStream"]["Resource"]["Fn::GetAtt"][1] == "StreamArn"
+    assert statements["GiveUpOnRecords"]["Resource"]["Fn::GetAtt"][0].startswith("BroadcastFailures")
+    variables = resources(template, "AWS::Serverless::Function")["Broadcaster"]["Properties"]["Environment"]["Variables"]
+    assert variables["WEBSOCKET_API_ID"] == {"Ref": "WebsocketAPI"} and variables["WEBSOCKET_STAGE"] == "api"

@@ -4,6 +4,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from chalice.test import Client
@@ -12,7 +13,9 @@ import app
 from chalicelib.services import Services
 from devstack.api_server import local_api_server
 from devstack.event_source import LocalEventSource
-from devstack.stack import LocalStack, ensure_table, ensure_topic, free_port
+from devstack.stack import LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic, free_port
+from devstack.stream_source import LocalStreamSource
+from devstack.websocket_gateway import STAGE, LocalWebSocketGateway
 from matchtools.generate import generate_match
 from tests.support import TOKEN, post, wait_for_count
 
@@ -34,12 +37,16 @@ def environ(stack: LocalStack) -> dict[str, str]:
         "EVENTS_TOPIC": "match-events",
         "EVENTS_DEAD_LETTER_TOPIC": "match-events-dlq",
         "EVENTS_TABLE": "match-events",
+        "SUBSCRIPTIONS_TABLE": "match-subscriptions",
         "INGEST_TOKEN": TOKEN,
         "KAFKA_ACK_TIMEOUT_SECONDS": "3",
+        "WEBSOCKET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}/{STAGE}",  # the ws_url fixture's gateway
+        "WEBSOCKET_URL": f"ws://127.0.0.1:{free_port()}",
     }
     ensure_topic(environ["KAFKA_BOOTSTRAP_SERVERS"], environ["EVENTS_TOPIC"], partitions=3)
     ensure_topic(environ["KAFKA_BOOTSTRAP_SERVERS"], environ["EVENTS_DEAD_LETTER_TOPIC"], partitions=1)
     ensure_table(environ["DYNAMODB_ENDPOINT_URL"], environ["EVENTS_TABLE"])
+    ensure_subscriptions_table(environ["DYNAMODB_ENDPOINT_URL"], environ["SUBSCRIPTIONS_TABLE"])
     return environ
 
 
@@ -80,6 +87,25 @@ def api_url(pipeline: LocalEventSource) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ws_url(pipeline: LocalEventSource, live_services: Services) -> Iterator[str]:
+    """The app's WebSocket handlers behind the local gateway, and its broadcaster fed by the table's stream,
+    as in `make run`."""
+    settings = live_services.settings
+    management_port = urlsplit(settings.websocket_endpoint_url).port
+    gateway = LocalWebSocketGateway(app.ws_connect, app.ws_message, app.ws_disconnect,
+                                    port=urlsplit(settings.websocket_url).port, management_port=management_port).start()
+    source = LocalStreamSource(settings.dynamodb_endpoint_url or "", settings.table, app.broadcast_changes)
+    stop = threading.Event()
+    thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
+    thread.start()
+    assert source.ready.wait(60), "the stream source did not start"
+    yield gateway.url
+    stop.set()
+    thread.join(timeout=30)
+    gateway.stop()
 
 
 @pytest.fixture(scope="session")

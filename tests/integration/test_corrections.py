@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 import app
 from chalicelib.events import parse_event
 from chalicelib.publishing import KafkaPublisher, producer_config
+from chalicelib.repository import EventRepository
 from devstack.event_source import LocalEventSource
 from devstack.stack import ensure_topic
 from tests.support import (
@@ -176,6 +177,22 @@ def test_the_same_correction_batch_delivered_three_times_counts_once(api):
     results = [consume(corrections) for _ in range(3)]
     assert [r["stored"] for r in results] == [len(corrections), 0, 0]
     assert_matches_the_final_versions(api, match_id, [*originals, *corrections])
+
+
+def test_a_summary_left_behind_by_a_crash_is_repaired_by_the_redelivery(api, live_services):
+    match_id = new_match()
+    events = [ev(match_id, "e1", "goal", 10), ev(match_id, "e2", "pass", 20)]
+    consume(events)
+    assert summary(api, match_id)["last_event_at"] == events[1]["timestamp"]
+    crashing = EventRepository(live_services.dynamodb, live_services.settings.table)
+    crashing._project = lambda match_id: (_ for _ in ()).throw(RuntimeError("killed"))  # after the commit
+    voided = [void(match_id, "e2", 2)]  # the latest event: the summary needs the indexes
+    with pytest.raises(RuntimeError):
+        crashing.save([parse_event(e).to_dict() | {"received_at": RECEIVED_AT} for e in voided])
+    assert summary(api, match_id)["last_event_at"] == events[1]["timestamp"]  # behind: the crash
+    assert api.http.get(f"/matches/{match_id}/stats").json_body["last_event_at"] == events[0]["timestamp"]  # exact
+    assert consume(voided)["stored"] == 0  # the redelivery: nothing to apply, the summary repaired
+    assert_matches_the_final_versions(api, match_id, [*events, *voided])
 
 
 def test_status_follows_the_match_level_events_and_a_voided_full_time_makes_the_match_live_again(api):

@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 import zipfile
 from importlib import metadata
@@ -21,13 +22,16 @@ from typing import Any
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from websockets.exceptions import InvalidStatus
 
 from devstack.event_source import msk_event
-from devstack.stack import LocalStack, ensure_topic
+from devstack.stack import LocalStack, ensure_topic, free_port
+from devstack.websocket_gateway import STAGE, LocalWebSocketGateway
 from infra.app import build
 from infra.package import RUNTIME_PROVIDED
-from tests.support import TOKEN
-from tests.support.aws_events import custom_resource_event, rest_api_event, token_authorizer_event
+from tests.support import TOKEN, eventually
+from tests.support.aws_events import change_record, custom_resource_event, rest_api_event, token_authorizer_event
+from tests.support.live import LiveClient
 
 BOOTSTRAP = Path(__file__).resolve().parents[1] / "support" / "lambda_bootstrap.py"
 # Standard-library modules that Python 3.12 and 3.13 removed (PEP 594, PEP 632, What's New): the functions run
@@ -74,15 +78,21 @@ class LambdaRuntime:
                                          str(package.runtime)], env=environ, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self._log, text=True)
         self.invoked: set[str] = set()
+        self._lock = threading.Lock()  # one invocation at a time, as in one execution environment
 
     def invoke(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
         assert self.process.stdin and self.process.stdout
-        self.process.stdin.write(json.dumps({"handler": handler, "event": event}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        assert line, "the runtime exited; see its log"
-        self.invoked.add(handler)
-        return json.loads(line)
+        with self._lock:
+            self.process.stdin.write(json.dumps({"handler": handler, "event": event}) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+            assert line, "the runtime exited; see its log"
+            self.invoked.add(handler)
+            return json.loads(line)
+
+    def function(self, handler: str) -> Any:
+        """The handler as a callable (event, context) -> result, for devstack's gateways."""
+        return lambda event, context: self.invoke(handler, event)["result"]
 
     def close(self) -> None:
         if self.process.stdin:
@@ -124,7 +134,10 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
                     "AWS_LAMBDA_FUNCTION_NAME": "package-test", "LANG": "C.UTF-8",
                     "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DYNAMODB_ENDPOINT_URL": stack.endpoints.dynamodb_endpoint_url,
                     "EVENTS_TOPIC": topic, "EVENTS_DEAD_LETTER_TOPIC": environ["EVENTS_DEAD_LETTER_TOPIC"],
-                    "EVENTS_TABLE": environ["EVENTS_TABLE"], "INGEST_TOKEN": TOKEN, "KAFKA_ACK_TIMEOUT_SECONDS": "5"}
+                    "EVENTS_TABLE": environ["EVENTS_TABLE"], "INGEST_TOKEN": TOKEN, "KAFKA_ACK_TIMEOUT_SECONDS": "5",
+                    "SUBSCRIPTIONS_TABLE": environ["SUBSCRIPTIONS_TABLE"]}
+    management_port = free_port()
+    function_env["WEBSOCKET_ENDPOINT_URL"] = f"http://127.0.0.1:{management_port}/{STAGE}"
     handlers = package.handlers()
     runtime = LambdaRuntime(package, function_env, tmp_path / "lambda.log")
     try:
@@ -170,6 +183,10 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
             return response["statusCode"], json.loads(response["body"])
 
         assert get("/health") == (200, {"status": "ok"})
+        page = runtime.invoke(api, rest_api_event("GET", "/"))["result"]  # the match centre, packaged with the app
+        assert page["statusCode"] == 200 and "<title>Match centre</title>" in page["body"]
+        script = runtime.invoke(api, rest_api_event("GET", "/assets/{name}", {"name": "app.js"}))["result"]
+        assert script["statusCode"] == 200 and script["headers"]["Content-Type"].startswith("text/javascript")
         status, timeline = get("/matches/{match_id}", match_id=match_id)
         assert status == 200 and [e["event_type"] for e in timeline["events"]] == ["kick_off", "pass", "goal"]
         status, latest = get("/matches/{match_id}", "order=desc&limit=1", match_id=match_id)
@@ -190,6 +207,28 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         assert new_topic in admin.list_topics()
         admin.close()
+
+        # the WebSocket API's functions behind devstack's gateway, the broadcaster pushing through its
+        # Management API
+        gateway = LocalWebSocketGateway(runtime.function(handlers["WebsocketConnect"]),
+                                        runtime.function(handlers["WebsocketMessage"]),
+                                        runtime.function(handlers["WebsocketDisconnect"]),
+                                        port=free_port(), management_port=management_port).start()
+        try:
+            with pytest.raises(InvalidStatus):
+                LiveClient(gateway.url, "wrong-token")
+            with LiveClient(gateway.url) as fan:
+                assert fan.subscribe(match_id)["stats"]["score"] == {"home": 1}
+                change = {"change": "update", "event": events[1] | {"version": 2}}
+                pushed = runtime.invoke(handlers["Broadcaster"], {"Records": [change_record(match_id, 9, [change], 1)]})
+                assert pushed["result"] == {"batchItemFailures": []}
+                assert fan.until(lambda m: m["type"] == "change")["cursor"] == "000000000009.000"
+            with LiveClient(gateway.url, TOKEN) as producer:
+                answer = producer.ask({"action": "publish", "events": [events[0] | {"match_id": f"{match_id}-ws"}]})
+                assert answer["type"] == "accepted"
+            assert eventually(lambda: handlers["WebsocketDisconnect"] in runtime.invoked, timeout=30)
+        finally:
+            gateway.stop()
 
         assert runtime.invoked == set(handlers.values())
     finally:

@@ -1,9 +1,9 @@
 """The events AWS hands the app's functions, in the exact shapes the services send them.
 
-API Gateway REST proxy (payload 1.0) and TOKEN authorizer events, and the
-CloudFormation custom-resource event the CDK provider framework passes on.
-The MSK event comes from ``devstack.event_source.msk_event``, which the local
-event source also uses.
+API Gateway REST proxy (payload 1.0) and TOKEN authorizer events, the
+CloudFormation custom-resource event the CDK provider framework passes on, and
+DynamoDB Streams records of change items. The MSK event comes from
+``devstack.event_source.msk_event``, which the local event source also uses.
 """
 
 import json
@@ -11,6 +11,8 @@ import time
 import uuid
 from typing import Any
 from urllib.parse import parse_qs
+
+from chalicelib import layout
 
 API_ID, STAGE, ACCOUNT, REGION = "a1b2c3d4e5", "api", "123456789012", "eu-west-1"
 
@@ -59,3 +61,14 @@ def custom_resource_event(request_type: str, resource_type: str, properties: dic
             "ResponseURL": "https://cloudformation-custom-resource-response.example/", "StackId": stack,
             "RequestId": str(uuid.uuid4()), "LogicalResourceId": "Topics", "ResourceType": resource_type,
             "ResourceProperties": {"ServiceToken": "provider"} | properties}
+
+
+def change_record(match_id: str, seq: int, changes: list[dict[str, Any]], sequence_number: int) -> dict[str, Any]:
+    """A DynamoDB Streams record, as Lambda delivers it, of the consumer inserting change item ``seq``."""
+    keys = {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.change_key(seq)}}
+    image = keys | {layout.CHANGES: {"S": json.dumps(changes)}}
+    return {"eventID": uuid.uuid4().hex, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+            "awsRegion": REGION, "eventSourceARN": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/events/stream/x",
+            "dynamodb": {"ApproximateCreationDateTime": int(time.time()), "Keys": keys, "NewImage": image,
+                         "SequenceNumber": str(sequence_number), "SizeBytes": 100,
+                         "StreamViewType": "NEW_AND_OLD_IMAGES"}}

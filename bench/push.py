@@ -1,0 +1,148 @@
+"""Push latency over real sockets: from the 202 of a POST to the ``change`` message at each subscriber.
+
+Subscribers are spread over the matches (one asyncio loop holds every
+connection); a producer offers events at a steady rate over those matches. Each
+delivery's delay is its receipt time minus the moment its POST answered 202,
+both on this process's clock. Then a burst, posted as fast as the API takes
+it, measures the fan-out rate at the limit: messages received per second until
+the last one arrives.
+"""
+
+import asyncio
+import json
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from matchtools.client import ApiClient
+
+CONNECT_CONCURRENCY = 50
+DRAIN_SECONDS = 30.0  # after the last post: deliveries still arriving are counted, then the rest are missing
+
+
+class Subscribers:
+    """``count`` connections, each subscribed to one of ``match_ids``, recording when changes arrive."""
+
+    def __init__(self, ws_url: str, match_ids: list[str], count: int) -> None:
+        self.ws_url, self.count = ws_url, count
+        self.assigned = [match_ids[i % len(match_ids)] for i in range(count)]
+        self.arrivals: dict[str, list[float]] = defaultdict(list)  # event_id -> receipt times
+        self.messages = 0
+        self.last_message_at = 0.0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
+
+    def per_match(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for match_id in self.assigned:
+            counts[match_id] += 1
+        return counts
+
+    def start(self, timeout: float = 600) -> None:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise SystemExit("the subscribers did not all connect")
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=60)
+
+    async def _run(self) -> None:
+        self._stop = asyncio.Event()
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        subscribed = 0
+        connections: list[ClientConnection] = []
+
+        async def open_one(match_id: str) -> None:
+            nonlocal subscribed
+            async with gate:
+                connection = await connect(self.ws_url, open_timeout=120, max_queue=None)
+                await connection.send(json.dumps({"action": "subscribe", "match_id": match_id}))
+                while json.loads(await connection.recv())["type"] != "subscribed":
+                    pass
+            connections.append(connection)
+            subscribed += 1
+            if subscribed == self.count:
+                self._ready.set()
+            await self._listen(connection)
+
+        tasks = [asyncio.create_task(open_one(match_id)) for match_id in self.assigned]
+        await self._stop.wait()
+        for connection in connections:
+            await connection.close()
+        for task in tasks:
+            task.cancel()
+
+    async def _listen(self, connection: ClientConnection) -> None:
+        async for text in connection:
+            now = time.perf_counter()
+            message = json.loads(text)
+            self.messages += 1
+            self.last_message_at = now
+            if message["type"] == "change":
+                self.arrivals[message["event"]["event_id"]].append(now)
+
+
+def _post_at(api: ApiClient, rate: int, seconds: float, match_ids: list[str], prefix: str,
+             acked: dict[str, tuple[float, str]], per_request: int = 25) -> None:
+    """Offer ``rate`` events/s for ``seconds`` (``inf`` rate: as fast as the API answers)."""
+    clock = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    interval = per_request / rate
+    started = next_at = time.perf_counter()
+    n = 0
+    while time.perf_counter() - started < seconds:
+        batch = []
+        for _ in range(per_request):
+            n += 1
+            batch.append({"match_id": random.choice(match_ids), "event_type": "pass", "team_id": "home",
+                          "player_id": "p1", "event_id": f"{prefix}-{n}",
+                          "timestamp": datetime.fromtimestamp(clock + n / 1000, UTC).isoformat(timespec="milliseconds")})
+        api.post_events(batch)
+        now = time.perf_counter()
+        acked.update({e["event_id"]: (now, e["match_id"]) for e in batch})
+        next_at += interval
+        time.sleep(max(0.0, next_at - now))
+
+
+def _drain(subscribers: Subscribers, due: int) -> None:
+    """Wait until ``due`` change deliveries arrived, or the drain time is up."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline and sum(map(len, subscribers.arrivals.values())) < due:
+        time.sleep(0.2)
+
+
+def push_latency(url: str, ws_url: str, token: str, seconds: float, *, rate: int = 500, matches: int = 300,
+                 subscribers: int = 1000, burst_seconds: float = 5.0) -> dict[str, Any]:
+    """Delays (s, per delivery) at ``rate``, deliveries due and made, and the fan-out rate (messages/s) of a
+    burst posted as fast as the API takes it."""
+    prefix = uuid.uuid4().hex[:6]
+    match_ids = [f"w{prefix}-{m}" for m in range(matches)]
+    clients = Subscribers(ws_url, match_ids, subscribers)
+    clients.start()
+    per_match = clients.per_match()
+    api = ApiClient(url, token)
+    try:
+        steady: dict[str, tuple[float, str]] = {}
+        _post_at(api, rate, seconds, match_ids, f"{prefix}s", steady)
+        due = sum(per_match[match_id] for _, match_id in steady.values())
+        _drain(clients, due)
+        delays = [arrived - acked for event_id, (acked, _) in steady.items()
+                  for arrived in clients.arrivals.get(event_id, [])]
+        burst: dict[str, tuple[float, str]] = {}
+        messages_before, burst_started = clients.messages, time.perf_counter()
+        _post_at(api, 1_000_000, burst_seconds, match_ids, f"{prefix}b", burst, per_request=500)
+        _drain(clients, due + sum(per_match[match_id] for _, match_id in burst.values()))
+        fan_out = (clients.messages - messages_before) / max(1e-9, clients.last_message_at - burst_started)
+    finally:
+        clients.stop()
+    return {"delays": delays, "due": due, "delivered": len(delays), "fan_out_per_s": fan_out,
+            "burst_events": len(burst)}

@@ -1,0 +1,52 @@
+"""The WebSocket API's doors: connect, the three actions, disconnect.
+
+Subscribers connect with no credential; producers show the same token as
+POST /events (``Authorization: Bearer`` or ``?token=``), and a wrong one
+refuses the upgrade. ``publish`` is POST /events through another door: the
+same validation and durable publish (``ingest.ingest``).
+"""
+
+from collections.abc import Mapping
+
+from chalicelib import ingest, messages, security
+from chalicelib.http import ApiError
+from chalicelib.publishing import KafkaPublisher
+from chalicelib.repository import EventRepository
+from chalicelib.subscriptions import Subscriptions
+
+
+def connect(connection_id: str, headers: Mapping[str, str], query: Mapping[str, str], expected_token: str | None,
+            subscriptions: Subscriptions) -> None:
+    """Record the connection; raise security.Unauthorized for a token that is not the producer token."""
+    header = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
+    if header is None and "token" in query:
+        header = f"Bearer {query['token']}"
+    if header is not None:
+        security.check_bearer(header, expected_token)
+    subscriptions.connect(connection_id, producer=header is not None)
+
+
+def message(connection_id: str, body: str | None, *, subscriptions: Subscriptions, repository: EventRepository,
+            publisher: KafkaPublisher) -> str:
+    """The answer to one client message (always one: an error never closes the connection)."""
+    try:
+        action = messages.decode(body)
+    except messages.BadMessage as bad:
+        return messages.error(bad.code, bad.message, request_id=bad.request_id,
+                              publish=bad.request_id is not None)
+    if isinstance(action, messages.Subscribe):
+        subscriptions.subscribe(connection_id, action.match_id)  # first: no change after the cursor is missed
+        return messages.subscribed(action.match_id, repository.statistics(action.match_id),
+                                   repository.feed_position(action.match_id))
+    if isinstance(action, messages.Unsubscribe):
+        subscriptions.unsubscribe(connection_id, action.match_id)
+        return messages.unsubscribed(action.match_id)
+    if not subscriptions.is_producer(connection_id):
+        return messages.error("unauthorized", "publish needs the producer token on connect",
+                              request_id=action.request_id, publish=True)
+    try:
+        event_ids = ingest.ingest(action.body, publisher)
+    except ApiError as refused:
+        return messages.error(refused.code, refused.message, request_id=action.request_id, errors=refused.errors,
+                              publish=True)
+    return messages.accepted(action.request_id, event_ids)

@@ -1,0 +1,31 @@
+"""The match centre page: plain HTML, CSS and JavaScript in ``chalicelib/site``, packaged with the app.
+
+``GET /`` is the page, ``GET /assets/{name}`` its script and style sheet, and
+``GET /config`` tells it where the WebSocket API is (the page finds the REST
+API from its own address).
+"""
+
+from pathlib import Path
+
+SITE = Path(__file__).resolve().parent / "site"
+ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+PAGE_TYPE = "text/html; charset=utf-8"
+
+
+class NoSuchAsset(LookupError):
+    """Not one of the page's assets."""
+
+
+def page() -> str:
+    return (SITE / "index.html").read_text()
+
+
+def asset(name: str) -> tuple[str, str]:
+    """(text, content type) of one of the page's assets."""
+    if name not in ASSETS:
+        raise NoSuchAsset(name)
+    return (SITE / name).read_text(), ASSETS[name]
+
+
+def config(websocket_url: str | None) -> dict[str, str | None]:
+    return {"websocket": websocket_url}

@@ -1,0 +1,290 @@
+// The match centre: the directory, one match's score, timeline, statistics and pitch, kept live by the
+// WebSocket API (subscribe, apply change and stats messages, dedupe by cursor, catch up from the change feed
+// after a reconnect), and by polling with If-None-Match while the socket is down. No build step, no library.
+"use strict";
+
+const LABELS = {goal: "⚽ Goal", own_goal: "⚽ Own goal", yellow_card: "🟨 Yellow card", red_card: "🟥 Red card",
+                substitution: "⇄ Substitution", kick_off: "Kick-off", half_time: "Half-time", full_time: "Full-time"};
+const STATUS = {pre_match: "pre-match", live: "live", half_time: "half-time", finished: "finished"};
+const TEAM_ROWS = [["goals", "Goals"], ["shots", "Shots"], ["shots_on_target", "On target"], ["passes", "Passes"],
+                   ["pass_accuracy", "Pass accuracy %"], ["fouls", "Fouls"], ["yellow_cards", "Yellow cards"],
+                   ["red_cards", "Red cards"], ["corners", "Corners"]];
+const POLL_MS = 2000;
+
+const state = {config: null, matchId: null, events: new Map(), stats: null, cursor: null, socket: null,
+               socketUp: false, etags: new Map(), pollTimer: null, retry: 0};
+const $ = (id) => document.getElementById(id);
+const api = (path) => new URL(path, new URL(".", location.href));  // the API serves the page: same base
+
+async function getJson(path) {
+  // GET with If-None-Match: null when unchanged (304)
+  const headers = {};
+  if (state.etags.has(path)) headers["If-None-Match"] = state.etags.get(path).etag;
+  const response = await fetch(api(path), {headers});
+  if (response.status === 304) return null;
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  const body = await response.json();
+  state.etags.set(path, {etag: response.headers.get("ETag")});
+  return body;
+}
+
+function setConnection(text) { $("connection").textContent = text; }
+
+// -- the directory ----------------------------------------------------------------------------------------
+
+async function loadMatches() {
+  const body = await getJson("matches?limit=100");
+  if (!body) return;
+  const rank = {live: 0, half_time: 1, pre_match: 2, finished: 3};
+  const matches = body.matches.sort((a, b) => rank[a.status] - rank[b.status]);
+  $("no-matches").hidden = matches.length > 0;
+  $("match-list").replaceChildren(...matches.map((m) => {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.matchId = m.match_id;
+    button.setAttribute("aria-current", String(m.match_id === state.matchId));
+    const score = m.teams.map((t) => `${t} ${m.score[t] ?? 0}`).join(" – ") || "no events yet";
+    button.append(m.match_id, Object.assign(document.createElement("span"), {
+      className: "meta", textContent: `${STATUS[m.status]}${m.minute != null ? ` · ${m.minute}'` : ""} · ${score}`}));
+    button.addEventListener("click", () => openMatch(m.match_id));
+    item.append(button);
+    return item;
+  }));
+}
+
+// -- one match --------------------------------------------------------------------------------------------
+
+async function openMatch(matchId) {
+  if (state.matchId && state.socketUp) send({action: "unsubscribe", match_id: state.matchId});
+  Object.assign(state, {matchId, events: new Map(), stats: null, cursor: null});
+  state.etags.clear();
+  history.replaceState(null, "", `#${encodeURIComponent(matchId)}`);
+  $("match").hidden = false;
+  document.querySelectorAll("#match-list button").forEach(
+    (b) => b.setAttribute("aria-current", String(b.dataset.matchId === matchId)));
+  if (state.socketUp) send({action: "subscribe", match_id: matchId});  // the answer loads the match
+  else await loadMatch();
+}
+
+async function loadMatch() {
+  // Everything up to now: the position in the change feed first, so nothing after it is missed.
+  const matchId = state.matchId;
+  const feed = await fetchJson(`matches/${encodeURIComponent(matchId)}/changes?limit=1000`);
+  let cursor = feed.changes.length ? feed.changes.at(-1).cursor : null;
+  for (let next = feed.next_cursor; next; ) {
+    const page = await fetchJson(`matches/${encodeURIComponent(matchId)}/changes?limit=1000&after=${next}`);
+    cursor = page.changes.length ? page.changes.at(-1).cursor : cursor;
+    next = page.next_cursor;
+  }
+  const events = new Map();
+  for (let next = null, first = true; first || next; first = false) {
+    const page = await fetchJson(`matches/${encodeURIComponent(matchId)}?limit=1000${next ? `&cursor=${next}` : ""}`);
+    page.events.forEach((e) => events.set(e.event_id, e));
+    next = page.next_cursor;
+  }
+  if (matchId !== state.matchId) return;
+  state.events = events;
+  state.cursor = cursor;
+  state.stats = await fetchJson(`matches/${encodeURIComponent(matchId)}/stats`);
+  render();
+}
+
+async function fetchJson(path) {
+  const response = await fetch(api(path));
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+function applyChange(change) {
+  // A change at or before the cursor is already applied (at-least-once delivery): skip it.
+  if (state.cursor !== null && change.cursor <= state.cursor) return false;
+  state.cursor = change.cursor;
+  if (change.change === "delete") state.events.delete(change.event.event_id);
+  else state.events.set(change.event.event_id, change.event);
+  return true;
+}
+
+async function catchUp() {
+  // Changes after our cursor from the feed: after a reconnect, and while polling.
+  const matchId = state.matchId;
+  let after = state.cursor, changed = false;
+  while (true) {
+    const query = `limit=1000${after ? `&after=${after}` : ""}`;
+    const page = await fetchJson(`matches/${encodeURIComponent(matchId)}/changes?${query}`);
+    if (matchId !== state.matchId) return;
+    page.changes.forEach((c) => { changed = applyChange(c) || changed; });
+    if (!page.next_cursor) break;
+    after = page.next_cursor;
+  }
+  const stats = await getJson(`matches/${encodeURIComponent(matchId)}/stats`);
+  if (stats) { state.stats = stats; changed = true; }
+  if (changed) render();
+}
+
+// -- rendering --------------------------------------------------------------------------------------------
+
+function render() {
+  const stats = state.stats;
+  if (!stats) return;
+  const teams = Object.keys(stats.teams);
+  $("scoreline").textContent = teams.length
+    ? teams.map((t) => `${t} ${stats.score[t]}`).join(" – ") : `${state.matchId}: no events yet`;
+  $("status").textContent = STATUS[stats.status];
+  $("status").className = `badge ${stats.status}`;
+  const latest = [...state.events.values()].sort(byTime).at(-1);
+  $("minute").textContent = latest && latest.minute != null ? `${latest.minute}'` : "";
+  renderTeamStats(teams, stats);
+  renderPlayers(teams, stats);
+  renderPitch();
+  renderTimeline();
+}
+
+function byTime(a, b) {
+  return a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : a.event_id < b.event_id ? -1 : 1;
+}
+
+function cell(tag, text, attrs = {}) { return Object.assign(document.createElement(tag), {textContent: text}, attrs); }
+
+function renderTeamStats(teams, stats) {
+  const head = document.createElement("tr");
+  head.append(cell("th", ""), ...teams.map((t) => cell("th", t, {scope: "col"})));
+  const rows = TEAM_ROWS.map(([key, label]) => {
+    const row = document.createElement("tr");
+    row.append(cell("th", label, {scope: "row"}), ...teams.map((t) => cell("td", String(stats.teams[t][key]))));
+    return row;
+  });
+  $("team-stats").replaceChildren(head, ...rows);
+}
+
+function renderPlayers(teams, stats) {
+  const select = $("team-select");
+  const chosen = teams.includes(select.value) ? select.value : teams[0];
+  select.replaceChildren(...teams.map((t) => cell("option", t, {value: t, selected: t === chosen})));
+  const playerTeam = new Map();
+  state.events.forEach((e) => { if (e.player_id && e.team_id) playerTeam.set(e.player_id, e.team_id); });
+  const head = document.createElement("tr");
+  head.append(...["Player", "Goals", "Shots", "Passes", "Fouls", "Cards"].map((h) => cell("th", h, {scope: "col"})));
+  const rows = Object.entries(stats.players).filter(([p]) => playerTeam.get(p) === chosen).map(([p, s]) => {
+    const row = document.createElement("tr");
+    row.append(cell("th", p, {scope: "row"}), ...[s.goals, s.shots, s.passes, s.fouls].map((n) => cell("td", String(n))),
+               cell("td", `${s.yellow_cards} Y / ${s.red_cards} R`));
+    return row;
+  });
+  $("player-stats").replaceChildren(head, ...rows);
+}
+
+function renderPitch() {
+  const svg = $("pitch");
+  const ns = "http://www.w3.org/2000/svg";
+  const shape = (name, attrs) => {
+    const node = document.createElementNS(ns, name);
+    Object.entries(attrs).forEach(([k, v]) => node.setAttribute(k, v));
+    return node;
+  };
+  const lines = [shape("rect", {x: 0.5, y: 0.5, width: 99, height: 67, class: "line"}),
+                 shape("line", {x1: 50, y1: 0.5, x2: 50, y2: 67.5, class: "line"}),
+                 shape("circle", {cx: 50, cy: 34, r: 9.15, class: "line"}),
+                 shape("rect", {x: 0.5, y: 13.84, width: 16.5, height: 40.32, class: "line"}),
+                 shape("rect", {x: 83, y: 13.84, width: 16.5, height: 40.32, class: "line"})];
+  const marks = [...state.events.values()]
+    .filter((e) => (e.event_type === "goal" || e.event_type === "shot") && e.x != null && e.y != null)
+    .map((e) => {
+      const mark = shape("circle", {cx: e.x, cy: e.y * 0.68, r: e.event_type === "goal" ? 1.6 : 1.1,
+                                    class: e.event_type, "data-event-id": e.event_id});
+      mark.append(Object.assign(document.createElementNS(ns, "title"),
+                                {textContent: `${e.event_type} ${e.player_id ?? ""} ${e.minute ?? ""}'`}));
+      return mark;
+    });
+  svg.replaceChildren(...lines, ...marks);
+}
+
+function renderTimeline() {
+  const items = [...state.events.values()].sort(byTime).reverse().slice(0, 300).map((e) => {
+    const item = document.createElement("li");
+    item.className = e.event_type;
+    item.dataset.eventId = e.event_id;
+    const who = [e.player_id, e.team_id && `(${e.team_id})`].filter(Boolean).join(" ");
+    item.append(cell("span", e.minute != null ? `${e.minute}'` : "", {className: "minute"}),
+                Object.assign(document.createElement("span"), {}));
+    item.lastChild.append(cell("span", LABELS[e.event_type] ?? e.event_type.replaceAll("_", " "), {className: "kind"}),
+                          ` ${who}${e.outcome ? ` · ${e.outcome}` : ""}`);
+    return item;
+  });
+  $("timeline").replaceChildren(...items);
+}
+
+// -- the socket, and polling while it is down -------------------------------------------------------------
+
+function send(message) { if (state.socketUp) state.socket.send(JSON.stringify(message)); }
+
+function connect() {
+  let socket;
+  try {
+    socket = new WebSocket(state.config.websocket);
+  } catch (error) {
+    return startPolling();
+  }
+  state.socket = socket;
+  socket.onopen = () => {
+    state.socketUp = true;
+    state.retry = 0;
+    stopPolling();
+    setConnection("live");
+    if (state.matchId) send({action: "subscribe", match_id: state.matchId});
+  };
+  socket.onmessage = async ({data}) => {
+    const message = JSON.parse(data);
+    if (message.match_id !== undefined && message.match_id !== state.matchId) return;
+    if (message.type === "subscribed") {
+      if (state.cursor === null && state.events.size === 0) await loadMatch();
+      else await catchUp();  // a reconnect: fill the gap from the change feed
+    } else if (message.type === "change") {
+      if (applyChange(message)) render();
+    } else if (message.type === "stats") {
+      state.stats = message.stats;
+      render();
+      loadMatches();
+    }
+  };
+  socket.onclose = () => {
+    state.socketUp = false;
+    setConnection("polling (live connection lost)");
+    startPolling();
+    state.retry = Math.min(state.retry + 1, 6);
+    setTimeout(connect, 500 * 2 ** state.retry);
+  };
+}
+
+function startPolling() {
+  if (state.pollTimer) return;
+  state.pollTimer = setInterval(async () => {
+    try {
+      await loadMatches();
+      if (state.matchId) await catchUp();
+    } catch (error) {
+      setConnection(`offline (${error.message})`);
+    }
+  }, POLL_MS);
+}
+
+function stopPolling() {
+  clearInterval(state.pollTimer);
+  state.pollTimer = null;
+}
+
+async function main() {
+  state.config = await (await fetch(api("config"))).json();
+  await loadMatches();
+  const wanted = decodeURIComponent(location.hash.slice(1));
+  if (wanted) await openMatch(wanted);
+  window.addEventListener("hashchange", () => {  // a link or the address bar names another match
+    const matchId = decodeURIComponent(location.hash.slice(1));
+    if (matchId && matchId !== state.matchId) openMatch(matchId);
+  });
+  if (state.config.websocket) connect(); else { setConnection("polling"); startPolling(); }
+  setInterval(() => { if (state.socketUp) loadMatches(); }, 10 * POLL_MS);  // new matches appear
+}
+
+window.matchCentre = state;  // for the curious, and for the browser tests
+main().catch((error) => setConnection(`error: ${error.message}`));
