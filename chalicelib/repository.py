@@ -2,12 +2,14 @@
 
 An event's identity is (match_id, event_id). A batch is applied per match in
 stream order: a higher version replaces the stored one, anything else changes
-nothing. Each transaction swaps the versions, conditional on the version it
-read (or on there being none), adds the difference between old and new to the
-statistics items, and appends the changes it applied to the feed under the
-next sequence number, conditional on that number being free. Redelivery,
-stale versions and a second writer therefore fail a condition, and the batch
-is re-planned from what is really stored: nothing is counted twice or missed.
+nothing. A match's share of a transaction (many matches share one) swaps the
+versions, conditional on the version it read (or on there being none), adds
+the difference between old and new to the statistics items, moves the match's
+feed sequence number on ``s#match``, conditional on the one it saw, with the
+summary when that needs no read, and appends the changes it applied to the
+feed. Redelivery, stale versions and a second writer therefore fail a
+condition, and the match is re-planned from what is really stored: nothing is
+counted twice or missed.
 """
 
 import base64
@@ -30,7 +32,7 @@ from chalicelib.events import FIELDS, MATCH_LEVEL_TYPES
 EVENT_FIELDS = (*FIELDS, "deleted", "received_at", "partition", "offset")  # the order events are returned in
 TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
-PARALLEL_MATCHES = 8  # matches of one batch written concurrently
+PARALLEL_TRANSACTIONS = 8  # transactions of one round committed concurrently
 BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
 _CHANGE_CURSOR = re.compile(r"(\d{12})\.(\d{3})")
 
@@ -189,38 +191,54 @@ class EventRepository:
     # -- writes -------------------------------------------------------------
 
     def save(self, events: Iterable[Mapping[str, Any]]) -> int:
-        """Apply events (and voids) to their matches; return how many changed something."""
-        by_match: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-        for event in events:
-            by_match[event["match_id"]].append(event)
-        if len(by_match) <= 1:
-            return sum(self._save_match(*match) for match in by_match.items())
-        with ThreadPoolExecutor(max_workers=min(PARALLEL_MATCHES, len(by_match))) as pool:
-            return sum(pool.map(lambda match: self._save_match(*match), by_match.items()))
+        """Apply events (and voids) to their matches; return how many changed something.
 
-    def _save_match(self, match_id: str, events: Sequence[Mapping[str, Any]]) -> int:
-        pending = list(events)
-        known: dict[str, Stored | None] = {}  # read from the table; an id not here is assumed new
-        applied, attempt = 0, 0
+        Every round plans each match's next share of its pending events (in stream order) and packs the
+        plans of many matches into transactions of at most 100 actions, committed concurrently: a live
+        batch spans hundreds of matches with an event or two each, and a transaction per match would
+        cost as many round trips. A transaction that fails is re-planned, per match, from what is stored.
+        """
+        pending: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+        for event in events:
+            pending[event["match_id"]].append(event)
+        touched = list(pending)
+        known: dict[str, dict[str, Stored | None]] = {m: {} for m in pending}  # read; an id not here is new
+        attempts: Counter[str] = Counter()
+        applied = 0
         while pending:
-            plan = self._plan(pending, known)
-            if plan.writes:
-                failed = self._commit(match_id, plan, known)
-                if failed is not None:
-                    self._heads.pop(match_id, None)
-                    if failed:
-                        known |= self._read(match_id, failed)
-                    else:  # a conflict or throttling, or another writer took our sequence number
-                        attempt += 1
-                        if attempt >= TRANSACTION_ATTEMPTS:
+            plans = {match_id: self._plan(events_, known[match_id]) for match_id, events_ in pending.items()}
+            for match_id, plan in plans.items():
+                if not plan.writes:  # only redeliveries or stale versions: nothing to write
+                    pending[match_id] = pending[match_id][plan.taken:]
+            writing = [(match_id, plan) for match_id, plan in plans.items() if plan.writes]
+            transactions: list[list[tuple[str, _Plan]]] = []
+            for match_id, plan in writing:  # first fit, in order: the matches of a transaction are independent
+                room = next((t for t in transactions if sum(p.actions() for _, p in t) + plan.actions()
+                             <= TRANSACTION_ACTIONS), None)
+                if room is None:
+                    transactions.append([(match_id, plan)])
+                else:
+                    room.append((match_id, plan))
+            with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_TRANSACTIONS, len(transactions)))) as pool:
+                outcomes = list(pool.map(lambda t: self._commit(t, known), transactions))
+            for transaction, failed in zip(transactions, outcomes, strict=True):
+                for match_id, plan in transaction:
+                    if failed is None:
+                        known[match_id] |= plan.writes
+                        applied += len(plan.changes)
+                        pending[match_id] = pending[match_id][plan.taken:]
+                    elif failed.get(match_id):  # events not stored as assumed: read them, then re-plan
+                        known[match_id] |= self._read(match_id, failed[match_id])
+                    elif match_id in failed or not failed:  # its sequence number moved, or a conflict
+                        attempts[match_id] += 1
+                        if attempts[match_id] >= TRANSACTION_ATTEMPTS:
                             raise RuntimeError(f"match {match_id}: transaction kept failing")
-                        time.sleep(min(2.0, 0.05 * 2**attempt))
-                    continue
-                known |= plan.writes
-                applied += len(plan.changes)
-            pending = pending[plan.taken:]
-        if not self._head(match_id).exact:
-            self._project(match_id)
+            if any(o is not None and (not o or any(not ids for ids in o.values())) for o in outcomes):
+                time.sleep(min(2.0, 0.05 * 2 ** max(attempts.values(), default=1)))
+            pending = {match_id: events_ for match_id, events_ in pending.items() if events_}
+        for match_id in touched:
+            if not self._head(match_id).exact:
+                self._project(match_id)
         return applied
 
     def _plan(self, pending: Sequence[Mapping[str, Any]], known: Mapping[str, Stored | None]) -> _Plan:
@@ -255,35 +273,44 @@ class EventRepository:
             plan.taken += 1
         return plan
 
-    def _commit(self, match_id: str, plan: _Plan, known: Mapping[str, Stored | None]) -> list[str] | None:
-        """Write the plan; None when it committed, else the events whose stored version was not the one
-        assumed (empty: retry after a conflict)."""
+    def _commit(self, transaction: Sequence[tuple[str, _Plan]],
+                known: Mapping[str, Mapping[str, Stored | None]]) -> dict[str, list[str]] | None:
+        """Write the plans of one transaction. None when it committed; else, per match that failed a
+        condition, the events whose stored version was not the one assumed (empty: its sequence number
+        moved); no entry at all: a conflict or throttling, retry everything."""
         actions: list[dict[str, Any]] = []
-        for event_id, new in plan.writes.items():
-            put: dict[str, Any] = {"TableName": self.table, "Item": event_item(match_id, new.body),
-                                   "ExpressionAttributeNames": {"#sk": layout.SORT_KEY}}
-            read = known.get(event_id)
-            if read is None:
-                put["ConditionExpression"] = "attribute_not_exists(#sk)"
-            else:
-                put["ConditionExpression"] = "#v = :v"
-                put["ExpressionAttributeNames"] = {"#v": layout.VERSION}
-                put["ExpressionAttributeValues"] = {":v": {"N": str(read.version)}}
-            actions.append({"Put": put})
-        actions += self._stats_updates(match_id, plan.deltas)
-        head = self._head(match_id)
-        after = head.after(plan)
-        update = self._match_update(match_id, after, expected_seq=head.seq)
-        if add := _add(plan.deltas.get(stats.MATCH, Counter())):
-            update["UpdateExpression"] += " ADD " + add[0]
-            update["ExpressionAttributeNames"] |= add[1]
-            update["ExpressionAttributeValues"] |= add[2]
-        actions.append({"Update": update})
-        if plan.changes:
-            actions.append({"Put": {
-                "TableName": self.table,
-                "Item": {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.change_key(after.seq)},
-                         layout.CHANGES: {"S": json.dumps(plan.changes, separators=(",", ":"))}}}})
+        owners: list[tuple[str, str | None]] = []  # per action: its match, and its event id (None: not an event)
+        heads: dict[str, _Head] = {}
+        for match_id, plan in transaction:
+            for event_id, new in plan.writes.items():
+                put: dict[str, Any] = {"TableName": self.table, "Item": event_item(match_id, new.body),
+                                       "ExpressionAttributeNames": {"#sk": layout.SORT_KEY}}
+                read = known[match_id].get(event_id)
+                if read is None:
+                    put["ConditionExpression"] = "attribute_not_exists(#sk)"
+                else:
+                    put["ConditionExpression"] = "#v = :v"
+                    put["ExpressionAttributeNames"] = {"#v": layout.VERSION}
+                    put["ExpressionAttributeValues"] = {":v": {"N": str(read.version)}}
+                actions.append({"Put": put})
+                owners.append((match_id, event_id))
+            head = self._head(match_id)
+            heads[match_id] = head.after(plan)
+            update = self._match_update(match_id, heads[match_id], expected_seq=head.seq)
+            if add := _add(plan.deltas.get(stats.MATCH, Counter())):
+                update["UpdateExpression"] += " ADD " + add[0]
+                update["ExpressionAttributeNames"] |= add[1]
+                update["ExpressionAttributeValues"] |= add[2]
+            others = self._stats_updates(match_id, plan.deltas)
+            actions += [{"Update": update}, *others]
+            owners += [(match_id, None)] * (1 + len(others))
+            if plan.changes:
+                actions.append({"Put": {
+                    "TableName": self.table,
+                    "Item": {layout.PARTITION_KEY: {"S": match_id},
+                             layout.SORT_KEY: {"S": layout.change_key(heads[match_id].seq)},
+                             layout.CHANGES: {"S": json.dumps(plan.changes, separators=(",", ":"))}}}})
+                owners.append((match_id, None))
         try:
             self.client.transact_write_items(TransactItems=actions)
         except ClientError as error:
@@ -293,9 +320,15 @@ class EventRepository:
                 raise RejectedByStorage(invalid[0].get("Message") if invalid else str(error)) from error
             if not reasons:
                 raise
-            ids = list(plan.writes)
-            return [ids[i] for i, r in enumerate(reasons[:len(ids)]) if r.get("Code") == "ConditionalCheckFailed"]
-        self._heads[match_id] = after
+            failed: dict[str, list[str]] = {}
+            for (match_id, event_id), reason in zip(owners, reasons, strict=False):
+                if reason.get("Code") == "ConditionalCheckFailed":
+                    self._heads.pop(match_id, None)
+                    failed.setdefault(match_id, [])
+                    if event_id is not None:
+                        failed[match_id].append(event_id)
+            return failed
+        self._heads |= heads
         return None
 
     def _stats_updates(self, match_id: str, deltas: Mapping[stats.Owner, Counter[str]]) -> list[dict[str, Any]]:
