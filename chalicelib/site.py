@@ -1,4 +1,4 @@
-"""The match centre page: plain HTML, CSS and JavaScript in ``chalicelib/site``, packaged with the app.
+"""The match centre page: plain HTML, CSS and JavaScript in ``chalicelib/match_centre``, packaged with the app.
 
 ``GET /`` is the page, ``GET /assets/{name}`` its script and style sheet, and
 ``GET /config`` tells it where the WebSocket API is (the page finds the REST
@@ -7,7 +7,7 @@ API from its own address).
 
 from pathlib import Path
 
-SITE = Path(__file__).resolve().parent / "site"
+SITE = Path(__file__).resolve().parent / "match_centre"
 ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 PAGE_TYPE = "text/html; charset=utf-8"
 

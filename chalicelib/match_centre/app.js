@@ -12,7 +12,7 @@ const TEAM_ROWS = [["goals", "Goals"], ["shots", "Shots"], ["shots_on_target", "
 const POLL_MS = 2000;
 
 const state = {config: null, matchId: null, events: new Map(), stats: null, cursor: null, socket: null,
-               socketUp: false, etags: new Map(), pollTimer: null, retry: 0};
+               socketUp: false, etags: new Map(), pollTimer: null, retry: 0, queue: Promise.resolve()};
 const $ = (id) => document.getElementById(id);
 const api = (path) => new URL(path, new URL(".", location.href));  // the API serves the page: same base
 
@@ -20,7 +20,7 @@ async function getJson(path) {
   // GET with If-None-Match: null when unchanged (304)
   const headers = {};
   if (state.etags.has(path)) headers["If-None-Match"] = state.etags.get(path).etag;
-  const response = await fetch(api(path), {headers});
+  const response = await fetch(api(path), {headers, cache: "no-store"});  // our own If-None-Match
   if (response.status === 304) return null;
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   const body = await response.json();
@@ -67,31 +67,35 @@ async function openMatch(matchId) {
   else await loadMatch();
 }
 
-async function loadMatch() {
-  // Everything up to now: the position in the change feed first, so nothing after it is missed.
-  const matchId = state.matchId;
-  const feed = await fetchJson(`matches/${encodeURIComponent(matchId)}/changes?limit=1000`);
-  let cursor = feed.changes.length ? feed.changes.at(-1).cursor : null;
-  for (let next = feed.next_cursor; next; ) {
-    const page = await fetchJson(`matches/${encodeURIComponent(matchId)}/changes?limit=1000&after=${next}`);
-    cursor = page.changes.length ? page.changes.at(-1).cursor : cursor;
-    next = page.next_cursor;
-  }
+async function loadEvents(matchId) {
   const events = new Map();
   for (let next = null, first = true; first || next; first = false) {
     const page = await fetchJson(`matches/${encodeURIComponent(matchId)}?limit=1000${next ? `&cursor=${next}` : ""}`);
     page.events.forEach((e) => events.set(e.event_id, e));
     next = page.next_cursor;
   }
+  return events;
+}
+
+async function loadMatch() {
+  // Without the socket: the position in the change feed first, so nothing after it is missed.
+  const matchId = state.matchId;
+  let cursor = null;
+  for (let after = null, first = true; first || after; first = false) {
+    const page = await fetchJson(`matches/${encodeURIComponent(matchId)}/changes?limit=1000${after ? `&after=${after}` : ""}`);
+    cursor = page.changes.length ? page.changes.at(-1).cursor : cursor;
+    after = page.next_cursor;
+  }
+  const events = await loadEvents(matchId);
+  const stats = await fetchJson(`matches/${encodeURIComponent(matchId)}/stats`);
   if (matchId !== state.matchId) return;
-  state.events = events;
-  state.cursor = cursor;
-  state.stats = await fetchJson(`matches/${encodeURIComponent(matchId)}/stats`);
+  Object.assign(state, {events, cursor, stats});
   render();
 }
 
 async function fetchJson(path) {
-  const response = await fetch(api(path));
+  // "no-cache": revalidate, never a copy from the browser's cache (max-age=2 would hide what just changed)
+  const response = await fetch(api(path), {cache: "no-cache"});
   if (!response.ok) throw new Error(`${path}: ${response.status}`);
   return response.json();
 }
@@ -233,19 +237,8 @@ function connect() {
     setConnection("live");
     if (state.matchId) send({action: "subscribe", match_id: state.matchId});
   };
-  socket.onmessage = async ({data}) => {
-    const message = JSON.parse(data);
-    if (message.match_id !== undefined && message.match_id !== state.matchId) return;
-    if (message.type === "subscribed") {
-      if (state.cursor === null && state.events.size === 0) await loadMatch();
-      else await catchUp();  // a reconnect: fill the gap from the change feed
-    } else if (message.type === "change") {
-      if (applyChange(message)) render();
-    } else if (message.type === "stats") {
-      state.stats = message.stats;
-      render();
-      loadMatches();
-    }
+  socket.onmessage = ({data}) => {  // one message at a time, in order, loads included
+    state.queue = state.queue.then(() => handle(JSON.parse(data))).catch((error) => setConnection(`error: ${error.message}`));
   };
   socket.onclose = () => {
     state.socketUp = false;
@@ -254,6 +247,28 @@ function connect() {
     state.retry = Math.min(state.retry + 1, 6);
     setTimeout(connect, 500 * 2 ** state.retry);
   };
+}
+
+async function handle(message) {
+  if (message.match_id !== undefined && message.match_id !== state.matchId) return;
+  if (message.type === "subscribed") {
+    if (state.cursor === null && state.events.size === 0) {
+      // The first load: the subscription's own totals and cursor, and every event stored by now (changes
+      // after the cursor that these already hold are pushed again and applied again: they are whole events).
+      const events = await loadEvents(message.match_id);
+      if (message.match_id !== state.matchId) return;
+      Object.assign(state, {events, cursor: message.cursor, stats: message.stats});
+      render();
+    } else {
+      await catchUp();  // a reconnect: fill the gap from the change feed
+    }
+  } else if (message.type === "change") {
+    if (applyChange(message)) render();
+  } else if (message.type === "stats") {
+    state.stats = message.stats;
+    render();
+    loadMatches();
+  }
 }
 
 function startPolling() {
