@@ -47,7 +47,7 @@ def broadcast(stream_event: Mapping[str, Any], repository: EventRepository, subs
             logger.exception("broadcast failed; retrying from this match's first record", extra={"match_id": match[0]})
             return match[1][0]["dynamodb"]["SequenceNumber"]
 
-    with ThreadPoolExecutor(max_workers=PARALLEL_MATCHES) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_MATCHES, len(by_match)))) as pool:
         results = list(pool.map(push, by_match.items()))
     failed_at = [r for r in results if isinstance(r, str)]
     counts = [r for r in results if not isinstance(r, str)]

@@ -23,8 +23,8 @@ class Subscriptions:
         self._producers: set[str] = set()  # connections this process saw connect as producers
 
     def _item(self, partition: str, sort: str, **extra: Any) -> dict[str, Any]:
-        return {layout.SUBSCRIPTION_KEY: {"S": partition}, layout.SUBSCRIPTION_SORT_KEY: {"S": sort},
-                layout.EXPIRES_AT: {"N": str(int(self.clock() + CONNECTION_TTL_SECONDS))}, **extra}
+        return self._key(partition, sort) | {
+            layout.EXPIRES_AT: {"N": str(int(self.clock() + CONNECTION_TTL_SECONDS))}, **extra}
 
     def _key(self, partition: str, sort: str) -> dict[str, Any]:
         return {layout.SUBSCRIPTION_KEY: {"S": partition}, layout.SUBSCRIPTION_SORT_KEY: {"S": sort}}
