@@ -153,8 +153,13 @@ def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
     """Subscribers need no credential; a wrong producer token refuses the upgrade (401)."""
     raw = event.to_dict()
     try:
-        live.connect(event.connection_id, raw.get("headers") or {}, raw.get("queryStringParameters") or {},
-                     services.ingest_token.current(), services.subscriptions)
+        live.connect(
+            event.connection_id,
+            raw.get("headers") or {},
+            raw.get("queryStringParameters") or {},
+            services.ingest_token.current(),
+            services.subscriptions,
+        )
     except security.Unauthorized:
         return {"statusCode": 401}
     return {"statusCode": 200}
@@ -163,8 +168,13 @@ def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
 @app.on_ws_message()
 def ws_message(event: WebsocketEvent) -> dict[str, Any]:
     """The answer goes back as the route response ($default is two-way; see infra.stack)."""
-    answer = live.message(event.connection_id, event.body, subscriptions=services.subscriptions,
-                          repository=services.repository, publisher=services.publisher)
+    answer = live.message(
+        event.connection_id,
+        event.body,
+        subscriptions=services.subscriptions,
+        repository=services.repository,
+        publisher=services.publisher,
+    )
     return {"statusCode": 200, "body": answer}
 
 

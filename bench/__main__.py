@@ -100,9 +100,11 @@ def raw_producer(bootstrap: str, trials: int, count: int) -> list[float]:
     producer = KafkaProducer(**producer_config(settings))
     rates = []
     for _ in range(trials):
+
         def send_all() -> None:
             for future in [producer.send(topic, key=k, value=v) for k, v in values]:
                 future.get(timeout=60)
+
         rates.append(len(values) / timed(send_all))
     producer.close()
     return rates
@@ -116,10 +118,13 @@ def raw_batch_write(endpoint: str, trials: int, count: int, threads: int = 8) ->
     client = dynamodb(endpoint)
     rates = []
     for trial in range(trials):
-        items = [event_item(e["match_id"], parse_event(e).to_dict() | {"received_at": RECEIVED_AT, "partition": 0,
-                                                                         "offset": i})
-                 for i, e in enumerate(events_for(40, count // 40, 100 + trial))]
-        chunks = [items[i:i + 25] for i in range(0, len(items), 25)]
+        items = [
+            event_item(
+                e["match_id"], parse_event(e).to_dict() | {"received_at": RECEIVED_AT, "partition": 0, "offset": i}
+            )
+            for i, e in enumerate(events_for(40, count // 40, 100 + trial))
+        ]
+        chunks = [items[i : i + 25] for i in range(0, len(items), 25)]
 
         def write(chunk: list[dict[str, Any]]) -> None:
             request = {layout.DEFAULT_TABLE: [{"PutRequest": {"Item": item}} for item in chunk]}
@@ -134,9 +139,12 @@ def raw_full_query(endpoint: str, match_id: str, trials: int) -> list[float]:
     client = dynamodb(endpoint)
 
     def read_all() -> None:
-        params: dict[str, Any] = {"TableName": layout.DEFAULT_TABLE, "IndexName": layout.TIME_INDEX,
-                                  "KeyConditionExpression": "match_id = :m",
-                                  "ExpressionAttributeValues": {":m": {"S": match_id}}}
+        params: dict[str, Any] = {
+            "TableName": layout.DEFAULT_TABLE,
+            "IndexName": layout.TIME_INDEX,
+            "KeyConditionExpression": "match_id = :m",
+            "ExpressionAttributeValues": {":m": {"S": match_id}},
+        }
         while True:
             page = client.query(**params)
             if "LastEvaluatedKey" not in page:
@@ -153,7 +161,7 @@ def ingest_batches(url: str, trials: int, batches: int, clients: int = 4) -> tup
     rates, latencies = [], []
     for trial in range(trials):
         events = events_for(clients, batches * 500 // clients, 200 + trial)
-        work = [events[i:i + 500] for i in range(0, len(events), 500)]
+        work = [events[i : i + 500] for i in range(0, len(events), 500)]
         api = [ApiClient(url, TOKEN) for _ in range(clients)]
 
         def post(index_batch: tuple[int, list[dict[str, Any]]], api: list[ApiClient] = api) -> None:
@@ -175,8 +183,9 @@ def ingest_singles(url: str, trials: int, per_client: int, clients: int = 16) ->
                 started = time.perf_counter()
                 for attempt in range(3):  # a reset connection is retried, as a client would: same event, same id
                     try:
-                        response = sessions[client].post(f"{url}/events", json=event, timeout=60,
-                                                         headers={"Authorization": f"Bearer {TOKEN}"})
+                        response = sessions[client].post(
+                            f"{url}/events", json=event, timeout=60, headers={"Authorization": f"Bearer {TOKEN}"}
+                        )
                         break
                     except requests.ConnectionError:
                         if attempt == 2:
@@ -191,8 +200,9 @@ def ingest_singles(url: str, trials: int, per_client: int, clients: int = 16) ->
 def consumer_throughput(stack: RunProcess, trials: int, count: int) -> list[float]:
     """Preload a topic, then time the app's consumer (via the local event source) draining it."""
     bootstrap, dynamodb_url = stack.endpoints.bootstrap_servers, stack.endpoints.dynamodb_endpoint_url
-    os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DYNAMODB_ENDPOINT_URL": dynamodb_url,
-                       "INGEST_TOKEN": TOKEN})
+    os.environ.update(
+        {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DYNAMODB_ENDPOINT_URL": dynamodb_url, "INGEST_TOKEN": TOKEN}
+    )
     import app
     from devstack.event_source import LocalEventSource
 
@@ -202,15 +212,24 @@ def consumer_throughput(stack: RunProcess, trials: int, count: int) -> list[floa
         ensure_topic(bootstrap, topic)
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         events = events_for(50, count // 50, 400 + trial)
-        written = [record for start in range(0, len(events), 500)  # as the API writes 500-event requests
-                   for record in records([parse_event(e) for e in events[start:start + 500]], RECEIVED_AT)]
+        written = [
+            record
+            for start in range(0, len(events), 500)  # as the API writes 500-event requests
+            for record in records([parse_event(e) for e in events[start : start + 500]], RECEIVED_AT)
+        ]
         for future in [producer.send(topic, key=key, value=value) for key, value in written]:
             future.get(timeout=60)
         producer.close()
         stored, started, done = [0], [0.0], threading.Event()
 
-        def handler(msk_event: dict[str, Any], context: Any, started: list[float] = started, stored: list[int] = stored,
-                    events: list[dict[str, Any]] = events, done: threading.Event = done) -> None:
+        def handler(
+            msk_event: dict[str, Any],
+            context: Any,
+            started: list[float] = started,
+            stored: list[int] = stored,
+            events: list[dict[str, Any]] = events,
+            done: threading.Event = done,
+        ) -> None:
             started[0] = started[0] or time.perf_counter()  # from the first batch: group join is not consuming
             stored[0] += app.consume_events(msk_event, context)["stored"]
             if stored[0] >= len(events):
@@ -240,9 +259,16 @@ def freshness(url: str, seconds: float, rate: int = 500, matches: int = 300) -> 
             for _ in range(per_request):
                 n += 1
                 stamp = clock.replace(microsecond=0).timestamp() + n / 1000
-                batch.append({"match_id": f"f{prefix}-{random.randrange(matches)}", "event_type": "pass",
-                              "team_id": "home", "player_id": "p1", "event_id": f"{prefix}-{n}",
-                              "timestamp": datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds")})
+                batch.append(
+                    {
+                        "match_id": f"f{prefix}-{random.randrange(matches)}",
+                        "event_type": "pass",
+                        "team_id": "home",
+                        "player_id": "p1",
+                        "event_id": f"{prefix}-{n}",
+                        "timestamp": datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds"),
+                    }
+                )
             api.post_events(batch)
             with lock:
                 pending.append((batch[-1], time.perf_counter()))
@@ -259,8 +285,11 @@ def freshness(url: str, seconds: float, rate: int = 500, matches: int = 300) -> 
                 continue
             event, acked = item
             while True:
-                body = session.get(f"{url}/matches/{event['match_id']}",
-                                   params={"from": event["timestamp"], "to": event["timestamp"]}, timeout=30).json()
+                body = session.get(
+                    f"{url}/matches/{event['match_id']}",
+                    params={"from": event["timestamp"], "to": event["timestamp"]},
+                    timeout=30,
+                ).json()
                 if any(e["event_id"] == event["event_id"] for e in body["events"]):
                     delays.append(time.perf_counter() - acked)
                     break
@@ -305,12 +334,24 @@ def read_latencies(url: str, match_id: str, full_reads: int, stats_reads: int) -
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory_kb / 2**20, 1),
-            "python": platform.python_version(), "java": java, "os": platform.platform()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory_kb / 2**20, 1),
+        "python": platform.python_version(),
+        "java": java,
+        "os": platform.platform(),
+    }
 
 
 def chart(result: dict[str, Any], path: Path) -> None:
@@ -321,8 +362,10 @@ def chart(result: dict[str, Any], path: Path) -> None:
 
     figures = result["figures"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    pairs = [("producer (raw)\nvs POST batches", "raw_producer_per_s", "ingest_batch_per_s"),
-             ("BatchWriteItem (raw)\nvs consumer", "raw_batch_write_per_s", "consumer_per_s")]
+    pairs = [
+        ("producer (raw)\nvs POST batches", "raw_producer_per_s", "ingest_batch_per_s"),
+        ("BatchWriteItem (raw)\nvs consumer", "raw_batch_write_per_s", "consumer_per_s"),
+    ]
     for i, (_, raw, system) in enumerate(pairs):
         left.bar(i - 0.2, figures[raw]["median"], 0.4, color="#999999", label="raw limit" if i == 0 else None)
         left.bar(i + 0.2, figures[system]["median"], 0.4, color="#1f77b4", label="system" if i == 0 else None)
@@ -331,15 +374,27 @@ def chart(result: dict[str, Any], path: Path) -> None:
     left.set_ylabel("per second (median of trials)")
     left.set_title("throughput: system vs the raw limit of its part")
     left.legend()
-    lat = [("freshness", "freshness_s", 1000, 1000), ("/stats", "stats_s", 1000, 20), ("full read", "full_read_s", 1000, 500),
-           ("raw Query\n(full match)", "raw_full_query_s", 1000, None), ("POST 500", "ingest_batch_latency_s", 1000, None),
-           ("POST 1\n(16 clients)", "ingest_single_latency_s", 1000, None), ("push", "push_latency_s", 1000, 500)]
+    lat = [
+        ("freshness", "freshness_s", 1000, 1000),
+        ("/stats", "stats_s", 1000, 20),
+        ("full read", "full_read_s", 1000, 500),
+        ("raw Query\n(full match)", "raw_full_query_s", 1000, None),
+        ("POST 500", "ingest_batch_latency_s", 1000, None),
+        ("POST 1\n(16 clients)", "ingest_single_latency_s", 1000, None),
+        ("push", "push_latency_s", 1000, 500),
+    ]
     for i, (_, key, scale, target) in enumerate(lat):
         right.bar(i - 0.2, figures[key]["median"] * scale, 0.4, color="#1f77b4", label="p50" if i == 0 else None)
         right.bar(i + 0.2, figures[key]["p99"] * scale, 0.4, color="#ff7f0e", label="p99" if i == 0 else None)
         if target:
-            right.hlines(target, i - 0.45, i + 0.45, colors="red", linestyles="dashed",
-                         label="target" if key == "freshness_s" else None)
+            right.hlines(
+                target,
+                i - 0.45,
+                i + 0.45,
+                colors="red",
+                linestyles="dashed",
+                label="target" if key == "freshness_s" else None,
+            )
     right.set_xticks(range(len(lat)), [entry[0] for entry in lat], fontsize=8)
     right.set_yscale("log")
     right.set_ylabel("milliseconds (log)")
@@ -351,8 +406,9 @@ def chart(result: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--freshness-seconds", type=float, default=20.0)
@@ -381,12 +437,15 @@ def main(argv: list[str] | None = None) -> None:
         full_match = generate_match(f"full-{uuid.uuid4().hex[:6]}")
         match_id = full_match[0]["match_id"]
         for start in range(0, len(full_match), 500):
-            ApiClient(stack.url, TOKEN).post_events(full_match[start:start + 500])
+            ApiClient(stack.url, TOKEN).post_events(full_match[start : start + 500])
         wait_idle(stack)
         full, stats = read_latencies(stack.url, match_id, int(30 * scale) or 3, int(300 * scale) or 30)
         figures["full_read_s"], figures["stats_s"] = summary(full), summary(stats)
         figures["raw_full_query_s"] = summary(raw_full_query(dynamodb_url, match_id, int(30 * scale) or 3))
-        say(f"full read: {figures['full_read_s']}, raw query: {figures['raw_full_query_s']}, /stats: {figures['stats_s']}")
+        say(
+            f"full read: {figures['full_read_s']}, raw query: {figures['raw_full_query_s']}, "
+            f"/stats: {figures['stats_s']}"
+        )
         figures["consumer_per_s"] = summary(consumer_throughput(stack, trials, int(10000 * scale)))
         say(f"consumer: {figures['consumer_per_s']}")
         figures["freshness_s"] = summary(freshness(stack.url, args.freshness_seconds * (0.25 if args.quick else 1)))
@@ -395,8 +454,10 @@ def main(argv: list[str] | None = None) -> None:
         live = push_latency(stack.url, stack.ws_url, TOKEN, args.push_seconds * (0.25 if args.quick else 1), **sizes)
         figures["push_latency_s"] = summary(live["delays"] or [float("inf")])  # inf: nothing arrived in time
         figures["fan_out_per_s"] = summary([live["fan_out_per_s"]])
-        say(f"push: {figures['push_latency_s']}, {live['delivered']} of {live['due']} deliveries within the drain; "
-            f"fan-out {live['fan_out_per_s']:.0f} messages/s")
+        say(
+            f"push: {figures['push_latency_s']}, {live['delivered']} of {live['due']} deliveries within the drain; "
+            f"fan-out {live['fan_out_per_s']:.0f} messages/s"
+        )
     finally:
         stack.stop()
 
@@ -405,15 +466,32 @@ def main(argv: list[str] | None = None) -> None:
         "consumer_per_s": figures["consumer_per_s"]["median"] / figures["raw_batch_write_per_s"]["median"],
         "full_read_s": figures["raw_full_query_s"]["median"] / figures["full_read_s"]["median"],
     }
-    values = {"ratio_consumer": ratios["consumer_per_s"], "ratio_ingest": ratios["ingest_batch_per_s"],
-              "freshness_p99_s": figures["freshness_s"]["p99"], "stats_p99_ms": figures["stats_s"]["p99"] * 1000,
-              "full_read_p99_ms": figures["full_read_s"]["p99"] * 1000, "push_p99_s": figures["push_latency_s"]["p99"]}
-    targets = {name: {"value": round(values[key], 3), "target": f"{op} {bound}",
-                      "met": values[key] >= bound if op == ">=" else values[key] <= bound}
-               for name, (key, op, bound) in TARGETS.items()}
+    values = {
+        "ratio_consumer": ratios["consumer_per_s"],
+        "ratio_ingest": ratios["ingest_batch_per_s"],
+        "freshness_p99_s": figures["freshness_s"]["p99"],
+        "stats_p99_ms": figures["stats_s"]["p99"] * 1000,
+        "full_read_p99_ms": figures["full_read_s"]["p99"] * 1000,
+        "push_p99_s": figures["push_latency_s"]["p99"],
+    }
+    targets = {
+        name: {
+            "value": round(values[key], 3),
+            "target": f"{op} {bound}",
+            "met": values[key] >= bound if op == ">=" else values[key] <= bound,
+        }
+        for name, (key, op, bound) in TARGETS.items()
+    }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    result = {"timestamp": stamp, "quick": args.quick, "trials": trials, "machine": machine(),
-              "figures": figures, "ratios": ratios, "targets": targets}
+    result = {
+        "timestamp": stamp,
+        "quick": args.quick,
+        "trials": trials,
+        "machine": machine(),
+        "figures": figures,
+        "ratios": ratios,
+        "targets": targets,
+    }
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / f"{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
     chart(result, args.results / f"{stamp}.png")

@@ -24,9 +24,15 @@ TOKEN = "profile-token"
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as data, LocalStack(Path(data), persistent=False) as endpoints:
-        os.environ.update({"KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers, "INGEST_TOKEN": TOKEN,
-                           "DYNAMODB_ENDPOINT_URL": endpoints.dynamodb_endpoint_url,
-                           "EVENTS_TOPIC": "profile", "EVENTS_TABLE": "profile"})
+        os.environ.update(
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
+                "INGEST_TOKEN": TOKEN,
+                "DYNAMODB_ENDPOINT_URL": endpoints.dynamodb_endpoint_url,
+                "EVENTS_TOPIC": "profile",
+                "EVENTS_TABLE": "profile",
+            }
+        )
         ensure_topic(endpoints.bootstrap_servers, "profile")
         ensure_topic(endpoints.bootstrap_servers, "profile-dlq", partitions=1)
         ensure_table(endpoints.dynamodb_endpoint_url, "profile")
@@ -40,23 +46,41 @@ def main() -> None:
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
         with Client(app.app) as client:
             client.http.post("/events", headers=headers, body=json.dumps({"events": events[:10]}))  # warm up
-            profile("ingest", lambda: [client.http.post("/events", headers=headers,
-                                                        body=json.dumps({"events": events[i:i + 500]}))
-                                       for i in range(0, 3000, 500)])
+            profile(
+                "ingest",
+                lambda: [
+                    client.http.post("/events", headers=headers, body=json.dumps({"events": events[i : i + 500]}))
+                    for i in range(0, 3000, 500)
+                ],
+            )
             written = records([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
-            msk_records = [{"topic": "profile", "partition": 0, "offset": i, "key": None,
-                            "value": base64.b64encode(value).decode()} for i, (_, value) in enumerate(written)]
-            batches = [{"records": {"profile-0": msk_records[i:i + 5]}} for i in range(0, len(msk_records), 5)]
+            msk_records = [
+                {
+                    "topic": "profile",
+                    "partition": 0,
+                    "offset": i,
+                    "key": None,
+                    "value": base64.b64encode(value).decode(),
+                }
+                for i, (_, value) in enumerate(written)
+            ]
+            batches = [{"records": {"profile-0": msk_records[i : i + 5]}} for i in range(0, len(msk_records), 5)]
             profile("consume", lambda: [app.consume_events(b, LambdaContext("consumer", 512)) for b in batches])
-            profile("query", lambda: [client.http.get(f"/matches/profiled?cursor={c}" if c else "/matches/profiled")
-                                      for c in _cursors(client)])
+            profile(
+                "query",
+                lambda: [
+                    client.http.get(f"/matches/profiled?cursor={c}" if c else "/matches/profiled")
+                    for c in _cursors(client)
+                ],
+            )
 
 
 def _cursors(client: object) -> list[str | None]:
     cursors, cursor = [None], None
     while True:
         cursor = client.http.get(f"/matches/profiled?cursor={cursor}" if cursor else "/matches/profiled").json_body[
-            "next_cursor"]
+            "next_cursor"
+        ]
         if cursor is None:
             return cursors
         cursors.append(cursor)

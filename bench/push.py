@@ -92,8 +92,15 @@ class Subscribers:
                 self.arrivals[message["event"]["event_id"]].append(now)
 
 
-def _post_at(api: ApiClient, rate: int, seconds: float, match_ids: list[str], prefix: str,
-             acked: dict[str, tuple[float, str]], per_request: int = 25) -> None:
+def _post_at(
+    api: ApiClient,
+    rate: int,
+    seconds: float,
+    match_ids: list[str],
+    prefix: str,
+    acked: dict[str, tuple[float, str]],
+    per_request: int = 25,
+) -> None:
     """Offer ``rate`` events/s for ``seconds`` (``inf`` rate: as fast as the API answers)."""
     clock = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
     interval = per_request / rate
@@ -103,9 +110,16 @@ def _post_at(api: ApiClient, rate: int, seconds: float, match_ids: list[str], pr
         batch = []
         for _ in range(per_request):
             n += 1
-            batch.append({"match_id": random.choice(match_ids), "event_type": "pass", "team_id": "home",
-                          "player_id": "p1", "event_id": f"{prefix}-{n}",
-                          "timestamp": datetime.fromtimestamp(clock + n / 1000, UTC).isoformat(timespec="milliseconds")})
+            batch.append(
+                {
+                    "match_id": random.choice(match_ids),
+                    "event_type": "pass",
+                    "team_id": "home",
+                    "player_id": "p1",
+                    "event_id": f"{prefix}-{n}",
+                    "timestamp": datetime.fromtimestamp(clock + n / 1000, UTC).isoformat(timespec="milliseconds"),
+                }
+            )
         api.post_events(batch)
         now = time.perf_counter()
         acked.update({e["event_id"]: (now, e["match_id"]) for e in batch})
@@ -120,8 +134,17 @@ def _drain(subscribers: Subscribers, due: int) -> None:
         time.sleep(0.2)
 
 
-def push_latency(url: str, ws_url: str, token: str, seconds: float, *, rate: int = 500, matches: int = 300,
-                 subscribers: int = 1000, burst_seconds: float = 5.0) -> dict[str, Any]:
+def push_latency(
+    url: str,
+    ws_url: str,
+    token: str,
+    seconds: float,
+    *,
+    rate: int = 500,
+    matches: int = 300,
+    subscribers: int = 1000,
+    burst_seconds: float = 5.0,
+) -> dict[str, Any]:
     """Delays (s, per delivery) at ``rate``, deliveries due and made, and the fan-out rate (messages/s) of a
     burst posted as fast as the API takes it."""
     prefix = uuid.uuid4().hex[:6]
@@ -135,8 +158,9 @@ def push_latency(url: str, ws_url: str, token: str, seconds: float, *, rate: int
         _post_at(api, rate, seconds, match_ids, f"{prefix}s", steady)
         due = sum(per_match[match_id] for _, match_id in steady.values())
         _drain(clients, due)
-        delays = [arrived - acked for event_id, (acked, _) in steady.items()
-                  for arrived in clients.arrivals.get(event_id, [])]
+        delays = [
+            arrived - acked for event_id, (acked, _) in steady.items() for arrived in clients.arrivals.get(event_id, [])
+        ]
         burst: dict[str, tuple[float, str]] = {}
         messages_before, burst_started = clients.messages, time.perf_counter()
         _post_at(api, 1_000_000, burst_seconds, match_ids, f"{prefix}b", burst, per_request=500)
@@ -144,5 +168,10 @@ def push_latency(url: str, ws_url: str, token: str, seconds: float, *, rate: int
         fan_out = (clients.messages - messages_before) / max(1e-9, clients.last_message_at - burst_started)
     finally:
         clients.stop()
-    return {"delays": delays, "due": due, "delivered": len(delays), "fan_out_per_s": fan_out,
-            "burst_events": len(burst)}
+    return {
+        "delays": delays,
+        "due": due,
+        "delivered": len(delays),
+        "fan_out_per_s": fan_out,
+        "burst_events": len(burst),
+    }

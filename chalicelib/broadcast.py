@@ -32,8 +32,9 @@ PARALLEL_MATCHES = 16  # matches of a batch pushed at once; each match's message
 _NOT_STATISTICS = {layout.FEED_SEQ, layout.SUMMARY_SEQ}  # move with every change, counted or not
 
 
-def broadcast(stream_event: Mapping[str, Any], repository: EventRepository, subscriptions: Subscriptions,
-              send: Send) -> dict[str, Any]:
+def broadcast(
+    stream_event: Mapping[str, Any], repository: EventRepository, subscriptions: Subscriptions, send: Send
+) -> dict[str, Any]:
     """Push a batch of stream records; the answer is Lambda's partial batch response."""
     records = stream_event.get("Records", [])
     by_match: dict[str, list[Mapping[str, Any]]] = defaultdict(list)  # stream order kept within a match
@@ -55,8 +56,17 @@ def broadcast(stream_event: Mapping[str, Any], repository: EventRepository, subs
     metrics.add_metric(name="MessagesPushed", unit=MetricUnit.Count, value=pushed)
     metrics.add_metric(name="FailedPushes", unit=MetricUnit.Count, value=failed)
     metrics.add_metric(name="FailedBroadcasts", unit=MetricUnit.Count, value=len(failed_at))
-    logger.info("batch broadcast", extra={"records": len(records), "matches": len(by_match), "pushed": pushed,
-                                          "gone": gone, "failed": failed, "failed_matches": len(failed_at)})
+    logger.info(
+        "batch broadcast",
+        extra={
+            "records": len(records),
+            "matches": len(by_match),
+            "pushed": pushed,
+            "gone": gone,
+            "failed": failed,
+            "failed_matches": len(failed_at),
+        },
+    )
     if failed_at:  # Lambda retries from the lowest: matches pushed after it are pushed again (at least once)
         return {"batchItemFailures": [{"itemIdentifier": min(failed_at, key=int)}]}
     return {"batchItemFailures": []}
@@ -66,7 +76,7 @@ def _changes(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """The applied changes a new change item carries, with their cursors."""
     sort_key = record["dynamodb"]["Keys"][layout.SORT_KEY]["S"]
     if record["eventName"] == "INSERT" and sort_key.startswith(layout.CHANGE_PREFIX):
-        seq = int(sort_key[len(layout.CHANGE_PREFIX):])
+        seq = int(sort_key[len(layout.CHANGE_PREFIX) :])
         for index, change in enumerate(json.loads(record["dynamodb"]["NewImage"][layout.CHANGES]["S"])):
             yield change | {"cursor": layout.change_cursor(seq, index)}
 
@@ -76,13 +86,20 @@ def _counters_moved(record: Mapping[str, Any]) -> bool:
         return False
 
     def counters(image: Mapping[str, Any] | None) -> dict[str, str]:
-        return {name: value["N"] for name, value in (image or {}).items() if "N" in value and name not in _NOT_STATISTICS}
+        return {
+            name: value["N"] for name, value in (image or {}).items() if "N" in value and name not in _NOT_STATISTICS
+        }
 
     return counters(record["dynamodb"].get("OldImage")) != counters(record["dynamodb"].get("NewImage"))
 
 
-def _push(match_id: str, records: Sequence[Mapping[str, Any]], repository: EventRepository,
-          subscriptions: Subscriptions, send: Send) -> tuple[int, int, int]:
+def _push(
+    match_id: str,
+    records: Sequence[Mapping[str, Any]],
+    repository: EventRepository,
+    subscriptions: Subscriptions,
+    send: Send,
+) -> tuple[int, int, int]:
     """(messages pushed, connections gone, connections failed) for one match's records of a batch."""
     changes = [change for record in records for change in _changes(record)]
     moved = any(_counters_moved(record) for record in records)

@@ -40,11 +40,18 @@ def consume(msk_event: Mapping[str, Any], repository: EventRepository, publisher
     if dead:  # after the writes: if this fails, the batch is retried and the writes are no-ops
         publisher.dead_letter(dead)
         for record, error in dead:
-            logger.warning("record dead-lettered", extra={"topic": record.topic, "partition": record.partition,
-                                                          "offset": record.offset, "error": error})
+            logger.warning(
+                "record dead-lettered",
+                extra={"topic": record.topic, "partition": record.partition, "offset": record.offset, "error": error},
+            )
     events_seen = sum(len(events) for _, events in decoded)
-    summary = {"records": len(decoded) + len(invalid), "events": events_seen, "stored": stored,
-               "duplicates": events_seen - refused_events - stored, "dead_lettered": len(dead)}
+    summary = {
+        "records": len(decoded) + len(invalid),
+        "events": events_seen,
+        "stored": stored,
+        "duplicates": events_seen - refused_events - stored,
+        "dead_lettered": len(dead),
+    }
     metrics.add_metric(name="EventsStored", unit=MetricUnit.Count, value=stored)
     metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=summary["duplicates"])
     metrics.add_metric(name="DeadLetteredRecords", unit=MetricUnit.Count, value=len(dead))

@@ -15,13 +15,30 @@ from typing import Any
 import attrs
 
 MATCH_LEVEL_TYPES = frozenset({"kick_off", "half_time", "full_time"})
-EVENT_TYPES = frozenset(
-    {
-        "goal", "own_goal", "shot", "save", "pass", "corner", "free_kick",
-        "throw_in", "offside", "foul", "yellow_card", "red_card", "tackle",
-        "interception", "clearance", "dribble", "substitution",
-    }
-) | MATCH_LEVEL_TYPES
+EVENT_TYPES = (
+    frozenset(
+        {
+            "goal",
+            "own_goal",
+            "shot",
+            "save",
+            "pass",
+            "corner",
+            "free_kick",
+            "throw_in",
+            "offside",
+            "foul",
+            "yellow_card",
+            "red_card",
+            "tackle",
+            "interception",
+            "clearance",
+            "dribble",
+            "substitution",
+        }
+    )
+    | MATCH_LEVEL_TYPES
+)
 OUTCOMES = {
     "pass": frozenset({"complete", "incomplete"}),
     "shot": frozenset({"saved", "off_target", "blocked", "post"}),
@@ -126,8 +143,12 @@ class Event:
     minute: int | None = attrs.field(default=None, validator=_optional(_number(0, 130, integer=True)))
     second: int | None = attrs.field(default=None, validator=_optional(_number(0, 59, integer=True)))
     outcome: str | None = attrs.field(default=None, validator=_optional(_text(32)))
-    x: float | None = attrs.field(default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False)))
-    y: float | None = attrs.field(default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False)))
+    x: float | None = attrs.field(
+        default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False))
+    )
+    y: float | None = attrs.field(
+        default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False))
+    )
     related_player_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
     version: int = attrs.field(default=1, validator=_number(1, MAX_VERSION, integer=True))
 

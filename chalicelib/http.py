@@ -12,8 +12,15 @@ from chalice import Response
 class ApiError(Exception):
     """A client-facing failure; routes raise it, ``answers_errors`` renders it."""
 
-    def __init__(self, status: int, code: str, message: str, *, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.errors, self.headers = errors, headers or {}
@@ -58,8 +65,13 @@ def page_payload(match_id: str, events: list[str], next_cursor: str | None) -> s
     return head[:-1] + ',"events":[' + ",".join(events) + "]}"
 
 
-def conditional(payload: str, if_none_match: str | None, *, max_age: int = LIVE_MAX_AGE_SECONDS,
-                content_type: str = "application/json") -> Response:
+def conditional(
+    payload: str,
+    if_none_match: str | None,
+    *,
+    max_age: int = LIVE_MAX_AGE_SECONDS,
+    content_type: str = "application/json",
+) -> Response:
     """A 200 (JSON unless said otherwise) with a strong ETag of its bytes, or a bodiless 304 when the client
     has them."""
     etag = '"' + hashlib.sha256(payload.encode()).hexdigest()[:32] + '"'

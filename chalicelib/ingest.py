@@ -25,8 +25,9 @@ def ingest(raw_body: bytes, publisher: KafkaPublisher) -> list[str]:
     try:
         events = parse_batch(body)
     except InvalidEvents as invalid:
-        raise ApiError(400, "invalid_events", "the request has invalid fields; nothing was accepted",
-                       errors=invalid.errors) from None
+        raise ApiError(
+            400, "invalid_events", "the request has invalid fields; nothing was accepted", errors=invalid.errors
+        ) from None
     return publish(events, publisher)
 
 
@@ -44,7 +45,11 @@ def publish(events: list[Event | Void], publisher: KafkaPublisher) -> list[str]:
     try:
         publisher.publish(events, received_at=iso_millis(datetime.now(UTC)))
     except StreamUnavailable:
-        raise ApiError(503, "stream_unavailable", "the event stream did not acknowledge in time; retry",
-                       headers={"Retry-After": RETRY_AFTER_SECONDS}) from None
+        raise ApiError(
+            503,
+            "stream_unavailable",
+            "the event stream did not acknowledge in time; retry",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from None
     logger.info("events accepted", extra={"accepted": len(events), "match_ids": sorted({e.match_id for e in events})})
     return [event.event_id for event in events]  # type: ignore[misc]

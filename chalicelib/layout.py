@@ -81,28 +81,51 @@ def stats_owner(sort_key: str) -> tuple[str, str]:
 
 def table_definition(table_name: str) -> dict[str, Any]:
     """Keyword arguments for DynamoDB ``create_table`` (local stack and tests)."""
+
     def local_index(name: str, sort_key: str) -> dict[str, Any]:
-        return {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
-                "KeySchema": [{"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
-                              {"AttributeName": sort_key, "KeyType": "RANGE"}]}
+        return {
+            "IndexName": name,
+            "Projection": {"ProjectionType": "ALL"},
+            "KeySchema": [
+                {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                {"AttributeName": sort_key, "KeyType": "RANGE"},
+            ],
+        }
 
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"} for name in (
-            PARTITION_KEY, SORT_KEY, TIME_SORT_KEY, TYPE_SORT_KEY, PHASE_SORT_KEY,
-            DIRECTORY_PARTITION_KEY, DIRECTORY_SORT_KEY)],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in (
+                PARTITION_KEY,
+                SORT_KEY,
+                TIME_SORT_KEY,
+                TYPE_SORT_KEY,
+                PHASE_SORT_KEY,
+                DIRECTORY_PARTITION_KEY,
+                DIRECTORY_SORT_KEY,
+            )
+        ],
         "KeySchema": [
             {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
             {"AttributeName": SORT_KEY, "KeyType": "RANGE"},
         ],
-        "LocalSecondaryIndexes": [local_index(TIME_INDEX, TIME_SORT_KEY), local_index(TYPE_INDEX, TYPE_SORT_KEY),
-                                  local_index(PHASE_INDEX, PHASE_SORT_KEY)],
-        "GlobalSecondaryIndexes": [{
-            "IndexName": DIRECTORY_INDEX, "Projection": {"ProjectionType": "ALL"},
-            "KeySchema": [{"AttributeName": DIRECTORY_PARTITION_KEY, "KeyType": "HASH"},
-                          {"AttributeName": DIRECTORY_SORT_KEY, "KeyType": "RANGE"}],
-        }],
+        "LocalSecondaryIndexes": [
+            local_index(TIME_INDEX, TIME_SORT_KEY),
+            local_index(TYPE_INDEX, TYPE_SORT_KEY),
+            local_index(PHASE_INDEX, PHASE_SORT_KEY),
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": DIRECTORY_INDEX,
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": DIRECTORY_PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": DIRECTORY_SORT_KEY, "KeyType": "RANGE"},
+                ],
+            }
+        ],
         # the broadcaster reads each applied change from the stream (new and old images: stats moved?)
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": STREAM_VIEW},
     }
@@ -131,8 +154,11 @@ def subscriptions_table_definition(table_name: str) -> dict[str, Any]:
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"}
-                                 for name in (SUBSCRIPTION_KEY, SUBSCRIPTION_SORT_KEY)],
-        "KeySchema": [{"AttributeName": SUBSCRIPTION_KEY, "KeyType": "HASH"},
-                      {"AttributeName": SUBSCRIPTION_SORT_KEY, "KeyType": "RANGE"}],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in (SUBSCRIPTION_KEY, SUBSCRIPTION_SORT_KEY)
+        ],
+        "KeySchema": [
+            {"AttributeName": SUBSCRIPTION_KEY, "KeyType": "HASH"},
+            {"AttributeName": SUBSCRIPTION_SORT_KEY, "KeyType": "RANGE"},
+        ],
     }

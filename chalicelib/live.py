@@ -15,8 +15,13 @@ from chalicelib.repository import EventRepository
 from chalicelib.subscriptions import Subscriptions
 
 
-def connect(connection_id: str, headers: Mapping[str, str], query: Mapping[str, str], expected_token: str | None,
-            subscriptions: Subscriptions) -> None:
+def connect(
+    connection_id: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+    expected_token: str | None,
+    subscriptions: Subscriptions,
+) -> None:
     """Record the connection; raise security.Unauthorized for a token that is not the producer token."""
     header = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
     if header is None and "token" in query:
@@ -26,27 +31,35 @@ def connect(connection_id: str, headers: Mapping[str, str], query: Mapping[str, 
     subscriptions.connect(connection_id, producer=header is not None)
 
 
-def message(connection_id: str, body: str | None, *, subscriptions: Subscriptions, repository: EventRepository,
-            publisher: KafkaPublisher) -> str:
+def message(
+    connection_id: str,
+    body: str | None,
+    *,
+    subscriptions: Subscriptions,
+    repository: EventRepository,
+    publisher: KafkaPublisher,
+) -> str:
     """The answer to one client message (always one: an error never closes the connection)."""
     try:
         action = messages.decode(body)
     except messages.BadMessage as bad:
-        return messages.error(bad.code, bad.message, request_id=bad.request_id,
-                              publish=bad.request_id is not None)
+        return messages.error(bad.code, bad.message, request_id=bad.request_id, publish=bad.request_id is not None)
     if isinstance(action, messages.Subscribe):
         subscriptions.subscribe(connection_id, action.match_id)  # first: no change after the cursor is missed
-        return messages.subscribed(action.match_id, repository.statistics(action.match_id),
-                                   repository.feed_position(action.match_id))
+        return messages.subscribed(
+            action.match_id, repository.statistics(action.match_id), repository.feed_position(action.match_id)
+        )
     if isinstance(action, messages.Unsubscribe):
         subscriptions.unsubscribe(connection_id, action.match_id)
         return messages.unsubscribed(action.match_id)
     if not subscriptions.is_producer(connection_id):
-        return messages.error("unauthorized", "publish needs the producer token on connect",
-                              request_id=action.request_id, publish=True)
+        return messages.error(
+            "unauthorized", "publish needs the producer token on connect", request_id=action.request_id, publish=True
+        )
     try:
         event_ids = ingest.ingest(action.body, publisher)
     except ApiError as refused:
-        return messages.error(refused.code, refused.message, request_id=action.request_id, errors=refused.errors,
-                              publish=True)
+        return messages.error(
+            refused.code, refused.message, request_id=action.request_id, errors=refused.errors, publish=True
+        )
     return messages.accepted(action.request_id, event_ids)

@@ -82,8 +82,15 @@ def unsubscribed(match_id: str) -> str:
 
 def change(match_id: str, change: Mapping[str, Any]) -> str:
     """One applied change as the change feed lists it (``change``, ``event``, ``cursor``)."""
-    return _write({"type": "change", "match_id": match_id, "change": change["change"], "event": change["event"],
-                   "cursor": change["cursor"]})
+    return _write(
+        {
+            "type": "change",
+            "match_id": match_id,
+            "change": change["change"],
+            "event": change["event"],
+            "cursor": change["cursor"],
+        }
+    )
 
 
 def stats(match_id: str, totals: Mapping[str, Any]) -> str:
@@ -94,8 +101,14 @@ def accepted(request_id: str | None, event_ids: Sequence[str]) -> str:
     return _write({"type": "accepted", "request_id": request_id, "event_ids": list(event_ids)})
 
 
-def error(code: str, message: str, *, request_id: str | None = None,
-          errors: Sequence[Mapping[str, Any]] | None = None, publish: bool = False) -> str:
+def error(
+    code: str,
+    message: str,
+    *,
+    request_id: str | None = None,
+    errors: Sequence[Mapping[str, Any]] | None = None,
+    publish: bool = False,
+) -> str:
     """An error; ``publish`` answers carry their ``request_id`` (and ``errors`` for invalid events)."""
     body: dict[str, Any] = {"type": "error", "error": code, "message": message}
     if publish:

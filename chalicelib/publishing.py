@@ -72,8 +72,12 @@ def records(events: Sequence[Event | Void], received_at: str) -> list[tuple[byte
     for event in events:
         by_match.setdefault(event.match_id, []).append(event.to_dict())
     return [
-        (match_id.encode(), json.dumps({"received_at": received_at, "events": group[start:start + RECORD_EVENTS]},
-                                       separators=(",", ":")).encode())
+        (
+            match_id.encode(),
+            json.dumps(
+                {"received_at": received_at, "events": group[start : start + RECORD_EVENTS]}, separators=(",", ":")
+            ).encode(),
+        )
         for match_id, group in by_match.items()
         for start in range(0, len(group), RECORD_EVENTS)
     ]
@@ -87,8 +91,9 @@ class KafkaPublisher:
     makes a fresh one, so the API recovers by itself when Kafka returns.
     """
 
-    def __init__(self, make_producer: Callable[[], KafkaProducer], topic: str, dead_letter_topic: str,
-                 ack_timeout_seconds: float) -> None:
+    def __init__(
+        self, make_producer: Callable[[], KafkaProducer], topic: str, dead_letter_topic: str, ack_timeout_seconds: float
+    ) -> None:
         self._make_producer = make_producer
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
@@ -101,15 +106,22 @@ class KafkaPublisher:
 
     def dead_letter(self, rejects: Sequence[tuple[StreamRecord, str]]) -> None:
         """The original bytes, with why and where they came from in the headers."""
-        self._send_all([
-            (self.dead_letter_topic, record.key, record.value, [
-                ("error", error.encode()),
-                ("source_topic", record.topic.encode()),
-                ("source_partition", str(record.partition).encode()),
-                ("source_offset", str(record.offset).encode()),
-            ])
-            for record, error in rejects
-        ])
+        self._send_all(
+            [
+                (
+                    self.dead_letter_topic,
+                    record.key,
+                    record.value,
+                    [
+                        ("error", error.encode()),
+                        ("source_topic", record.topic.encode()),
+                        ("source_partition", str(record.partition).encode()),
+                        ("source_offset", str(record.offset).encode()),
+                    ],
+                )
+                for record, error in rejects
+            ]
+        )
 
     def _send_all(self, messages: Sequence[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
         deadline = time.monotonic() + self.ack_timeout_seconds
@@ -119,7 +131,9 @@ class KafkaPublisher:
                 if self._producer is None:
                     self._producer = self._make_producer()
                 producer = self._producer
-            futures = [producer.send(topic, key=key, value=value, headers=headers) for topic, key, value, headers in messages]
+            futures = [
+                producer.send(topic, key=key, value=value, headers=headers) for topic, key, value, headers in messages
+            ]
             for future in futures:
                 future.get(timeout=max(0.0, deadline - time.monotonic()))
         except KafkaError as error:

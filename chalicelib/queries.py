@@ -50,8 +50,12 @@ def directory_query(params: Mapping[str, str] | None) -> dict[str, str | int | N
             date.fromisoformat(day)
         except ValueError:
             raise ApiError(400, "invalid_query", "date must be a day, YYYY-MM-DD") from None
-    return {"status": status, "day": day, "limit": _limit(params, 50, MAX_DIRECTORY_LIMIT),
-            "cursor": params.get("cursor") or None}
+    return {
+        "status": status,
+        "day": day,
+        "limit": _limit(params, 50, MAX_DIRECTORY_LIMIT),
+        "cursor": params.get("cursor") or None,
+    }
 
 
 def event_query(match_id: str, params: Mapping[str, str] | None, event_type: str | None = None) -> EventQuery:

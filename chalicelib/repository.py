@@ -156,8 +156,11 @@ def _advance(edges: Edges, changes: Iterable[Mapping[str, Any]]) -> Edges | None
         if change["change"] == "delete":
             continue
         key = _time_key(event)
-        later = {"latest": True, "phase": event["event_type"] in MATCH_LEVEL_TYPES,
-                 "kick_off": event["event_type"] == "kick_off"}
+        later = {
+            "latest": True,
+            "phase": event["event_type"] in MATCH_LEVEL_TYPES,
+            "kick_off": event["event_type"] == "kick_off",
+        }
         if edges["first"] is None or key < _time_key(edges["first"]):
             edges["first"] = event
         for name, applies in later.items():
@@ -171,8 +174,11 @@ def _add(counters: Mapping[str, int]) -> tuple[str, dict[str, str], dict[str, An
     moved = {name: n for name, n in counters.items() if n}
     if not moved:
         return None
-    return (", ".join(f"#c{i} :c{i}" for i in range(len(moved))), {f"#c{i}": name for i, name in enumerate(moved)},
-            {f":c{i}": {"N": str(n)} for i, n in enumerate(moved.values())})
+    return (
+        ", ".join(f"#c{i} :c{i}" for i in range(len(moved))),
+        {f"#c{i}": name for i, name in enumerate(moved)},
+        {f":c{i}": {"N": str(n)} for i, n in enumerate(moved.values())},
+    )
 
 
 def _change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
@@ -209,12 +215,14 @@ class EventRepository:
             plans = {match_id: self._plan(events_, known[match_id]) for match_id, events_ in pending.items()}
             for match_id, plan in plans.items():
                 if not plan.writes:  # only redeliveries or stale versions: nothing to write
-                    pending[match_id] = pending[match_id][plan.taken:]
+                    pending[match_id] = pending[match_id][plan.taken :]
             writing = [(match_id, plan) for match_id, plan in plans.items() if plan.writes]
             transactions: list[list[tuple[str, _Plan]]] = []
             for match_id, plan in writing:  # first fit, in order: the matches of a transaction are independent
-                room = next((t for t in transactions if sum(p.actions() for _, p in t) + plan.actions()
-                             <= TRANSACTION_ACTIONS), None)
+                room = next(
+                    (t for t in transactions if sum(p.actions() for _, p in t) + plan.actions() <= TRANSACTION_ACTIONS),
+                    None,
+                )
                 if room is None:
                     transactions.append([(match_id, plan)])
                 else:
@@ -226,7 +234,7 @@ class EventRepository:
                     if failed is None:
                         known[match_id] |= plan.writes
                         applied += len(plan.changes)
-                        pending[match_id] = pending[match_id][plan.taken:]
+                        pending[match_id] = pending[match_id][plan.taken :]
                     elif failed.get(match_id):  # events not stored as assumed: read them, then re-plan
                         known[match_id] |= self._read(match_id, failed[match_id])
                     elif match_id in failed or not failed:  # its sequence number moved, or a conflict
@@ -273,8 +281,9 @@ class EventRepository:
             plan.taken += 1
         return plan
 
-    def _commit(self, transaction: Sequence[tuple[str, _Plan]],
-                known: Mapping[str, Mapping[str, Stored | None]]) -> dict[str, list[str]] | None:
+    def _commit(
+        self, transaction: Sequence[tuple[str, _Plan]], known: Mapping[str, Mapping[str, Stored | None]]
+    ) -> dict[str, list[str]] | None:
         """Write the plans of one transaction. None when it committed; else, per match that failed a
         condition, the events whose stored version was not the one assumed (empty: its sequence number
         moved); no entry at all: a conflict or throttling, retry everything."""
@@ -283,8 +292,11 @@ class EventRepository:
         heads: dict[str, _Head] = {}
         for match_id, plan in transaction:
             for event_id, new in plan.writes.items():
-                put: dict[str, Any] = {"TableName": self.table, "Item": event_item(match_id, new.body),
-                                       "ExpressionAttributeNames": {"#sk": layout.SORT_KEY}}
+                put: dict[str, Any] = {
+                    "TableName": self.table,
+                    "Item": event_item(match_id, new.body),
+                    "ExpressionAttributeNames": {"#sk": layout.SORT_KEY},
+                }
                 read = known[match_id].get(event_id)
                 if read is None:
                     put["ConditionExpression"] = "attribute_not_exists(#sk)"
@@ -305,11 +317,18 @@ class EventRepository:
             actions += [{"Update": update}, *others]
             owners += [(match_id, None)] * (1 + len(others))
             if plan.changes:
-                actions.append({"Put": {
-                    "TableName": self.table,
-                    "Item": {layout.PARTITION_KEY: {"S": match_id},
-                             layout.SORT_KEY: {"S": layout.change_key(heads[match_id].seq)},
-                             layout.CHANGES: {"S": json.dumps(plan.changes, separators=(",", ":"))}}}})
+                actions.append(
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": {
+                                layout.PARTITION_KEY: {"S": match_id},
+                                layout.SORT_KEY: {"S": layout.change_key(heads[match_id].seq)},
+                                layout.CHANGES: {"S": json.dumps(plan.changes, separators=(",", ":"))},
+                            },
+                        }
+                    }
+                )
                 owners.append((match_id, None))
         try:
             self.client.transact_write_items(TransactItems=actions)
@@ -333,18 +352,31 @@ class EventRepository:
 
     def _stats_updates(self, match_id: str, deltas: Mapping[stats.Owner, Counter[str]]) -> list[dict[str, Any]]:
         """One ADD per team or player statistics item whose counters move."""
-        return [{"Update": {
-            "TableName": self.table,
-            "Key": {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.stats_key(kind, owner_id)}},
-            "UpdateExpression": "ADD " + add[0], "ExpressionAttributeNames": add[1], "ExpressionAttributeValues": add[2],
-        }} for (kind, owner_id), counters in deltas.items() if (kind, owner_id) != stats.MATCH and (add := _add(counters))]
+        return [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {
+                        layout.PARTITION_KEY: {"S": match_id},
+                        layout.SORT_KEY: {"S": layout.stats_key(kind, owner_id)},
+                    },
+                    "UpdateExpression": "ADD " + add[0],
+                    "ExpressionAttributeNames": add[1],
+                    "ExpressionAttributeValues": add[2],
+                }
+            }
+            for (kind, owner_id), counters in deltas.items()
+            if (kind, owner_id) != stats.MATCH and (add := _add(counters))
+        ]
 
     def _read(self, match_id: str, event_ids: Sequence[str]) -> dict[str, Stored | None]:
         """The stored versions of these events (None: never stored), strongly consistent."""
         found: dict[str, Stored | None] = dict.fromkeys(event_ids)
         for start in range(0, len(event_ids), BATCH_GET_KEYS):
-            keys = [{layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.event_key(e)}}
-                    for e in event_ids[start:start + BATCH_GET_KEYS]]
+            keys = [
+                {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.event_key(e)}}
+                for e in event_ids[start : start + BATCH_GET_KEYS]
+            ]
             request = {self.table: {"Keys": keys, "ConsistentRead": True}}
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
@@ -359,13 +391,23 @@ class EventRepository:
         transaction with changes is conditional on the sequence number it read, so a stale head fails
         the commit and is read again."""
         if (head := self._heads.get(match_id)) is None:
-            item = self.client.get_item(TableName=self.table, ConsistentRead=True, Key={
-                layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}}).get("Item", {})
+            item = self.client.get_item(
+                TableName=self.table,
+                ConsistentRead=True,
+                Key={layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}},
+            ).get("Item", {})
             seq, summary_seq = (int(item.get(name, {"N": "0"})["N"]) for name in (layout.FEED_SEQ, layout.SUMMARY_SEQ))
             edges = json.loads(item[layout.EDGES]["S"]) if layout.EDGES in item else dict.fromkeys(EDGE_NAMES)
             teams = _totals(self._stats_items(match_id, f"{layout.STATS_PREFIX}team#", consistent=True))
-            head = _Head(seq, summary_seq == seq, edges, {
-                team: Counter({n: counters.get(n, 0) for n in ("events", "goals")}) for (_, team), counters in teams.items()})
+            head = _Head(
+                seq,
+                summary_seq == seq,
+                edges,
+                {
+                    team: Counter({n: counters.get(n, 0) for n in ("events", "goals")})
+                    for (_, team), counters in teams.items()
+                },
+            )
             self._heads[match_id] = head
         return head
 
@@ -400,9 +442,16 @@ class EventRepository:
         an edge event (or a crash left the summary behind the feed: the redelivery repairs it)."""
         head = self._head(match_id)
         edge = functools.partial(self._edge, match_id, consistent=True)
-        head = attrs.evolve(head, exact=True, edges={
-            "first": edge(layout.TIME_INDEX, descending=False), "latest": edge(layout.TIME_INDEX),
-            "phase": edge(layout.PHASE_INDEX), "kick_off": edge(layout.TYPE_INDEX, prefix="kick_off#")})
+        head = attrs.evolve(
+            head,
+            exact=True,
+            edges={
+                "first": edge(layout.TIME_INDEX, descending=False),
+                "latest": edge(layout.TIME_INDEX),
+                "phase": edge(layout.PHASE_INDEX),
+                "kick_off": edge(layout.TYPE_INDEX, prefix="kick_off#"),
+            },
+        )
         try:
             self.client.update_item(**self._match_update(match_id, head, expected_seq=head.seq))
         except ClientError as error:
@@ -414,27 +463,43 @@ class EventRepository:
 
     # -- reads --------------------------------------------------------------
 
-    def _edge(self, match_id: str, index: str, *, descending: bool = True, prefix: str | None = None,
-              consistent: bool = False) -> dict[str, Any] | None:
+    def _edge(
+        self, match_id: str, index: str, *, descending: bool = True, prefix: str | None = None, consistent: bool = False
+    ) -> dict[str, Any] | None:
         """The first or last live event of a local index (optionally of one type), or None."""
-        sort_key = {layout.TIME_INDEX: layout.TIME_SORT_KEY, layout.TYPE_INDEX: layout.TYPE_SORT_KEY,
-                    layout.PHASE_INDEX: layout.PHASE_SORT_KEY}[index]
+        sort_key = {
+            layout.TIME_INDEX: layout.TIME_SORT_KEY,
+            layout.TYPE_INDEX: layout.TYPE_SORT_KEY,
+            layout.PHASE_INDEX: layout.PHASE_SORT_KEY,
+        }[index]
         condition, values = "#pk = :pk", {":pk": {"S": match_id}}
         if prefix:
             condition, values = condition + " AND begins_with(#sk, :p)", values | {":p": {"S": prefix}}
         items = self.client.query(
-            TableName=self.table, IndexName=index, KeyConditionExpression=condition, Limit=1,
-            ScanIndexForward=not descending, ConsistentRead=consistent, ExpressionAttributeValues=values,
-            ExpressionAttributeNames={"#pk": layout.PARTITION_KEY} | ({"#sk": sort_key} if prefix else {}))["Items"]
+            TableName=self.table,
+            IndexName=index,
+            KeyConditionExpression=condition,
+            Limit=1,
+            ScanIndexForward=not descending,
+            ConsistentRead=consistent,
+            ExpressionAttributeValues=values,
+            ExpressionAttributeNames={"#pk": layout.PARTITION_KEY} | ({"#sk": sort_key} if prefix else {}),
+        )["Items"]
         return json.loads(items[0][layout.EVENT_BODY]["S"]) if items else None
 
-    def _stats_items(self, match_id: str, prefix: str = layout.STATS_PREFIX, consistent: bool = False,
-                     ) -> list[dict[str, Any]]:
+    def _stats_items(
+        self,
+        match_id: str,
+        prefix: str = layout.STATS_PREFIX,
+        consistent: bool = False,
+    ) -> list[dict[str, Any]]:
         params: dict[str, Any] = {
-            "TableName": self.table, "ConsistentRead": consistent,
+            "TableName": self.table,
+            "ConsistentRead": consistent,
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": match_id}, ":prefix": {"S": prefix}}}
+            "ExpressionAttributeValues": {":pk": {"S": match_id}, ":prefix": {"S": prefix}},
+        }
         items: list[dict[str, Any]] = []
         while True:
             response = self.client.query(**params)
@@ -461,13 +526,15 @@ class EventRepository:
         """One page of a match's live events (optionally one type) in timeline order."""
         if query.start and query.end and query.start > query.end:
             return Page([], None)  # an empty window (DynamoDB refuses BETWEEN with low > high)
-        index, sort_key = ((layout.TYPE_INDEX, layout.TYPE_SORT_KEY) if query.event_type
-                           else (layout.TIME_INDEX, layout.TIME_SORT_KEY))
+        index, sort_key = (
+            (layout.TYPE_INDEX, layout.TYPE_SORT_KEY) if query.event_type else (layout.TIME_INDEX, layout.TIME_SORT_KEY)
+        )
         prefix = f"{query.event_type}#" if query.event_type else ""
         low = prefix + (query.start or "0")
         high = prefix + (query.end + "$" if query.end else layout.INDEX_END)  # "$" sorts just after "#"
         params: dict[str, Any] = {
-            "TableName": self.table, "IndexName": index,
+            "TableName": self.table,
+            "IndexName": index,
             "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
             "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY, "#sk": sort_key},
             "ExpressionAttributeValues": {":pk": {"S": query.match_id}, ":low": {"S": low}, ":high": {"S": high}},
@@ -485,7 +552,9 @@ class EventRepository:
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         more = len(items) > query.limit
         items = items[: query.limit]
-        return Page([item[layout.EVENT_BODY]["S"] for item in items], _encode_cursor(items[-1], sort_key) if more else None)
+        return Page(
+            [item[layout.EVENT_BODY]["S"] for item in items], _encode_cursor(items[-1], sort_key) if more else None
+        )
 
     def changes(self, match_id: str, after: str | None, limit: int) -> tuple[list[dict[str, Any]], str | None]:
         """Applied changes after the cursor, in the order applied, and the cursor to continue from when
@@ -497,15 +566,20 @@ class EventRepository:
                 raise BadCursor("cursor is not one this API issued")
             seq, index = int(parsed[1]), int(parsed[2])
         params: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :low AND :high",
             "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": match_id}, ":low": {"S": layout.change_key(seq)},
-                                          ":high": {"S": layout.CHANGE_PREFIX + "~"}}}
+            "ExpressionAttributeValues": {
+                ":pk": {"S": match_id},
+                ":low": {"S": layout.change_key(seq)},
+                ":high": {"S": layout.CHANGE_PREFIX + "~"},
+            },
+        }
         found: list[dict[str, Any]] = []
         while len(found) <= limit:
             response = self.client.query(**params)
             for item in response["Items"]:
-                item_seq = int(item[layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX):])
+                item_seq = int(item[layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX) :])
                 for i, change in enumerate(json.loads(item[layout.CHANGES]["S"])):
                     if (item_seq, i) > (seq, index):
                         found.append(change | {"cursor": layout.change_cursor(item_seq, i)})
@@ -517,22 +591,31 @@ class EventRepository:
     def feed_position(self, match_id: str) -> str | None:
         """The cursor of the match's latest change (None: none yet): a subscriber's pushes continue after it."""
         items = self.client.query(
-            TableName=self.table, KeyConditionExpression="#pk = :pk AND begins_with(#sk, :c)",
-            ScanIndexForward=False, Limit=1, ConsistentRead=True,
+            TableName=self.table,
+            KeyConditionExpression="#pk = :pk AND begins_with(#sk, :c)",
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
             ExpressionAttributeNames={"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY},
-            ExpressionAttributeValues={":pk": {"S": match_id}, ":c": {"S": layout.CHANGE_PREFIX}})["Items"]
+            ExpressionAttributeValues={":pk": {"S": match_id}, ":c": {"S": layout.CHANGE_PREFIX}},
+        )["Items"]
         if not items:
             return None
-        seq = int(items[0][layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX):])
+        seq = int(items[0][layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX) :])
         return layout.change_cursor(seq, len(json.loads(items[0][layout.CHANGES]["S"])) - 1)
 
-    def directory(self, *, status: str | None, day: str | None, limit: int,
-                  cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    def directory(
+        self, *, status: str | None, day: str | None, limit: int, cursor: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """Match summaries, latest activity first, optionally of one status and first day."""
         names = {"#pk": layout.DIRECTORY_PARTITION_KEY}
         values: dict[str, Any] = {":pk": {"S": layout.DIRECTORY_PARTITION}}
-        params: dict[str, Any] = {"TableName": self.table, "IndexName": layout.DIRECTORY_INDEX,
-                                  "KeyConditionExpression": "#pk = :pk", "ScanIndexForward": False}
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": layout.DIRECTORY_INDEX,
+            "KeyConditionExpression": "#pk = :pk",
+            "ScanIndexForward": False,
+        }
         if day:
             names["#day"], values[":day"] = layout.FIRST_DAY, {"S": day}
             params["FilterExpression"] = "#day = :day"
@@ -545,10 +628,25 @@ class EventRepository:
             for item in response["Items"]:
                 summary = json.loads(item[layout.SUMMARY]["S"])
                 if status is None or summary["status"] == status:
-                    key = {name: item[name] for name in (layout.PARTITION_KEY, layout.SORT_KEY,
-                                                         layout.DIRECTORY_PARTITION_KEY, layout.DIRECTORY_SORT_KEY)}
-                    found.append(({"match_id": item[layout.PARTITION_KEY]["S"], **summary,
-                                   "event_count": int(item.get("event_count", {"N": "0"})["N"])}, key))
+                    key = {
+                        name: item[name]
+                        for name in (
+                            layout.PARTITION_KEY,
+                            layout.SORT_KEY,
+                            layout.DIRECTORY_PARTITION_KEY,
+                            layout.DIRECTORY_SORT_KEY,
+                        )
+                    }
+                    found.append(
+                        (
+                            {
+                                "match_id": item[layout.PARTITION_KEY]["S"],
+                                **summary,
+                                "event_count": int(item.get("event_count", {"N": "0"})["N"]),
+                            },
+                            key,
+                        )
+                    )
             if "LastEvaluatedKey" not in response:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -558,8 +656,12 @@ class EventRepository:
 
 def _totals(items: Iterable[Mapping[str, Any]]) -> dict[stats.Owner, dict[str, int]]:
     """Statistics items' counters by owner."""
-    return {layout.stats_owner(item[layout.SORT_KEY]["S"]): {name: int(attr["N"]) for name, attr in item.items()
-                                                           if "N" in attr} for item in items}
+    return {
+        layout.stats_owner(item[layout.SORT_KEY]["S"]): {
+            name: int(attr["N"]) for name, attr in item.items() if "N" in attr
+        }
+        for item in items
+    }
 
 
 def _encode_key(key: Mapping[str, Any]) -> str:
@@ -596,7 +698,12 @@ def _decode_cursor(cursor: str, match_id: str, sort_key: str, low: str, high: st
 def _decode_directory_cursor(cursor: str) -> dict[str, Any]:
     key = _decode_key(cursor)
     names = {layout.PARTITION_KEY, layout.SORT_KEY, layout.DIRECTORY_PARTITION_KEY, layout.DIRECTORY_SORT_KEY}
-    if (not isinstance(key, dict) or set(key) != names or not all(isinstance(v, str) for v in key.values())
-            or key[layout.SORT_KEY] != layout.MATCH_STATS or key[layout.DIRECTORY_PARTITION_KEY] != layout.DIRECTORY_PARTITION):
+    if (
+        not isinstance(key, dict)
+        or set(key) != names
+        or not all(isinstance(v, str) for v in key.values())
+        or key[layout.SORT_KEY] != layout.MATCH_STATS
+        or key[layout.DIRECTORY_PARTITION_KEY] != layout.DIRECTORY_PARTITION
+    ):
         raise BadCursor("cursor does not belong to this query")
     return {name: {"S": value} for name, value in key.items()}

@@ -37,8 +37,9 @@ class Unauthorized(_Unauthorized):
 class IngestToken:
     """The expected token, read lazily and cached (secrets for a few minutes)."""
 
-    def __init__(self, environ: Mapping[str, str], secrets_client: Callable[[], Any],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, environ: Mapping[str, str], secrets_client: Callable[[], Any], clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._environ, self._secrets_client, self._clock = environ, secrets_client, clock
         self._cached: tuple[str | None, float] | None = None
 

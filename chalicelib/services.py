@@ -25,8 +25,13 @@ from chalicelib.subscriptions import Subscriptions
 # Fail fast and retry a bounded number of times; the event source retries the batch after that.
 # parameter_validation off: the repository builds every request itself, and validation was a visible
 # share of the consumer's CPU in the profile (make profile).
-DYNAMODB_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 5},
-                         parameter_validation=False, max_pool_connections=16)
+DYNAMODB_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=10,
+    retries={"mode": "standard", "max_attempts": 5},
+    parameter_validation=False,
+    max_pool_connections=16,
+)
 
 
 class Services:
@@ -41,16 +46,18 @@ class Services:
     def publisher(self) -> KafkaPublisher:
         settings = self.settings
         config = producer_config(settings)
-        return KafkaPublisher(lambda: KafkaProducer(**config), settings.topic, settings.dead_letter_topic,
-                              settings.ack_timeout_seconds)
+        return KafkaPublisher(
+            lambda: KafkaProducer(**config), settings.topic, settings.dead_letter_topic, settings.ack_timeout_seconds
+        )
 
     @cached_property
     def dynamodb(self) -> Any:
         settings = self.settings
         endpoint = settings.dynamodb_endpoint_url
         local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if endpoint else {}
-        return boto3.client("dynamodb", region_name=settings.region, endpoint_url=endpoint, config=DYNAMODB_CONFIG,
-                            **local)
+        return boto3.client(
+            "dynamodb", region_name=settings.region, endpoint_url=endpoint, config=DYNAMODB_CONFIG, **local
+        )
 
     @cached_property
     def repository(self) -> EventRepository:

@@ -14,8 +14,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 TEAM_COUNTERS = (
-    "goals", "shots", "shots_on_target", "passes", "passes_completed", "fouls",
-    "yellow_cards", "red_cards", "corners", "offsides", "saves", "substitutions",
+    "goals",
+    "shots",
+    "shots_on_target",
+    "passes",
+    "passes_completed",
+    "fouls",
+    "yellow_cards",
+    "red_cards",
+    "corners",
+    "offsides",
+    "saves",
+    "substitutions",
 )
 PLAYER_COUNTERS = ("goals", "shots", "passes", "fouls", "yellow_cards", "red_cards")
 
@@ -66,16 +76,25 @@ def difference(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> 
         deltas[owner].update(counters)
     for owner, counters in increments([old] if old else []).items():
         deltas[owner].subtract(counters)
-    return {owner: nonzero for owner, counters in deltas.items()
-            if (nonzero := Counter({name: n for name, n in counters.items() if n}))}
+    return {
+        owner: nonzero
+        for owner, counters in deltas.items()
+        if (nonzero := Counter({name: n for name, n in counters.items() if n}))
+    }
 
 
 STATUS_AFTER = {None: "pre_match", "kick_off": "live", "half_time": "half_time", "full_time": "finished"}
 SUMMARY_TEAMS = 50  # a summary names at most this many teams (real matches have two)
 
 
-def summary(*, first: Mapping[str, Any] | None, latest: Mapping[str, Any] | None, phase: Mapping[str, Any] | None,
-            kick_off: Mapping[str, Any] | None, goals: Mapping[str, int]) -> dict[str, Any]:
+def summary(
+    *,
+    first: Mapping[str, Any] | None,
+    latest: Mapping[str, Any] | None,
+    phase: Mapping[str, Any] | None,
+    kick_off: Mapping[str, Any] | None,
+    goals: Mapping[str, int],
+) -> dict[str, Any]:
     """A match's directory entry from its live events: the earliest and latest, the latest match-level
     event (status) and kick_off (period), and each team's goals."""
     teams = sorted(goals, key=lambda team: (-goals[team], team))[:SUMMARY_TEAMS]
@@ -96,15 +115,26 @@ def _percent(part: int, whole: int) -> float:
     return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def render(match_id: str, totals: Mapping[Owner, Mapping[str, Any]], *, latest: Mapping[str, Any] | None = None,
-           phase: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def render(
+    match_id: str,
+    totals: Mapping[Owner, Mapping[str, Any]],
+    *,
+    latest: Mapping[str, Any] | None = None,
+    phase: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The /stats response from the stored counters and the latest live event and match-level event
     (none: an empty match). A team or player whose events were all voided has ``events`` at 0 and is
     left out."""
-    teams = {team: {name: int(counters.get(name, 0)) for name in TEAM_COUNTERS}
-             for (kind, team), counters in sorted(totals.items()) if kind == "team" and counters.get("events")}
-    players = {player: {name: int(counters.get(name, 0)) for name in PLAYER_COUNTERS}
-               for (kind, player), counters in sorted(totals.items()) if kind == "player" and counters.get("events")}
+    teams = {
+        team: {name: int(counters.get(name, 0)) for name in TEAM_COUNTERS}
+        for (kind, team), counters in sorted(totals.items())
+        if kind == "team" and counters.get("events")
+    }
+    players = {
+        player: {name: int(counters.get(name, 0)) for name in PLAYER_COUNTERS}
+        for (kind, player), counters in sorted(totals.items())
+        if kind == "player" and counters.get("events")
+    }
     for team_totals in teams.values():
         team_totals["pass_accuracy"] = _percent(team_totals["passes_completed"], team_totals["passes"])
     return {

@@ -24,22 +24,29 @@ class Subscriptions:
 
     def _item(self, partition: str, sort: str, **extra: Any) -> dict[str, Any]:
         return self._key(partition, sort) | {
-            layout.EXPIRES_AT: {"N": str(int(self.clock() + CONNECTION_TTL_SECONDS))}, **extra}
+            layout.EXPIRES_AT: {"N": str(int(self.clock() + CONNECTION_TTL_SECONDS))},
+            **extra,
+        }
 
     def _key(self, partition: str, sort: str) -> dict[str, Any]:
         return {layout.SUBSCRIPTION_KEY: {"S": partition}, layout.SUBSCRIPTION_SORT_KEY: {"S": sort}}
 
     def connect(self, connection_id: str, *, producer: bool) -> None:
-        self.client.put_item(TableName=self.table, Item=self._item(
-            layout.connection_key(connection_id), layout.CONNECTION_ITEM, producer={"BOOL": producer}))
+        self.client.put_item(
+            TableName=self.table,
+            Item=self._item(layout.connection_key(connection_id), layout.CONNECTION_ITEM, producer={"BOOL": producer}),
+        )
         if producer:
             self._producers.add(connection_id)
 
     def is_producer(self, connection_id: str) -> bool:
         """Whether the connection showed the producer token on connect (another process may have seen it)."""
         if connection_id not in self._producers:
-            item = self.client.get_item(TableName=self.table, ConsistentRead=True, Key=self._key(
-                layout.connection_key(connection_id), layout.CONNECTION_ITEM)).get("Item", {})
+            item = self.client.get_item(
+                TableName=self.table,
+                ConsistentRead=True,
+                Key=self._key(layout.connection_key(connection_id), layout.CONNECTION_ITEM),
+            ).get("Item", {})
             if not item.get("producer", {}).get("BOOL"):
                 return False
             self._producers.add(connection_id)
@@ -47,13 +54,21 @@ class Subscriptions:
 
     def subscribe(self, connection_id: str, match_id: str) -> None:
         connection, match = layout.connection_key(connection_id), layout.match_key(match_id)
-        self._write([{"PutRequest": {"Item": self._item(connection, match)}},
-                     {"PutRequest": {"Item": self._item(match, connection)}}])
+        self._write(
+            [
+                {"PutRequest": {"Item": self._item(connection, match)}},
+                {"PutRequest": {"Item": self._item(match, connection)}},
+            ]
+        )
 
     def unsubscribe(self, connection_id: str, match_id: str) -> None:
         connection, match = layout.connection_key(connection_id), layout.match_key(match_id)
-        self._write([{"DeleteRequest": {"Key": self._key(connection, match)}},
-                     {"DeleteRequest": {"Key": self._key(match, connection)}}])
+        self._write(
+            [
+                {"DeleteRequest": {"Key": self._key(connection, match)}},
+                {"DeleteRequest": {"Key": self._key(match, connection)}},
+            ]
+        )
 
     def connections(self, match_id: str) -> list[str]:
         """The live connections subscribed to the match."""
@@ -70,14 +85,16 @@ class Subscriptions:
             if sort != layout.CONNECTION_ITEM:
                 requests.append({"DeleteRequest": {"Key": self._key(sort, connection)}})
         for start in range(0, len(requests), 25):
-            self._write(requests[start:start + 25])
+            self._write(requests[start : start + 25])
         self._producers.discard(connection_id)
 
     def _query(self, partition: str, live_only: bool = True) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "#pk = :pk",
+            "TableName": self.table,
+            "KeyConditionExpression": "#pk = :pk",
             "ExpressionAttributeNames": {"#pk": layout.SUBSCRIPTION_KEY},
-            "ExpressionAttributeValues": {":pk": {"S": partition}}}
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
+        }
         if live_only:  # TTL deletes expired items within days, not at once
             params["FilterExpression"] = "#expires > :now"
             params["ExpressionAttributeNames"]["#expires"] = layout.EXPIRES_AT

@@ -8,7 +8,14 @@ from urllib.parse import unquote
 
 from chalice import Chalice
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, LocalDevServer, LocalGateway, MatchResult, RouteMatcher, create_local_server
+from chalice.local import (
+    ChaliceRequestHandler,
+    LocalDevServer,
+    LocalGateway,
+    MatchResult,
+    RouteMatcher,
+    create_local_server,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LISTEN_BACKLOG = 128
@@ -30,8 +37,9 @@ class _RequestHandler(ChaliceRequestHandler):
     wbufsize = -1
     disable_nagle_algorithm = True
 
-    def __init__(self, request: Any, client_address: tuple[str, int], server: HTTPServer, app_object: Chalice,
-                 config: Any) -> None:
+    def __init__(
+        self, request: Any, client_address: tuple[str, int], server: HTTPServer, app_object: Chalice, config: Any
+    ) -> None:
         self.local_gateway = LocalGateway(app_object, config)
         self.local_gateway.event_converter._route_matcher = _DecodingRouteMatcher(list(app_object.routes))
         BaseHTTPRequestHandler.__init__(self, request, client_address, server)  # handles the request

@@ -58,9 +58,19 @@ def msk_event(batch: Mapping[TopicPartition, Sequence[Any]], bootstrap_servers: 
 class LocalEventSource:
     """Poll, invoke, commit: at-least-once delivery, like the real mapping."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, handler: Handler, *, group_id: str = "football-consumer",
-                 instance_id: str | None = None, batch_size: int = 500, window_ms: int = 100,
-                 max_backoff_s: float = 5.0, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        handler: Handler,
+        *,
+        group_id: str = "football-consumer",
+        instance_id: str | None = None,
+        batch_size: int = 500,
+        window_ms: int = 100,
+        max_backoff_s: float = 5.0,
+        log: Callable[[str], None] = print,
+    ) -> None:
         self.bootstrap_servers, self.topic, self.handler = bootstrap_servers, topic, handler
         self.group_id, self.instance_id = group_id, instance_id
         self.batch_size, self.window_ms = batch_size, window_ms
@@ -140,8 +150,9 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    LocalEventSource(settings.bootstrap_servers, settings.topic, app.consume_events,
-                     instance_id="devstack-event-source").run(stop)
+    LocalEventSource(
+        settings.bootstrap_servers, settings.topic, app.consume_events, instance_id="devstack-event-source"
+    ).run(stop)
 
 
 if __name__ == "__main__":

@@ -61,16 +61,25 @@ def main() -> None:
         port = int(os.environ.get("PORT", "8000"))
         server = local_api_server(app.app, port)
         threading.Thread(target=server.serve_forever, daemon=True).start()
-        gateway = LocalWebSocketGateway(app.ws_connect, app.ws_message, app.ws_disconnect, port=ws_port,
-                                        management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 1))).start()
+        gateway = LocalWebSocketGateway(
+            app.ws_connect,
+            app.ws_message,
+            app.ws_disconnect,
+            port=ws_port,
+            management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 1)),
+        ).start()
         # The consumer and the broadcaster run in processes of their own, as each runs in its own Lambda:
         # ingest, consumption and fan-out then share no interpreter lock.
         env = os.environ | {"WEBSOCKET_ENDPOINT_URL": gateway.management_url}
-        sources = [subprocess.Popen([sys.executable, "-m", module], cwd=PROJECT_DIR, env=env)
-                   for module in ("devstack.event_source", "devstack.stream_source")]
+        sources = [
+            subprocess.Popen([sys.executable, "-m", module], cwd=PROJECT_DIR, env=env)
+            for module in ("devstack.event_source", "devstack.stream_source")
+        ]
         print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
-        print(f"Match centre on http://127.0.0.1:{port}/, WebSocket on {gateway.url} - Ctrl-C stops everything",
-              flush=True)
+        print(
+            f"Match centre on http://127.0.0.1:{port}/, WebSocket on {gateway.url} - Ctrl-C stops everything",
+            flush=True,
+        )
         print(f"Producers send: Authorization: Bearer {token}", flush=True)
         while not stop.wait(0.5):
             for source in sources:

@@ -28,11 +28,22 @@ class RunProcess:
         self.ws_url = f"ws://127.0.0.1:{ws_port}"
         self.log_file = data_dir.parent / "runner.log"
         env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DYNAMODB_ENDPOINT_URL")}
-        env |= {"DEVSTACK_DATA": str(data_dir), "PORT": str(port), "INGEST_TOKEN": token, "WS_PORT": str(ws_port),
-                "WS_MANAGEMENT_PORT": str(free_port())}
+        env |= {
+            "DEVSTACK_DATA": str(data_dir),
+            "PORT": str(port),
+            "INGEST_TOKEN": token,
+            "WS_PORT": str(ws_port),
+            "WS_MANAGEMENT_PORT": str(free_port()),
+        }
         with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen([sys.executable, "-m", "devstack.run"], cwd=PROJECT_DIR, env=env,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "devstack.run"],
+                cwd=PROJECT_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + startup_timeout_s
         while not self._healthy():
             if self.process.poll() is not None or time.monotonic() > deadline:

@@ -54,8 +54,16 @@ def resolve_artifacts(cache_dir: Path | None = None) -> tuple[Path, Path]:
         pom = HERE / name / "pom.xml"
         lib = cache / f"{name}-{hashlib.sha256(pom.read_bytes()).hexdigest()[:12]}"
         if not (lib / ".complete").exists():
-            command = ["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-                       f"-DoutputDirectory={lib}", "-DincludeScope=runtime"]
+            command = [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={lib}",
+                "-DincludeScope=runtime",
+            ]
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:
                 raise StackError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
@@ -79,7 +87,9 @@ class JavaService:
 
     def start(self) -> None:
         with self.log_file.open("ab") as log:
-            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self.ready():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -141,11 +151,18 @@ class LocalStack:
         kafka_lib, dynamodb_lib = resolve_artifacts()
         ports = self._ports()
         self.endpoints = Endpoints(f"127.0.0.1:{ports['kafka']}", f"http://127.0.0.1:{ports['dynamodb']}")
-        self.kafka = JavaService("Kafka", self._kafka_command(kafka_lib, ports), self.data_dir / "kafka.log",
-                                 lambda: _kafka_ready(self.endpoints.bootstrap_servers))
-        self.dynamodb = JavaService("DynamoDB Local", self._dynamodb_command(dynamodb_lib, ports["dynamodb"]),
-                                    self.data_dir / "dynamodb.log",
-                                    lambda: _dynamodb_ready(self.endpoints.dynamodb_endpoint_url))
+        self.kafka = JavaService(
+            "Kafka",
+            self._kafka_command(kafka_lib, ports),
+            self.data_dir / "kafka.log",
+            lambda: _kafka_ready(self.endpoints.bootstrap_servers),
+        )
+        self.dynamodb = JavaService(
+            "DynamoDB Local",
+            self._dynamodb_command(dynamodb_lib, ports["dynamodb"]),
+            self.data_dir / "dynamodb.log",
+            lambda: _dynamodb_ready(self.endpoints.dynamodb_endpoint_url),
+        )
 
     def _ports(self) -> dict[str, int]:
         """Kafka's controller address is written into its log at format time: keep ports with the data."""
@@ -159,58 +176,88 @@ class LocalStack:
     def _kafka_command(self, lib: Path, ports: dict[str, int]) -> list[str]:
         log_dir = self.data_dir / "kafka"
         properties = self.data_dir / "server.properties"
-        properties.write_text("\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{ports['controller']}",
-            f"listeners=PLAINTEXT://127.0.0.1:{ports['kafka']},CONTROLLER://127.0.0.1:{ports['controller']}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{ports['kafka']},"
-            f"CONTROLLER://127.0.0.1:{ports['controller']}",
-            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={log_dir}",
-            "num.partitions=3",
-            "auto.create.topics.enable=false",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=3",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "",
-        ]))
+        properties.write_text(
+            "\n".join(
+                [
+                    "process.roles=broker,controller",
+                    "node.id=1",
+                    f"controller.quorum.bootstrap.servers=127.0.0.1:{ports['controller']}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{ports['kafka']},CONTROLLER://127.0.0.1:{ports['controller']}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{ports['kafka']},"
+                    f"CONTROLLER://127.0.0.1:{ports['controller']}",
+                    "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                    "controller.listener.names=CONTROLLER",
+                    "inter.broker.listener.name=PLAINTEXT",
+                    f"log.dirs={log_dir}",
+                    "num.partitions=3",
+                    "auto.create.topics.enable=false",
+                    "offsets.topic.replication.factor=1",
+                    "offsets.topic.num.partitions=3",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1",
+                    "share.coordinator.state.topic.replication.factor=1",
+                    "share.coordinator.state.topic.min.isr=1",
+                    "group.initial.rebalance.delay.ms=0",
+                    "",
+                ]
+            )
+        )
         log4j = self.data_dir / "log4j2.properties"
         log4j.write_text(
             "appender.out.type=Console\nappender.out.name=out\nappender.out.layout.type=PatternLayout\n"
             "appender.out.layout.pattern=[%d] %p %m (%c)%n\nrootLogger.level=WARN\nrootLogger.appenderRef.out.ref=out\n"
             "logger.server.name=kafka.server.KafkaRaftServer\nlogger.server.level=INFO\n"
         )
-        java = ["java", "-Xmx512m", "-Xms128m", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-                f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={self.data_dir}", "-cp", f"{lib}/*"]
+        java = [
+            "java",
+            "-Xmx512m",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={log4j}",
+            f"-Dkafka.logs.dir={self.data_dir}",
+            "-cp",
+            f"{lib}/*",
+        ]
         if not (log_dir / "meta.properties").exists():
             cluster_id = "-"
             while cluster_id.startswith("-"):  # as Kafka's Uuid.randomUuid: a leading "-" reads as an option
                 cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-            result = subprocess.run([*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c",
-                                     str(properties), "--standalone"], capture_output=True, text=True)
+            result = subprocess.run(
+                [*java, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties), "--standalone"],
+                capture_output=True,
+                text=True,
+            )
             if result.returncode != 0:
                 raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
         return [*java, KAFKA_MAIN, str(properties)]
 
     def _dynamodb_command(self, lib: Path, port: int) -> list[str]:
-        storage = ["-sharedDb", "-dbPath", str(self.data_dir / "dynamodb")] if self.persistent else ["-sharedDb", "-inMemory"]
+        storage = (
+            ["-sharedDb", "-dbPath", str(self.data_dir / "dynamodb")] if self.persistent else ["-sharedDb", "-inMemory"]
+        )
         (self.data_dir / "dynamodb").mkdir(exist_ok=True)
-        return ["java", "-Xmx256m", f"-Djava.library.path={lib}", "-cp", f"{lib}/*", DYNAMODB_MAIN,
-                "-port", str(port), "-disableTelemetry", *storage]
+        return [
+            "java",
+            "-Xmx256m",
+            f"-Djava.library.path={lib}",
+            "-cp",
+            f"{lib}/*",
+            DYNAMODB_MAIN,
+            "-port",
+            str(port),
+            "-disableTelemetry",
+            *storage,
+        ]
 
     def start(self) -> Endpoints:
         started = time.monotonic()
         self.dynamodb.start()
         self.kafka.start()
-        self.log(f"Kafka on {self.endpoints.bootstrap_servers}, DynamoDB Local on "
-                 f"{self.endpoints.dynamodb_endpoint_url} (ready in {time.monotonic() - started:.1f}s)")
+        self.log(
+            f"Kafka on {self.endpoints.bootstrap_servers}, DynamoDB Local on "
+            f"{self.endpoints.dynamodb_endpoint_url} (ready in {time.monotonic() - started:.1f}s)"
+        )
         return self.endpoints
 
     def stop(self) -> None:
@@ -252,8 +299,9 @@ def ensure_table(dynamodb_endpoint_url: str, table_name: str) -> None:
         client.create_table(**layout.table_definition(table_name))
     except client.exceptions.ResourceInUseException:
         if "LatestStreamArn" not in client.describe_table(TableName=table_name)["Table"]:  # made before streams
-            client.update_table(TableName=table_name, StreamSpecification={
-                "StreamEnabled": True, "StreamViewType": layout.STREAM_VIEW})
+            client.update_table(
+                TableName=table_name, StreamSpecification={"StreamEnabled": True, "StreamViewType": layout.STREAM_VIEW}
+            )
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1})
 
 
@@ -265,5 +313,6 @@ def ensure_subscriptions_table(dynamodb_endpoint_url: str, table_name: str) -> N
     except client.exceptions.ResourceInUseException:
         return
     client.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1})
-    client.update_time_to_live(TableName=table_name, TimeToLiveSpecification={
-        "Enabled": True, "AttributeName": layout.EXPIRES_AT})
+    client.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": layout.EXPIRES_AT}
+    )

@@ -35,9 +35,17 @@ def stream_event(records: Sequence[dict[str, Any]], stream_arn: str, region: str
         created = dynamodb.get("ApproximateCreationDateTime")
         if created is not None and not isinstance(created, int | float):
             dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
-        out.append({"eventID": record["eventID"], "eventName": record["eventName"], "eventVersion": "1.1",
-                    "eventSource": "aws:dynamodb", "awsRegion": region, "dynamodb": dynamodb,
-                    "eventSourceARN": stream_arn})
+        out.append(
+            {
+                "eventID": record["eventID"],
+                "eventName": record["eventName"],
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": region,
+                "dynamodb": dynamodb,
+                "eventSourceARN": stream_arn,
+            }
+        )
     return {"Records": out}
 
 
@@ -51,9 +59,18 @@ class _Shard:
 class LocalStreamSource:
     """Poll, invoke, advance: at-least-once delivery in stream order, like the real mapping."""
 
-    def __init__(self, endpoint_url: str, table: str, handler: Handler, *, batch_size: int = BATCH_SIZE,
-                 max_retries: int = RETRY_ATTEMPTS, poll_interval_s: float = 0.05, max_backoff_s: float = 2.0,
-                 log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        endpoint_url: str,
+        table: str,
+        handler: Handler,
+        *,
+        batch_size: int = BATCH_SIZE,
+        max_retries: int = RETRY_ATTEMPTS,
+        poll_interval_s: float = 0.05,
+        max_backoff_s: float = 2.0,
+        log: Callable[[str], None] = print,
+    ) -> None:
         local = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": "us-east-1"}
         self.dynamodb = boto3.client("dynamodb", endpoint_url=endpoint_url, **local)
         self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint_url, **local)
@@ -77,8 +94,10 @@ class LocalStreamSource:
                     continue
                 try:
                     response = self.streams.get_records(ShardIterator=shard.iterator, Limit=self.batch_size)
-                except (self.streams.exceptions.ExpiredIteratorException,
-                        self.streams.exceptions.TrimmedDataAccessException):
+                except (
+                    self.streams.exceptions.ExpiredIteratorException,
+                    self.streams.exceptions.TrimmedDataAccessException,
+                ):
                     # DynamoDB Local sometimes refuses an iterator at the end of a shard that has no new
                     # records yet: open another after the last record delivered
                     shard.iterator = self._iterator(stream_arn, shard)
@@ -93,8 +112,11 @@ class LocalStreamSource:
                 stop.wait(self.poll_interval_s)
 
     def _iterator(self, stream_arn: str, shard: "_Shard") -> str:
-        where = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.position} if shard.position
-                 else {"ShardIteratorType": "TRIM_HORIZON"})
+        where = (
+            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.position}
+            if shard.position
+            else {"ShardIteratorType": "TRIM_HORIZON"}
+        )
         return self.streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard.shard_id, **where)["ShardIterator"]
 
     def _skip_to_end(self, shard: "_Shard") -> None:
@@ -146,8 +168,10 @@ class LocalStreamSource:
             self.failed_batches += 1
             if attempt > self.max_retries:
                 self.skipped_records += len(records)
-                self.log(f"stream source: skipping {len(records)} records after {self.max_retries} retries "
-                         f"({problem}); Lambda would send them to the on-failure destination")
+                self.log(
+                    f"stream source: skipping {len(records)} records after {self.max_retries} retries "
+                    f"({problem}); Lambda would send them to the on-failure destination"
+                )
                 return
             backoff = min(self.max_backoff_s, 0.05 * 2**attempt)
             self.log(f"stream source: batch failed ({problem}); retrying in {backoff:.2f}s")
@@ -162,8 +186,9 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    LocalStreamSource(settings.dynamodb_endpoint_url or "", settings.table or layout.DEFAULT_TABLE,
-                      app.broadcast_changes).run(stop)
+    LocalStreamSource(
+        settings.dynamodb_endpoint_url or "", settings.table or layout.DEFAULT_TABLE, app.broadcast_changes
+    ).run(stop)
 
 
 if __name__ == "__main__":

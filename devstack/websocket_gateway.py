@@ -34,16 +34,24 @@ API_ID, STAGE = "local", "local"
 SEND_TIMEOUT_S = 10.0
 
 
-def websocket_event(route: str, connection_id: str, *, domain: str, connected_at: float,
-                    **extra: Any) -> dict[str, Any]:
+def websocket_event(
+    route: str, connection_id: str, *, domain: str, connected_at: float, **extra: Any
+) -> dict[str, Any]:
     """A WebSocket API Lambda proxy event for ``route`` ($connect, $default, $disconnect), as API Gateway sends it."""
     now = time.time()
     return {
         "requestContext": {
-            "routeKey": route, "eventType": {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE"),
-            "connectionId": connection_id, "messageId": uuid.uuid4().hex, "domainName": domain, "stage": STAGE,
-            "apiId": API_ID, "requestId": uuid.uuid4().hex, "requestTimeEpoch": int(now * 1000),
-            "connectedAt": int(connected_at * 1000), "identity": {"sourceIp": "127.0.0.1"},
+            "routeKey": route,
+            "eventType": {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route, "MESSAGE"),
+            "connectionId": connection_id,
+            "messageId": uuid.uuid4().hex,
+            "domainName": domain,
+            "stage": STAGE,
+            "apiId": API_ID,
+            "requestId": uuid.uuid4().hex,
+            "requestTimeEpoch": int(now * 1000),
+            "connectedAt": int(connected_at * 1000),
+            "identity": {"sourceIp": "127.0.0.1"},
         },
         "isBase64Encoded": False,
         **extra,
@@ -53,8 +61,16 @@ def websocket_event(route: str, connection_id: str, *, domain: str, connected_at
 class LocalWebSocketGateway:
     """Started by ``start()``; ``url`` and ``management_url`` are where clients and the app reach it."""
 
-    def __init__(self, connect: Handler, message: Handler, disconnect: Handler, *, port: int,
-                 management_port: int, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        connect: Handler,
+        message: Handler,
+        disconnect: Handler,
+        *,
+        port: int,
+        management_port: int,
+        log: Callable[[str], None] = print,
+    ) -> None:
         self.handlers = {"$connect": connect, "$default": message, "$disconnect": disconnect}
         os.environ.setdefault("AWS_REGION", "us-east-1")  # Lambda sets it for every function; Chalice reads it
         self.port, self.management_port, self.log = port, management_port, log
@@ -87,8 +103,7 @@ class LocalWebSocketGateway:
         self._loop.run_until_complete(self._serve())
 
     async def _serve(self) -> None:
-        async with serve(self._session, "127.0.0.1", self.port, process_request=self._connect,
-                         max_size=128 * 1024):
+        async with serve(self._session, "127.0.0.1", self.port, process_request=self._connect, max_size=128 * 1024):
             self._ready.set()
             while not self._stopped.is_set():
                 await asyncio.sleep(0.1)
@@ -97,8 +112,9 @@ class LocalWebSocketGateway:
 
     async def _invoke(self, route: str, connection_id: str, **extra: Any) -> dict[str, Any]:
         connected_at = self._connections.get(connection_id, (None, time.time()))[1]
-        event = websocket_event(route, connection_id, domain=f"127.0.0.1:{self.port}", connected_at=connected_at,
-                                **extra)
+        event = websocket_event(
+            route, connection_id, domain=f"127.0.0.1:{self.port}", connected_at=connected_at, **extra
+        )
         context = LambdaContext(f"websocket{route.strip('$').title()}", 512)
         result = await asyncio.to_thread(self.handlers[route], event, context)
         return result if isinstance(result, dict) else {"statusCode": 200}
@@ -108,9 +124,13 @@ class LocalWebSocketGateway:
         query = dict(parse_qsl(urlsplit(request.path).query))
         headers = {name: value for name, value in request.headers.raw_items()}
         try:
-            result = await self._invoke("$connect", connection_id, headers=headers,
-                                        multiValueHeaders={k: [v] for k, v in headers.items()},
-                                        queryStringParameters=query or None)
+            result = await self._invoke(
+                "$connect",
+                connection_id,
+                headers=headers,
+                multiValueHeaders={k: [v] for k, v in headers.items()},
+                queryStringParameters=query or None,
+            )
         except Exception as error:  # as API Gateway: a failing $connect integration refuses the connection
             self.log(f"websocket: $connect failed ({error!r})")
             return connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error\n")

@@ -27,9 +27,13 @@ def build(env: str, outdir: str | None = None) -> tuple[cdk.App, FootballStack]:
     # environment variables applied to os.environ: keep both out of the caller's process.
     os.environ["AWS_DEFAULT_REGION"] = config.region
     try:
-        stack = FootballStack(app, f"football-{config.stage}", config=config,
-                              env=cdk.Environment(region=config.region),
-                              description="Football match data processor: API, MSK, consumer, DynamoDB")
+        stack = FootballStack(
+            app,
+            f"football-{config.stage}",
+            config=config,
+            env=cdk.Environment(region=config.region),
+            description="Football match data processor: API, MSK, consumer, DynamoDB",
+        )
     finally:
         os.environ.clear()
         os.environ.update(saved)

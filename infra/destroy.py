@@ -24,13 +24,21 @@ POLL_S = 30.0
 
 def lambda_interfaces(ec2: Any, vpc_id: str) -> list[dict[str, Any]]:
     pages = ec2.get_paginator("describe_network_interfaces").paginate(
-        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "interface-type", "Values": ["lambda"]}])
+        Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "interface-type", "Values": ["lambda"]}]
+    )
     return [interface for page in pages for interface in page["NetworkInterfaces"]]
 
 
-def clear_lambda_interfaces(ec2: Any, vpc_id: str, *, timeout_s: float = RELEASE_WAIT_S, poll_s: float = POLL_S,
-                            sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                            say: Callable[[str], None] = print) -> bool:
+def clear_lambda_interfaces(
+    ec2: Any,
+    vpc_id: str,
+    *,
+    timeout_s: float = RELEASE_WAIT_S,
+    poll_s: float = POLL_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    say: Callable[[str], None] = print,
+) -> bool:
     """Delete detached Lambda interfaces in the VPC until none is left; False if some stay attached."""
     deadline = clock() + timeout_s
     while True:
@@ -47,8 +55,14 @@ def clear_lambda_interfaces(ec2: Any, vpc_id: str, *, timeout_s: float = RELEASE
         sleep(poll_s)
 
 
-def destroy(stack_name: str, run_cdk_destroy: Callable[[], int], cloudformation: Any, ec2: Any,
-            attempts: int = ATTEMPTS, **waiting: Any) -> int:
+def destroy(
+    stack_name: str,
+    run_cdk_destroy: Callable[[], int],
+    cloudformation: Any,
+    ec2: Any,
+    attempts: int = ATTEMPTS,
+    **waiting: Any,
+) -> int:
     outputs = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0].get("Outputs", [])
     vpc_id = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "VpcId"), None)
     for _ in range(attempts):

@@ -11,51 +11,71 @@ API_GATEWAY_LOGS = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/Am
 
 SUPPRESSIONS = [
     NagPackSuppression(
-        id="AwsSolutions-IAM4", applies_to=[BASIC_EXECUTION],
+        id="AwsSolutions-IAM4",
+        applies_to=[BASIC_EXECUTION],
         reason="Only CDK's own helper functions (AwsCustomResource, the custom-resource provider framework, "
-               "log retention) use the AWS managed basic execution policy: it grants CloudWatch Logs writes only."),
+        "log retention) use the AWS managed basic execution policy: it grants CloudWatch Logs writes only.",
+    ),
     NagPackSuppression(
-        id="AwsSolutions-IAM4", applies_to=[API_GATEWAY_LOGS],
+        id="AwsSolutions-IAM4",
+        applies_to=[API_GATEWAY_LOGS],
         reason="API Gateway's account-wide logging role: the AWS documentation names this managed policy as "
-               "holding exactly the permissions API Gateway needs to write execution and access logs."),
+        "holding exactly the permissions API Gateway needs to write execution and access logs.",
+    ),
     NagPackSuppression(
-        id="AwsSolutions-IAM5", applies_to=["Resource::arn:*:logs:*:*:*"],
+        id="AwsSolutions-IAM5",
+        applies_to=["Resource::arn:*:logs:*:*:*"],
         reason="Chalice's per-function roles (.chalice/policy.json) write their own CloudWatch Logs groups, "
-               "whose names Lambda derives at deploy time."),
+        "whose names Lambda derives at deploy time.",
+    ),
     NagPackSuppression(
-        id="AwsSolutions-IAM5", applies_to=["Resource::*"],
+        id="AwsSolutions-IAM5",
+        applies_to=["Resource::*"],
         reason="VPC-attached Lambdas (and the MSK event source acting as the consumer's role) need ec2 "
-               "network-interface and VPC describe actions, which have no resource-level permissions; "
-               "CDK's log-retention helper sets retention on log groups it does not know in advance."),
+        "network-interface and VPC describe actions, which have no resource-level permissions; "
+        "CDK's log-retention helper sets retention on log groups it does not know in advance.",
+    ),
     NagPackSuppression(
-        id="AwsSolutions-IAM5", applies_to=[{"regex": "/^Resource::<Events[A-Z0-9]+\\.Arn>\\/index\\/\\*$/"}],
+        id="AwsSolutions-IAM5",
+        applies_to=[{"regex": "/^Resource::<Events[A-Z0-9]+\\.Arn>\\/index\\/\\*$/"}],
         reason="Reads of the events table go through its local secondary index (by_type): the grant covers "
-               "this table's indexes only."),
+        "this table's indexes only.",
+    ),
     NagPackSuppression(
-        id="AwsSolutions-IAM5", applies_to=[{"regex": "/^Resource::<TopicProvisioner[A-Za-z0-9]*\\.Arn>:\\*$/"}],
-        reason="The provider framework invokes the topic provisioner function, any version of it."),
+        id="AwsSolutions-IAM5",
+        applies_to=[{"regex": "/^Resource::<TopicProvisioner[A-Za-z0-9]*\\.Arn>:\\*$/"}],
+        reason="The provider framework invokes the topic provisioner function, any version of it.",
+    ),
     NagPackSuppression(
         id="AwsSolutions-SMG4",
         reason="The producer token is rotated on demand (README: Deploy to AWS, rotating the token): producers "
-               "must receive the new value, which scheduled rotation cannot do; the app re-reads it every 5 minutes."),
+        "must receive the new value, which scheduled rotation cannot do; the app re-reads it every 5 minutes.",
+    ),
     NagPackSuppression(
         id="AwsSolutions-APIG4",
         reason="The WebSocket API is public for subscribers, as the REST API's reads are. Producers are "
-               "authenticated on $connect by the producer token (a wrong one refuses the upgrade), and publish "
-               "is refused on a connection that did not show it."),
+        "authenticated on $connect by the producer token (a wrong one refuses the upgrade), and publish "
+        "is refused on a connection that did not show it.",
+    ),
     NagPackSuppression(
         id="AwsSolutions-SQS3",
         reason="BroadcastFailures is itself the dead-letter destination of the broadcaster's stream event "
-               "source; an alarm watches it."),
+        "source; an alarm watches it.",
+    ),
     NagPackSuppression(
         id="AwsSolutions-IAM5",
-        applies_to=["Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<WebsocketAPI>/api/POST/@connections/*"],
+        applies_to=[
+            "Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<WebsocketAPI>/api/POST/@connections/*"
+        ],
         reason="The broadcaster sends to any connection of this WebSocket API's stage; connection ids are "
-               "made at connect time."),
+        "made at connect time.",
+    ),
     NagPackSuppression(
-        id="CdkNagValidationFailure", applies_to=["AwsSolutions-EC23"],
+        id="CdkNagValidationFailure",
+        applies_to=["AwsSolutions-EC23"],
         reason="The endpoint security group admits only the app's two security groups (no CIDR ingress), "
-               "which EC23 cannot resolve."),
+        "which EC23 cannot resolve.",
+    ),
 ]
 
 

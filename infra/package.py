@@ -27,8 +27,9 @@ def slim(package: Path, distributions: tuple[str, ...] = RUNTIME_PROVIDED) -> No
     with zipfile.ZipFile(package) as source:
         names = source.namelist()
         records = [n for n in names if n.endswith(".dist-info/RECORD") and n.split("-")[0] in distributions]
-        dropped = {row[0] for record in records
-                   for row in csv.reader(io.TextIOWrapper(source.open(record), "utf-8")) if row}
+        dropped = {
+            row[0] for record in records for row in csv.reader(io.TextIOWrapper(source.open(record), "utf-8")) if row
+        }
         kept = io.BytesIO()
         with zipfile.ZipFile(kept, "w", zipfile.ZIP_DEFLATED) as target:
             for info in source.infolist():

@@ -41,8 +41,13 @@ MSK_IAM_PORT = 9098
 # What a function in a VPC needs to create, find and delete its network interfaces (ec2 has no
 # resource-level permissions for these); the actions of AWSLambdaVPCAccessExecutionRole.
 OUTSIDE_VPC_ROLES = {"BroadcasterRole"}  # see _live
-VPC_ENI_ACTIONS = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface",
-                   "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
+VPC_ENI_ACTIONS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
 
 
 class FootballStack(Stack):
@@ -55,8 +60,11 @@ class FootballStack(Stack):
         self._table()
         self._live_storage()
         self.ingest_secret = secretsmanager.Secret(
-            self, "IngestToken", description="Bearer token producers send to POST /events",
-            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48))
+            self,
+            "IngestToken",
+            description="Bearer token producers send to POST /events",
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
+        )
         self._app()
         self._grant_app()
         self._topics()
@@ -70,19 +78,42 @@ class FootballStack(Stack):
 
     def _network(self) -> None:
         nat = self.config.vpc["nat_gateways"]
-        self.vpc = ec2.Vpc(self, "Vpc", max_azs=self.config.vpc["max_azs"], nat_gateways=nat, subnet_configuration=[
-            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
-            ec2.SubnetConfiguration(name="private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED if nat == 0
-                                    else ec2.SubnetType.PRIVATE_WITH_EGRESS),
-        ])
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=self.config.vpc["max_azs"],
+            nat_gateways=nat,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC),
+                ec2.SubnetConfiguration(
+                    name="private",
+                    subnet_type=ec2.SubnetType.PRIVATE_ISOLATED if nat == 0 else ec2.SubnetType.PRIVATE_WITH_EGRESS,
+                ),
+            ],
+        )
         self.vpc.add_flow_log("FlowLog")
         private = ec2.SubnetSelection(subnet_group_name="private")
-        self.lambda_sg = ec2.SecurityGroup(self, "LambdaSg", vpc=self.vpc, allow_all_outbound=False,
-                                           description="App Lambdas: out to MSK and the VPC endpoints")
-        self.msk_sg = ec2.SecurityGroup(self, "MskSg", vpc=self.vpc, allow_all_outbound=False,
-                                        description="MSK brokers and the MSK event source ENIs")
-        endpoint_sg = ec2.SecurityGroup(self, "EndpointSg", vpc=self.vpc, allow_all_outbound=False,
-                                        description="Interface endpoints: HTTPS from the Lambdas and the event source")
+        self.lambda_sg = ec2.SecurityGroup(
+            self,
+            "LambdaSg",
+            vpc=self.vpc,
+            allow_all_outbound=False,
+            description="App Lambdas: out to MSK and the VPC endpoints",
+        )
+        self.msk_sg = ec2.SecurityGroup(
+            self,
+            "MskSg",
+            vpc=self.vpc,
+            allow_all_outbound=False,
+            description="MSK brokers and the MSK event source ENIs",
+        )
+        endpoint_sg = ec2.SecurityGroup(
+            self,
+            "EndpointSg",
+            vpc=self.vpc,
+            allow_all_outbound=False,
+            description="Interface endpoints: HTTPS from the Lambdas and the event source",
+        )
         self.msk_sg.add_ingress_rule(self.msk_sg, ec2.Port.tcp(MSK_IAM_PORT), "event source ENIs to the brokers")
         self.msk_sg.add_ingress_rule(self.lambda_sg, ec2.Port.tcp(MSK_IAM_PORT), "the app's Lambdas to the brokers")
         self.msk_sg.add_egress_rule(self.msk_sg, ec2.Port.tcp(MSK_IAM_PORT), "event source ENIs to the brokers")
@@ -93,13 +124,21 @@ class FootballStack(Stack):
         self.lambda_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs through the VPC endpoints")
         endpoint_sg.add_ingress_rule(self.msk_sg, ec2.Port.tcp(443), "from the event source")
         endpoint_sg.add_ingress_rule(self.lambda_sg, ec2.Port.tcp(443), "from the app's Lambdas")
-        self.vpc.add_gateway_endpoint("DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB,
-                                      subnets=[private])
-        for name, service in (("Lambda", ec2.InterfaceVpcEndpointAwsService.LAMBDA_),
-                              ("Sts", ec2.InterfaceVpcEndpointAwsService.STS),
-                              ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER)):
-            self.vpc.add_interface_endpoint(f"{name}Endpoint", service=service, subnets=private,
-                                            security_groups=[endpoint_sg], private_dns_enabled=True)
+        self.vpc.add_gateway_endpoint(
+            "DynamoDbEndpoint", service=ec2.GatewayVpcEndpointAwsService.DYNAMODB, subnets=[private]
+        )
+        for name, service in (
+            ("Lambda", ec2.InterfaceVpcEndpointAwsService.LAMBDA_),
+            ("Sts", ec2.InterfaceVpcEndpointAwsService.STS),
+            ("SecretsManager", ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER),
+        ):
+            self.vpc.add_interface_endpoint(
+                f"{name}Endpoint",
+                service=service,
+                subnets=private,
+                security_groups=[endpoint_sg],
+                private_dns_enabled=True,
+            )
         self.private_subnet_ids = self.vpc.select_subnets(subnet_group_name="private").subnet_ids
 
     # -- Amazon MSK with IAM auth ----------------------------------------------------------------------------
@@ -110,30 +149,54 @@ class FootballStack(Stack):
         iam_auth = {"sasl": {"iam": {"enabled": True}}}
         if config.provisioned_msk:
             self.cluster: msk.CfnCluster | msk.CfnServerlessCluster = msk.CfnCluster(
-                self, "Cluster", cluster_name=cluster_name, kafka_version=config.msk["kafka_version"],
-                number_of_broker_nodes=config.msk["brokers"], client_authentication=iam_auth,
+                self,
+                "Cluster",
+                cluster_name=cluster_name,
+                kafka_version=config.msk["kafka_version"],
+                number_of_broker_nodes=config.msk["brokers"],
+                client_authentication=iam_auth,
                 broker_node_group_info=msk.CfnCluster.BrokerNodeGroupInfoProperty(
-                    instance_type=config.msk["instance_type"], client_subnets=self.private_subnet_ids,
+                    instance_type=config.msk["instance_type"],
+                    client_subnets=self.private_subnet_ids,
                     security_groups=[self.msk_sg.security_group_id],
-                    storage_info={"ebsStorageInfo": {"volumeSize": config.msk["volume_gb"]}}),
+                    storage_info={"ebsStorageInfo": {"volumeSize": config.msk["volume_gb"]}},
+                ),
                 encryption_info={"encryptionInTransit": {"clientBroker": "TLS", "inCluster": True}},
                 enhanced_monitoring="PER_TOPIC_PER_PARTITION",
-                logging_info={"brokerLogs": {"cloudWatchLogs": {"enabled": True, "logGroup": logs.LogGroup(
-                    self, "BrokerLogs", retention=logs.RetentionDays.ONE_MONTH).log_group_name}}},
+                logging_info={
+                    "brokerLogs": {
+                        "cloudWatchLogs": {
+                            "enabled": True,
+                            "logGroup": logs.LogGroup(
+                                self, "BrokerLogs", retention=logs.RetentionDays.ONE_MONTH
+                            ).log_group_name,
+                        }
+                    }
+                },
             )
         else:
             self.cluster = msk.CfnServerlessCluster(
-                self, "Cluster", cluster_name=cluster_name, client_authentication=iam_auth,
-                vpc_configs=[msk.CfnServerlessCluster.VpcConfigProperty(
-                    subnet_ids=self.private_subnet_ids, security_groups=[self.msk_sg.security_group_id])],
+                self,
+                "Cluster",
+                cluster_name=cluster_name,
+                client_authentication=iam_auth,
+                vpc_configs=[
+                    msk.CfnServerlessCluster.VpcConfigProperty(
+                        subnet_ids=self.private_subnet_ids, security_groups=[self.msk_sg.security_group_id]
+                    )
+                ],
             )
         self.cluster_arn = self.cluster.attr_arn
         brokers = cr.AwsCustomResource(
-            self, "BootstrapBrokers",
-            on_update=cr.AwsSdkCall(service="Kafka", action="getBootstrapBrokers",
-                                    parameters={"ClusterArn": self.cluster_arn},
-                                    physical_resource_id=cr.PhysicalResourceId.of(self.cluster_arn),
-                                    output_paths=["BootstrapBrokerStringSaslIam"]),
+            self,
+            "BootstrapBrokers",
+            on_update=cr.AwsSdkCall(
+                service="Kafka",
+                action="getBootstrapBrokers",
+                parameters={"ClusterArn": self.cluster_arn},
+                physical_resource_id=cr.PhysicalResourceId.of(self.cluster_arn),
+                output_paths=["BootstrapBrokerStringSaslIam"],
+            ),
             policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[self.cluster_arn]),
             install_latest_aws_sdk=False,
         )
@@ -142,20 +205,31 @@ class FootballStack(Stack):
     def _kafka_arn(self, kind: str, name: str) -> str:
         """topic/group ARNs of this cluster: arn:...:cluster/NAME/UUID -> arn:...:KIND/NAME/UUID/name."""
         parts = Fn.split("/", self.cluster_arn)
-        return Fn.join("", [f"arn:{self.partition}:kafka:{self.region}:{self.account}:{kind}/",
-                            Fn.select(1, parts), "/", Fn.select(2, parts), "/", name])
+        return Fn.join(
+            "",
+            [
+                f"arn:{self.partition}:kafka:{self.region}:{self.account}:{kind}/",
+                Fn.select(1, parts),
+                "/",
+                Fn.select(2, parts),
+                "/",
+                name,
+            ],
+        )
 
     # -- DynamoDB: keys and index from chalicelib.layout -------------------------------------------------------
 
     def _table(self) -> None:
         production = self.config.table["deletion_protection"]
         self.table = dynamodb.Table(
-            self, "Events",
+            self,
+            "Events",
             partition_key=dynamodb.Attribute(name=layout.PARTITION_KEY, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=layout.SORT_KEY, type=dynamodb.AttributeType.STRING),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
+                point_in_time_recovery_enabled=True
+            ),
             deletion_protection=production,
             removal_policy=RemovalPolicy.RETAIN if production else RemovalPolicy.DESTROY,
             stream=dynamodb.StreamViewType(layout.STREAM_VIEW),
@@ -169,50 +243,63 @@ class FootballStack(Stack):
         for index in definition["LocalSecondaryIndexes"]:
             self.table.add_local_secondary_index(index_name=index["IndexName"], sort_key=key(index, "RANGE"))
         for index in definition["GlobalSecondaryIndexes"]:
-            self.table.add_global_secondary_index(index_name=index["IndexName"], partition_key=key(index, "HASH"),
-                                                  sort_key=key(index, "RANGE"))
+            self.table.add_global_secondary_index(
+                index_name=index["IndexName"], partition_key=key(index, "HASH"), sort_key=key(index, "RANGE")
+            )
 
     def _live_storage(self) -> None:
         """Who follows which match (TTL: connections last 2 hours at most), and where the broadcaster's
         event source puts records it gave up on."""
         string = dynamodb.AttributeType.STRING
         self.subscriptions = dynamodb.Table(
-            self, "Subscriptions",
+            self,
+            "Subscriptions",
             partition_key=dynamodb.Attribute(name=layout.SUBSCRIPTION_KEY, type=string),
             sort_key=dynamodb.Attribute(name=layout.SUBSCRIPTION_SORT_KEY, type=string),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST, time_to_live_attribute=layout.EXPIRES_AT,
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute=layout.EXPIRES_AT,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True),
+                point_in_time_recovery_enabled=True
+            ),
             removal_policy=RemovalPolicy.DESTROY,  # connections do not outlive a deployment worth keeping
         )
-        self.broadcast_failures = sqs.Queue(self, "BroadcastFailures", enforce_ssl=True,
-                                            encryption=sqs.QueueEncryption.SQS_MANAGED,
-                                            retention_period=Duration.days(14))
+        self.broadcast_failures = sqs.Queue(
+            self,
+            "BroadcastFailures",
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            retention_period=Duration.days(14),
+        )
 
     # -- the Chalice app: REST and WebSocket APIs, authorizer, consumer, broadcaster, topic provisioner --------
 
     def _app(self) -> None:
-        self.chalice = LambdaApp(self, "App", source_dir=str(PROJECT_DIR), stage_config={
-            "api_gateway_stage": API_STAGE,
-            "autogen_policy": False,
-            "iam_policy_file": "policy.json",
-            "lambda_memory_size": self.config.functions["memory_mb"],
-            "lambda_timeout": self.config.functions["timeout_seconds"],
-            "subnet_ids": self.private_subnet_ids,
-            "security_group_ids": [self.lambda_sg.security_group_id],
-            "environment_variables": {
-                "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-                "KAFKA_AUTH": "msk_iam",
-                "EVENTS_TOPIC": self.topic,
-                "EVENTS_DEAD_LETTER_TOPIC": self.dead_letter_topic,
-                "EVENTS_TABLE": self.table.table_name,
-                "SUBSCRIPTIONS_TABLE": self.subscriptions.table_name,
-                "WEBSOCKET_STAGE": API_STAGE,
-                "INGEST_TOKEN_SECRET_ARN": self.ingest_secret.secret_arn,
-                "POWERTOOLS_SERVICE_NAME": SERVICE,
-                "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+        self.chalice = LambdaApp(
+            self,
+            "App",
+            source_dir=str(PROJECT_DIR),
+            stage_config={
+                "api_gateway_stage": API_STAGE,
+                "autogen_policy": False,
+                "iam_policy_file": "policy.json",
+                "lambda_memory_size": self.config.functions["memory_mb"],
+                "lambda_timeout": self.config.functions["timeout_seconds"],
+                "subnet_ids": self.private_subnet_ids,
+                "security_group_ids": [self.lambda_sg.security_group_id],
+                "environment_variables": {
+                    "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+                    "KAFKA_AUTH": "msk_iam",
+                    "EVENTS_TOPIC": self.topic,
+                    "EVENTS_DEAD_LETTER_TOPIC": self.dead_letter_topic,
+                    "EVENTS_TABLE": self.table.table_name,
+                    "SUBSCRIPTIONS_TABLE": self.subscriptions.table_name,
+                    "WEBSOCKET_STAGE": API_STAGE,
+                    "INGEST_TOKEN_SECRET_ARN": self.ingest_secret.secret_arn,
+                    "POWERTOOLS_SERVICE_NAME": SERVICE,
+                    "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+                },
             },
-        })
+        )
         self.consumer = self.chalice.get_function("Consumer")
 
     def _grant_app(self) -> None:
@@ -230,8 +317,9 @@ class FootballStack(Stack):
             return iam.PolicyStatement(sid=sid, resources=resources, actions=[f"kafka-cluster:{a}" for a in actions])
 
         def dynamodb_(sid: str, *actions: str, resources: list[str] | None = None) -> iam.PolicyStatement:
-            return iam.PolicyStatement(sid=sid, resources=resources or [table, indexes],
-                                       actions=[f"dynamodb:{a}" for a in actions])
+            return iam.PolicyStatement(
+                sid=sid, resources=resources or [table, indexes], actions=[f"dynamodb:{a}" for a in actions]
+            )
 
         def subscriptions_(sid: str, *actions: str) -> iam.PolicyStatement:
             return dynamodb_(sid, *actions, resources=[self.subscriptions.table_arn])
@@ -241,44 +329,75 @@ class FootballStack(Stack):
         produce = kafka("ProduceIdempotently", [self.cluster_arn], "Connect", "WriteDataIdempotently")
         # The event source mapping reads as the consumer's role; on a provisioned cluster it also reads the
         # cluster's dynamic configuration (an action MSK Serverless does not have).
-        dynamic_config = ([kafka("EventSourceClusterConfig", [self.cluster_arn], "DescribeClusterDynamicConfiguration")]
-                          if self.config.provisioned_msk else [])
-        read_token = iam.PolicyStatement(sid="ReadToken", resources=[self.ingest_secret.secret_arn],
-                                         actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"])
+        dynamic_config = (
+            [kafka("EventSourceClusterConfig", [self.cluster_arn], "DescribeClusterDynamicConfiguration")]
+            if self.config.provisioned_msk
+            else []
+        )
+        read_token = iam.PolicyStatement(
+            sid="ReadToken",
+            resources=[self.ingest_secret.secret_arn],
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+        )
         grants = {
-            "ApiHandlerRole": [produce, kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
-                               dynamodb_("ReadTable", "Query", "GetItem")],
+            "ApiHandlerRole": [
+                produce,
+                kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
+                dynamodb_("ReadTable", "Query", "GetItem"),
+            ],
             "ConsumerRole": [
                 produce,
                 *dynamic_config,
                 kafka("ReadEvents", [topics], "DescribeTopic", "ReadData"),
                 kafka("ConsumerGroup", [group], "AlterGroup", "DescribeGroup"),
                 kafka("PublishDeadLetters", [dlq], "DescribeTopic", "WriteData"),
-                iam.PolicyStatement(sid="EventSourceMapping", resources=[self.cluster_arn],
-                                    actions=["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"]),
-                iam.PolicyStatement(sid="EventSourceNetwork", resources=["*"],
-                                    actions=["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"]),
-                dynamodb_("WriteTable", "Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem",
-                          "ConditionCheckItem"),
+                iam.PolicyStatement(
+                    sid="EventSourceMapping",
+                    resources=[self.cluster_arn],
+                    actions=["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+                ),
+                iam.PolicyStatement(
+                    sid="EventSourceNetwork",
+                    resources=["*"],
+                    actions=["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+                ),
+                dynamodb_(
+                    "WriteTable", "Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"
+                ),
             ],
-            "TopicProvisionerRole": [kafka("Connect", [self.cluster_arn], "Connect"),
-                                     kafka("CreateTopics", [topics, dlq], "DescribeTopic", "CreateTopic")],
+            "TopicProvisionerRole": [
+                kafka("Connect", [self.cluster_arn], "Connect"),
+                kafka("CreateTopics", [topics, dlq], "DescribeTopic", "CreateTopic"),
+            ],
             "ProducerTokenRole": [read_token],
             "WebsocketConnectRole": [read_token, subscriptions_("RecordConnection", "PutItem")],
-            "WebsocketMessageRole": [produce, kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
-                                     dynamodb_("ReadTable", "Query", "GetItem"),
-                                     subscriptions_("Subscribe", "BatchWriteItem", "GetItem")],
+            "WebsocketMessageRole": [
+                produce,
+                kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
+                dynamodb_("ReadTable", "Query", "GetItem"),
+                subscriptions_("Subscribe", "BatchWriteItem", "GetItem"),
+            ],
             "WebsocketDisconnectRole": [subscriptions_("Forget", "Query", "BatchWriteItem")],
             "BroadcasterRole": [
                 dynamodb_("ReadTable", "Query"),
                 subscriptions_("Subscribers", "Query", "BatchWriteItem"),
                 # the stream event source reads as the function's role (AWSLambdaDynamoDBExecutionRole's actions)
-                dynamodb_("ReadStream", "DescribeStream", "GetRecords", "GetShardIterator", "ListStreams",
-                          resources=[self.table.table_stream_arn or ""]),
-                iam.PolicyStatement(sid="PushToConnections", actions=["execute-api:ManageConnections"],
-                                    resources=[self._connections_arn()]),
-                iam.PolicyStatement(sid="GiveUpOnRecords", actions=["sqs:SendMessage"],
-                                    resources=[self.broadcast_failures.queue_arn]),
+                dynamodb_(
+                    "ReadStream",
+                    "DescribeStream",
+                    "GetRecords",
+                    "GetShardIterator",
+                    "ListStreams",
+                    resources=[self.table.table_stream_arn or ""],
+                ),
+                iam.PolicyStatement(
+                    sid="PushToConnections",
+                    actions=["execute-api:ManageConnections"],
+                    resources=[self._connections_arn()],
+                ),
+                iam.PolicyStatement(
+                    sid="GiveUpOnRecords", actions=["sqs:SendMessage"], resources=[self.broadcast_failures.queue_arn]
+                ),
             ],
         }
         vpc_enis = iam.PolicyStatement(sid="VpcNetworkInterfaces", resources=["*"], actions=VPC_ENI_ACTIONS)
@@ -286,20 +405,31 @@ class FootballStack(Stack):
             in_vpc = role not in OUTSIDE_VPC_ROLES
             document = iam.PolicyDocument(statements=[*statements, *([vpc_enis] if in_vpc else [])])
             # Policies.0 is Chalice's (CloudWatch Logs, from .chalice/policy.json)
-            self.chalice.get_resource(role).add_property_override("Policies.1", {
-                "PolicyName": f"{role}Grants", "PolicyDocument": document.to_json()})
+            self.chalice.get_resource(role).add_property_override(
+                "Policies.1", {"PolicyName": f"{role}Grants", "PolicyDocument": document.to_json()}
+            )
 
     # -- topics, created once by the app's own provisioner function --------------------------------------------
 
     def _topics(self) -> None:
-        provider = cr.Provider(self, "TopicProvider", on_event_handler=self.chalice.get_function("TopicProvisioner"),
-                               log_group=logs.LogGroup(self, "TopicProviderLogs", retention=logs.RetentionDays.ONE_MONTH))
-        self.topics = CustomResource(self, "Topics", service_token=provider.service_token,
-                                     resource_type="Custom::KafkaTopics",
-                                     properties={"Topics": [
-                                         {"Name": self.topic, "Partitions": self.config.topic["partitions"]},
-                                         {"Name": self.dead_letter_topic, "Partitions": 1},
-                                     ]})
+        provider = cr.Provider(
+            self,
+            "TopicProvider",
+            on_event_handler=self.chalice.get_function("TopicProvisioner"),
+            log_group=logs.LogGroup(self, "TopicProviderLogs", retention=logs.RetentionDays.ONE_MONTH),
+        )
+        self.topics = CustomResource(
+            self,
+            "Topics",
+            service_token=provider.service_token,
+            resource_type="Custom::KafkaTopics",
+            properties={
+                "Topics": [
+                    {"Name": self.topic, "Partitions": self.config.topic["partitions"]},
+                    {"Name": self.dead_letter_topic, "Partitions": 1},
+                ]
+            },
+        )
 
     # -- the consumer's trigger: MSK event source mapping ------------------------------------------------------
 
@@ -312,7 +442,8 @@ class FootballStack(Stack):
         """
         config = self.config.consumer
         self.event_source = lambda_.CfnEventSourceMapping(
-            self, "ConsumerEventSource",
+            self,
+            "ConsumerEventSource",
             function_name=self.consumer.function_name,
             event_source_arn=self.cluster_arn,
             topics=[self.topic],
@@ -320,7 +451,8 @@ class FootballStack(Stack):
             batch_size=config["batch_size"],
             maximum_batching_window_in_seconds=config["batching_window_seconds"],
             amazon_managed_kafka_event_source_config=lambda_.CfnEventSourceMapping.AmazonManagedKafkaEventSourceConfigProperty(
-                consumer_group_id=config["group_id"]),
+                consumer_group_id=config["group_id"]
+            ),
         )
         self.event_source.node.add_dependency(self.topics)
 
@@ -328,8 +460,10 @@ class FootballStack(Stack):
 
     def _connections_arn(self) -> str:
         """execute-api:ManageConnections on this WebSocket API's stage (POST: send to a connection)."""
-        return Fn.sub(f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{WebsocketAPI}}/"
-                      f"{API_STAGE}/POST/@connections/*")
+        return Fn.sub(
+            f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{WebsocketAPI}}/"
+            f"{API_STAGE}/POST/@connections/*"
+        )
 
     def _live(self) -> None:
         """The $default route answers with the handler's body (a route response: two-way), so replies to
@@ -340,8 +474,9 @@ class FootballStack(Stack):
         api_id = self.chalice.get_resource("WebsocketAPI").ref
         route = self.chalice.get_resource("WebsocketMessageRoute")
         route.add_property_override("RouteResponseSelectionExpression", "$default")
-        response = apigatewayv2.CfnRouteResponse(self, "WebsocketMessageRouteResponse", api_id=api_id,
-                                                 route_id=route.ref, route_response_key="$default")
+        response = apigatewayv2.CfnRouteResponse(
+            self, "WebsocketMessageRouteResponse", api_id=api_id, route_id=route.ref, route_response_key="$default"
+        )
         self.chalice.get_resource("WebsocketAPIDeployment").node.add_dependency(response)
         broadcaster = self.chalice.get_resource("Broadcaster")
         broadcaster.add_property_override("Environment.Variables.WEBSOCKET_API_ID", api_id)
@@ -350,11 +485,13 @@ class FootballStack(Stack):
         # any per-function ones it is given, hence the deletion here.
         broadcaster.add_property_deletion_override("VpcConfig")
         # the match centre page (GET /) asks the API where to connect
-        self.chalice.get_resource("APIHandler").add_property_override("Environment.Variables.WEBSOCKET_URL",
-                                                                      self._websocket_url())
+        self.chalice.get_resource("APIHandler").add_property_override(
+            "Environment.Variables.WEBSOCKET_URL", self._websocket_url()
+        )
         self.broadcaster = self.chalice.get_function("Broadcaster")
         lambda_.CfnEventSourceMapping(
-            self, "BroadcasterEventSource",
+            self,
+            "BroadcasterEventSource",
             function_name=self.broadcaster.function_name,
             event_source_arn=self.table.table_stream_arn,
             starting_position="LATEST",
@@ -366,7 +503,9 @@ class FootballStack(Stack):
             function_response_types=["ReportBatchItemFailures"],
             destination_config=lambda_.CfnEventSourceMapping.DestinationConfigProperty(
                 on_failure=lambda_.CfnEventSourceMapping.OnFailureProperty(
-                    destination=self.broadcast_failures.queue_arn)),
+                    destination=self.broadcast_failures.queue_arn
+                )
+            ),
         )
 
     # -- the API: throttled ingest, access and execution logs ---------------------------------------------------
@@ -378,10 +517,14 @@ class FootballStack(Stack):
             # The stage writes execution and access logs, which API Gateway refuses ("CloudWatch Logs role ARN
             # must be set in account settings") unless the account has a logging role. The setting is one per
             # account and region, outlives the stack and is shared by every API there: retained.
-            role = iam.Role(self, "ApiGatewayCloudWatchRole",
-                            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
-                            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(
-                                "service-role/AmazonAPIGatewayPushToCloudWatchLogs")])
+            role = iam.Role(
+                self,
+                "ApiGatewayCloudWatchRole",
+                assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+                managed_policies=[
+                    iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+                ],
+            )
             role.apply_removal_policy(RemovalPolicy.RETAIN)
             account = apigateway.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=role.role_arn)
             account.apply_removal_policy(RemovalPolicy.RETAIN)
@@ -392,20 +535,31 @@ class FootballStack(Stack):
         websocket_stage.access_log_settings = apigatewayv2.CfnStage.AccessLogSettingsProperty(
             destination_arn=access_logs.log_group_arn,
             format='{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
-                   '"route":"$context.routeKey","event":"$context.eventType","connectionId":"$context.connectionId",'
-                   '"status":"$context.status","latencyMs":"$context.integrationLatency"}')
-        rest_api.add_property_override("MethodSettings", [
-            {"ResourcePath": "/~1events", "HttpMethod": "POST", "MetricsEnabled": True,
-             "ThrottlingRateLimit": self.config.api["ingest_rate_limit"],
-             "ThrottlingBurstLimit": self.config.api["ingest_burst_limit"]},
-            {"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True, "LoggingLevel": "ERROR"},
-        ])
-        rest_api.add_property_override("AccessLogSetting", {
-            "DestinationArn": access_logs.log_group_arn,
-            "Format": '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
-                      '"method":"$context.httpMethod","path":"$context.resourcePath","status":"$context.status",'
-                      '"latencyMs":"$context.responseLatency","bytes":"$context.responseLength"}',
-        })
+            '"route":"$context.routeKey","event":"$context.eventType","connectionId":"$context.connectionId",'
+            '"status":"$context.status","latencyMs":"$context.integrationLatency"}',
+        )
+        rest_api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/~1events",
+                    "HttpMethod": "POST",
+                    "MetricsEnabled": True,
+                    "ThrottlingRateLimit": self.config.api["ingest_rate_limit"],
+                    "ThrottlingBurstLimit": self.config.api["ingest_burst_limit"],
+                },
+                {"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True, "LoggingLevel": "ERROR"},
+            ],
+        )
+        rest_api.add_property_override(
+            "AccessLogSetting",
+            {
+                "DestinationArn": access_logs.log_group_arn,
+                "Format": '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
+                '"method":"$context.httpMethod","path":"$context.resourcePath","status":"$context.status",'
+                '"latencyMs":"$context.responseLatency","bytes":"$context.responseLength"}',
+            },
+        )
         rest_api.add_property_override("TracingEnabled", True)
 
     # -- alarms and a dashboard --------------------------------------------------------------------------------
@@ -420,55 +574,113 @@ class FootballStack(Stack):
         minute = Duration.minutes(1)
 
         def lambda_metric(name: str, function_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
-            return cloudwatch.Metric(namespace="AWS/Lambda", metric_name=name, statistic=statistic,
-                                     dimensions_map={"FunctionName": function_name}, period=minute)
+            return cloudwatch.Metric(
+                namespace="AWS/Lambda",
+                metric_name=name,
+                statistic=statistic,
+                dimensions_map={"FunctionName": function_name},
+                period=minute,
+            )
 
         def api_metric(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name=name, statistic="Sum", period=minute,
-                                     dimensions_map={"ApiName": APP_NAME, "Stage": API_STAGE,
-                                                     "Method": "POST", "Resource": "/events"})
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=name,
+                statistic="Sum",
+                period=minute,
+                dimensions_map={"ApiName": APP_NAME, "Stage": API_STAGE, "Method": "POST", "Resource": "/events"},
+            )
 
         # OffsetLag comes from the event source only once it polls: a mapping that never connects (IAM,
         # network) emits nothing, and a missing metric cannot breach. This one does: POST /events takes
         # requests (answered without a 4xx) while the consumer is not invoked at all.
         stalled = cloudwatch.MathExpression(
             expression="IF(FILL(posts, 0) - FILL(rejected, 0) > 0 AND FILL(invocations, 0) == 0, 1, 0)",
-            using_metrics={"posts": api_metric("Count"), "rejected": api_metric("4XXError"),
-                           "invocations": lambda_metric("Invocations", consumer_name)},
-            label="events accepted, consumer not invoked", period=Duration.minutes(5))
+            using_metrics={
+                "posts": api_metric("Count"),
+                "rejected": api_metric("4XXError"),
+                "invocations": lambda_metric("Invocations", consumer_name),
+            },
+            label="events accepted, consumer not invoked",
+            period=Duration.minutes(5),
+        )
         alarms: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
-            "ConsumerOffsetLag": (lambda_metric("OffsetLag", consumer_name, "Maximum"),
-                                  self.config.alarms["offset_lag_threshold"], "the consumer is falling behind the topic"),
-            "ConsumerNotConsuming": (stalled, 0, "events are accepted but the consumer is never invoked: the event "
-                                                 "source mapping cannot reach the cluster, topic or group"),
+            "ConsumerOffsetLag": (
+                lambda_metric("OffsetLag", consumer_name, "Maximum"),
+                self.config.alarms["offset_lag_threshold"],
+                "the consumer is falling behind the topic",
+            ),
+            "ConsumerNotConsuming": (
+                stalled,
+                0,
+                "events are accepted but the consumer is never invoked: the event "
+                "source mapping cannot reach the cluster, topic or group",
+            ),
             "ConsumerErrors": (lambda_metric("Errors", consumer_name), 0, "consumer batches are failing and retrying"),
             "ConsumerThrottles": (lambda_metric("Throttles", consumer_name), 0, "the consumer is being throttled"),
             "ApiErrors": (lambda_metric("Errors", api_name), 0, "the API Lambda is failing"),
             "ApiThrottles": (lambda_metric("Throttles", api_name), 0, "the API Lambda is being throttled"),
-            "Api5xx": (cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name="5XXError", statistic="Sum",
-                                         dimensions_map={"ApiName": APP_NAME}, period=minute),
-                       0, "the API answered 5xx (503 included: Kafka did not acknowledge)"),
-            "DeadLetteredRecords": (cloudwatch.Metric(namespace=NAMESPACE, metric_name="DeadLetteredRecords",
-                                                      statistic="Sum", dimensions_map={"service": SERVICE},
-                                                      period=minute),
-                                    0, "records went to the dead-letter topic"),
-            "BroadcasterErrors": (lambda_metric("Errors", self.broadcaster.function_name), 0,
-                                  "the broadcaster is failing: pushes are delayed or skipped"),
-            "BroadcasterIteratorAge": (lambda_metric("IteratorAge", self.broadcaster.function_name, "Maximum"),
-                                       self.config.alarms["push_delay_ms"], "pushes lag behind the stored changes"),
-            "FailedBroadcasts": (cloudwatch.Metric(namespace=NAMESPACE, metric_name="FailedBroadcasts",
-                                                   statistic="Sum", dimensions_map={"service": SERVICE},
-                                                   period=minute),
-                                 0, "broadcast batches are being retried (DynamoDB unreachable?)"),
-            "BroadcastsGivenUp": (self.broadcast_failures.metric_approximate_number_of_messages_visible(
-                period=minute), 0, "stream records were given up on: their subscribers missed pushes"),
+            "Api5xx": (
+                cloudwatch.Metric(
+                    namespace="AWS/ApiGateway",
+                    metric_name="5XXError",
+                    statistic="Sum",
+                    dimensions_map={"ApiName": APP_NAME},
+                    period=minute,
+                ),
+                0,
+                "the API answered 5xx (503 included: Kafka did not acknowledge)",
+            ),
+            "DeadLetteredRecords": (
+                cloudwatch.Metric(
+                    namespace=NAMESPACE,
+                    metric_name="DeadLetteredRecords",
+                    statistic="Sum",
+                    dimensions_map={"service": SERVICE},
+                    period=minute,
+                ),
+                0,
+                "records went to the dead-letter topic",
+            ),
+            "BroadcasterErrors": (
+                lambda_metric("Errors", self.broadcaster.function_name),
+                0,
+                "the broadcaster is failing: pushes are delayed or skipped",
+            ),
+            "BroadcasterIteratorAge": (
+                lambda_metric("IteratorAge", self.broadcaster.function_name, "Maximum"),
+                self.config.alarms["push_delay_ms"],
+                "pushes lag behind the stored changes",
+            ),
+            "FailedBroadcasts": (
+                cloudwatch.Metric(
+                    namespace=NAMESPACE,
+                    metric_name="FailedBroadcasts",
+                    statistic="Sum",
+                    dimensions_map={"service": SERVICE},
+                    period=minute,
+                ),
+                0,
+                "broadcast batches are being retried (DynamoDB unreachable?)",
+            ),
+            "BroadcastsGivenUp": (
+                self.broadcast_failures.metric_approximate_number_of_messages_visible(period=minute),
+                0,
+                "stream records were given up on: their subscribers missed pushes",
+            ),
         }
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{APP_NAME}-{self.config.stage}")
         for name, (metric, threshold, meaning) in alarms.items():
-            alarm = metric.create_alarm(self, f"{name}Alarm", threshold=threshold, evaluation_periods=3,
-                                        datapoints_to_alarm=2, alarm_description=f"{name}: {meaning}",
-                                        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                                        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING)
+            alarm = metric.create_alarm(
+                self,
+                f"{name}Alarm",
+                threshold=threshold,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                alarm_description=f"{name}: {meaning}",
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
             dashboard.add_widgets(cloudwatch.GraphWidget(title=name, left=[metric], width=12))
 
@@ -478,11 +690,16 @@ class FootballStack(Stack):
     def _outputs(self) -> None:
         api_url = Fn.sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/")
         CfnOutput(self, "ApiUrl", value=api_url, description="Base URL of the REST API")
-        CfnOutput(self, "WebSocketUrl", description="wss:// URL of the WebSocket API (live push)",
-                  value=self._websocket_url())
+        CfnOutput(
+            self, "WebSocketUrl", description="wss:// URL of the WebSocket API (live push)", value=self._websocket_url()
+        )
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "Topic", value=self.topic)
         CfnOutput(self, "ClusterArn", value=self.cluster_arn)
         CfnOutput(self, "VpcId", value=self.vpc.vpc_id, description="make destroy clears leftover Lambda ENIs here")
-        CfnOutput(self, "IngestTokenSecretArn", value=self.ingest_secret.secret_arn,
-                  description="aws secretsmanager get-secret-value --secret-id <this> gives the producer token")
+        CfnOutput(
+            self,
+            "IngestTokenSecretArn",
+            value=self.ingest_secret.secret_arn,
+            description="aws secretsmanager get-secret-value --secret-id <this> gives the producer token",
+        )

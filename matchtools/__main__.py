@@ -1,11 +1,11 @@
 """``python -m matchtools <command>``: tools around the API.
 
-    import-statsbomb FILE --match-id ID   convert a StatsBomb events file and post it
-    smoke --url URL [--token T]           check a running deployment end to end
-    replay FILE | --matches N [--speed X]  replay matches at real time x speed (load generator)
-    correct MATCH_ID EVENT_ID field=value  amend an event: its stored version with these fields, version + 1
-    void MATCH_ID EVENT_ID [--for-good]    void an event (a later version may restore it; --for-good: DELETE)
-    watch MATCH_ID [--ws-url URL]          print a match's changes as they are pushed over the WebSocket
+import-statsbomb FILE --match-id ID   convert a StatsBomb events file and post it
+smoke --url URL [--token T]           check a running deployment end to end
+replay FILE | --matches N [--speed X]  replay matches at real time x speed (load generator)
+correct MATCH_ID EVENT_ID field=value  amend an event: its stored version with these fields, version + 1
+void MATCH_ID EVENT_ID [--for-good]    void an event (a later version may restore it; --for-good: DELETE)
+watch MATCH_ID [--ws-url URL]          print a match's changes as they are pushed over the WebSocket
 """
 
 import argparse
@@ -40,7 +40,7 @@ def import_statsbomb(args: argparse.Namespace) -> None:
         client = ApiClient(args.url, resolve_token(args.token))
         with tqdm(total=len(events), unit="event", desc=f"posting {args.match_id}") as progress:
             for start in range(0, len(events), args.batch_size):
-                batch = events[start:start + args.batch_size]
+                batch = events[start : start + args.batch_size]
                 client.post_events(batch)
                 progress.update(len(batch))
     skipped_text = ", ".join(f"{name} {count}" for name, count in skipped.most_common()) or "none"
@@ -50,12 +50,17 @@ def import_statsbomb(args: argparse.Namespace) -> None:
 
 def replay_matches(args: argparse.Namespace) -> None:
     if args.file and args.statsbomb:
-        events, _ = convert(json.loads(Path(args.file).read_text()), args.match_id or Path(args.file).stem,
-                            datetime.fromisoformat(normalise_timestamp(args.kick_off)))
+        events, _ = convert(
+            json.loads(Path(args.file).read_text()),
+            args.match_id or Path(args.file).stem,
+            datetime.fromisoformat(normalise_timestamp(args.kick_off)),
+        )
     elif args.file:
         events = [json.loads(line) for line in Path(args.file).read_text().splitlines() if line.strip()]
     elif args.matches:
-        events = [e for m in range(args.matches) for e in generate_match(f"{args.prefix}-{m}", events=args.events, seed=m)]
+        events = [
+            e for m in range(args.matches) for e in generate_match(f"{args.prefix}-{m}", events=args.events, seed=m)
+        ]
     else:
         raise SystemExit("replay needs a FILE or --matches N")
     token = resolve_token(args.token)
@@ -103,15 +108,17 @@ def void_event(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m matchtools", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m matchtools", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     api = argparse.ArgumentParser(add_help=False)  # what every command needs to reach the API
     api.add_argument("--url", default=DEFAULT_URL, help=f"API base URL (default {DEFAULT_URL})")
     api.add_argument("--token", help="producer token (default: $INGEST_TOKEN or make run's)")
 
-    statsbomb = commands.add_parser("import-statsbomb", parents=[api],
-                                    help="convert a StatsBomb open-data events file and post it")
+    statsbomb = commands.add_parser(
+        "import-statsbomb", parents=[api], help="convert a StatsBomb open-data events file and post it"
+    )
     statsbomb.add_argument("file", help="StatsBomb events JSON (a list of events)")
     statsbomb.add_argument("--match-id", required=True)
     statsbomb.add_argument("--kick-off", default="2023-06-15T15:00:00Z", help="when period 1 started (ISO-8601)")
@@ -123,7 +130,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     smoke_test.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the events to be readable")
     smoke_test.set_defaults(run=lambda args: smoke(args.url, resolve_token(args.token), args.timeout))
 
-    load = commands.add_parser("replay", parents=[api], help="replay a match file, or N generated matches, at real time x speed")
+    load = commands.add_parser(
+        "replay", parents=[api], help="replay a match file, or N generated matches, at real time x speed"
+    )
     load.add_argument("file", nargs="?", help="contract events as JSON lines, or a StatsBomb file with --statsbomb")
     load.add_argument("--statsbomb", action="store_true", help="FILE is StatsBomb open data (converted first)")
     load.add_argument("--match-id", help="match id for a StatsBomb file (default: the file name)")
@@ -135,7 +144,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     load.add_argument("--websocket", metavar="WS_URL", help=f"publish over the WebSocket API (e.g. {DEFAULT_WS_URL})")
     load.set_defaults(run=replay_matches)
 
-    amend = commands.add_parser("correct", parents=[api], help="amend an event: the stored one with these fields, next version")
+    amend = commands.add_parser(
+        "correct", parents=[api], help="amend an event: the stored one with these fields, next version"
+    )
     amend.add_argument("match_id")
     amend.add_argument("event_id")
     amend.add_argument("fields", nargs="*", help="name=value (JSON values: minute=12, outcome=incomplete, x=null)")

@@ -8,12 +8,24 @@ from chalicelib.events import iso_millis
 
 KICK_OFF = datetime(2023, 6, 15, 14, 0, tzinfo=UTC)
 _WEIGHTS = {
-    "pass": 60, "tackle": 4, "interception": 3, "clearance": 3, "dribble": 3, "throw_in": 3,
-    "foul": 2, "shot": 2, "free_kick": 2, "corner": 1, "offside": 1, "save": 1,
+    "pass": 60,
+    "tackle": 4,
+    "interception": 3,
+    "clearance": 3,
+    "dribble": 3,
+    "throw_in": 3,
+    "foul": 2,
+    "shot": 2,
+    "free_kick": 2,
+    "corner": 1,
+    "offside": 1,
+    "save": 1,
 }
 
 
-def generate_match(match_id: str, *, events: int = 3400, seed: int = 7, same_ms_share: float = 0.15) -> list[dict[str, Any]]:
+def generate_match(
+    match_id: str, *, events: int = 3400, seed: int = 7, same_ms_share: float = 0.15
+) -> list[dict[str, Any]]:
     """A match of about ``events`` contract events in chronological order.
 
     ``same_ms_share`` of the events reuse the previous event's millisecond, as
@@ -25,10 +37,18 @@ def generate_match(match_id: str, *, events: int = 3400, seed: int = 7, same_ms_
     types, weights = zip(*_WEIGHTS.items(), strict=True)
     step = timedelta(minutes=95) / events
     moment = KICK_OFF
-    out: list[dict[str, Any]] = [{"match_id": match_id, "event_type": "kick_off", "timestamp": iso_millis(moment), "period": 1}]
-    special = {events // 5: "goal", events // 3: "yellow_card", events // 2: "own_goal",
-               (2 * events) // 3: "substitution", (3 * events) // 4: "goal", (4 * events) // 5: "red_card",
-               events // 2 + 1: "half_time"}
+    out: list[dict[str, Any]] = [
+        {"match_id": match_id, "event_type": "kick_off", "timestamp": iso_millis(moment), "period": 1}
+    ]
+    special = {
+        events // 5: "goal",
+        events // 3: "yellow_card",
+        events // 2: "own_goal",
+        (2 * events) // 3: "substitution",
+        (3 * events) // 4: "goal",
+        (4 * events) // 5: "red_card",
+        events // 2 + 1: "half_time",
+    }
     for n in range(1, events - 1):
         if rng.random() >= same_ms_share:
             moment += step * rng.uniform(0.5, 1.5)

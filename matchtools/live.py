@@ -36,7 +36,9 @@ def describe(message: dict[str, Any]) -> str:
     if message["type"] == "change":
         event = message["event"]
         who = " ".join(f"{k}={event[k]}" for k in ("team_id", "player_id", "minute") if event.get(k) is not None)
-        return f"{message['cursor']}  {message['change']:<6} {event.get('event_type', '-'):<13} {event['event_id']}  {who}"
+        return (
+            f"{message['cursor']}  {message['change']:<6} {event.get('event_type', '-'):<13} {event['event_id']}  {who}"
+        )
     if message["type"] in ("stats", "subscribed"):
         stats = message["stats"]
         score = " ".join(f"{team} {goals}" for team, goals in stats["score"].items()) or "no score"
@@ -44,8 +46,9 @@ def describe(message: dict[str, Any]) -> str:
     return json.dumps(message)
 
 
-def watch(ws_url: str, api: ApiClient, match_id: str, out: Callable[[str], None] = print,
-          count: int | None = None) -> None:
+def watch(
+    ws_url: str, api: ApiClient, match_id: str, out: Callable[[str], None] = print, count: int | None = None
+) -> None:
     """Print the match's pushed changes; after a dropped connection, resubscribe and fill the gap from the
     change feed (deduplicated by cursor). ``count``: stop after that many changes."""
     last: str | None = None

@@ -37,8 +37,13 @@ def chromium(width: int, height: int) -> webdriver.Chrome:
         raise FileNotFoundError("chromium and chromedriver: apt-get install chromium chromium-driver")
     options = Options()
     options.binary_location = browser
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--window-size={width},{height}",
-                     "--hide-scrollbars"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        f"--window-size={width},{height}",
+        "--hide-scrollbars",
+    ):
         options.add_argument(argument)
     return webdriver.Chrome(service=Service(driver), options=options)
 
@@ -55,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         client = ApiClient(stack.url, token)
         for start in range(0, len(events), 500):
-            client.post_events(events[start:start + 500])
+            client.post_events(events[start : start + 500])
         deadline = time.monotonic() + 300
         while len(client.timeline(args.match_id)) < len(events) and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -63,8 +68,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         for name, (width, height, mobile) in SIZES.items():
             browser = chromium(1280, 900)
             try:  # device metrics, not the window: headless Chromium keeps windows at least 500 px wide
-                browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                    "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+                browser.execute_cdp_cmd(
+                    "Emulation.setDeviceMetricsOverride",
+                    {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
+                )
                 browser.get(f"{stack.url}/#{args.match_id}")
                 WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.CSS_SELECTOR, "#timeline li"))
                 WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "connection").text == "live")

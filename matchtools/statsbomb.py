@@ -14,13 +14,26 @@ from chalicelib.events import iso_millis
 
 PERIOD_STARTS = {1: 0, 2: 60, 3: 110, 4: 130, 5: 150}  # minutes after kick-off, breaks included
 PITCH_LENGTH, PITCH_WIDTH = 120.0, 80.0
-SHOT_OUTCOMES = {"Saved": "saved", "Saved to Post": "saved", "Off T": "off_target", "Wayward": "off_target",
-                 "Saved Off Target": "off_target", "Blocked": "blocked", "Post": "post"}
+SHOT_OUTCOMES = {
+    "Saved": "saved",
+    "Saved to Post": "saved",
+    "Off T": "off_target",
+    "Wayward": "off_target",
+    "Saved Off Target": "off_target",
+    "Blocked": "blocked",
+    "Post": "post",
+}
 SET_PIECES = {"Corner": "corner", "Free Kick": "free_kick", "Throw-in": "throw_in"}
 CARDS = {"Yellow Card": ("yellow_card",), "Red Card": ("red_card",), "Second Yellow": ("yellow_card", "red_card")}
 KEEPER_SAVES = {"Shot Saved", "Penalty Saved", "Save", "Shot Saved to Post", "Shot Saved Off Target"}
-SIMPLE = {"Interception": "interception", "Clearance": "clearance", "Dribble": "dribble", "Offside": "offside",
-          "Foul Committed": "foul", "Substitution": "substitution"}
+SIMPLE = {
+    "Interception": "interception",
+    "Clearance": "clearance",
+    "Dribble": "dribble",
+    "Offside": "offside",
+    "Foul Committed": "foul",
+    "Substitution": "substitution",
+}
 
 
 def _name(raw: dict[str, Any], *path: str) -> str | None:
@@ -69,7 +82,9 @@ def _moment(raw: dict[str, Any], kick_off: datetime) -> datetime:
     return kick_off + timedelta(minutes=PERIOD_STARTS.get(raw["period"], 150)) + within
 
 
-def convert(raw_events: list[dict[str, Any]], match_id: str, kick_off: datetime) -> tuple[list[dict[str, Any]], Counter[str]]:
+def convert(
+    raw_events: list[dict[str, Any]], match_id: str, kick_off: datetime
+) -> tuple[list[dict[str, Any]], Counter[str]]:
     """Contract events in timeline order, and how many StatsBomb events of each type had no equivalent."""
     teams = sorted({name for raw in raw_events if (name := _name(raw, "team"))})
     last_period = max((raw["period"] for raw in raw_events), default=1)
@@ -78,8 +93,13 @@ def convert(raw_events: list[dict[str, Any]], match_id: str, kick_off: datetime)
     marked: set[tuple[str, int]] = set()  # (match-level type, period): StatsBomb logs one per team
     for raw in raw_events:
         kind, period = _name(raw, "type") or "?", raw["period"]
-        base: dict[str, Any] = {"match_id": match_id, "timestamp": iso_millis(_moment(raw, kick_off)),
-                                "period": period, "minute": min(raw.get("minute", 0), 130), "second": raw.get("second", 0)}
+        base: dict[str, Any] = {
+            "match_id": match_id,
+            "timestamp": iso_millis(_moment(raw, kick_off)),
+            "period": period,
+            "minute": min(raw.get("minute", 0), 130),
+            "second": raw.get("second", 0),
+        }
         if kind in ("Half Start", "Half End"):
             marker = "kick_off" if kind == "Half Start" else "full_time" if period == last_period else "half_time"
             if (marker, period) not in marked and (kind == "Half Start" or period in (1, last_period)):
@@ -88,17 +108,24 @@ def convert(raw_events: list[dict[str, Any]], match_id: str, kick_off: datetime)
             continue
         if kind == "Own Goal Against":  # the credited team is the other one; "Own Goal For" is the same goal
             credited = [team for team in teams if team != _name(raw, "team")]
-            mapped = [("own_goal", {"team_id": credited[0][:64]})] if credited else []  # extra overrides the actor's team
+            mapped = (
+                [("own_goal", {"team_id": credited[0][:64]})] if credited else []
+            )  # extra overrides the actor's team
         else:
             mapped = _contract_types(raw)
         if not mapped:
             skipped[kind] += 1
             continue
-        actor = {key: name[:64] for key, name in (("team_id", _name(raw, "team")), ("player_id", _name(raw, "player")))
-                 if name}
+        actor = {
+            key: name[:64]
+            for key, name in (("team_id", _name(raw, "team")), ("player_id", _name(raw, "player")))
+            if name
+        }
         if location := raw.get("location"):
-            actor |= {"x": round(min(max(location[0] / PITCH_LENGTH * 100, 0.0), 100.0), 1),
-                      "y": round(min(max(location[1] / PITCH_WIDTH * 100, 0.0), 100.0), 1)}
+            actor |= {
+                "x": round(min(max(location[0] / PITCH_LENGTH * 100, 0.0), 100.0), 1),
+                "y": round(min(max(location[1] / PITCH_WIDTH * 100, 0.0), 100.0), 1),
+            }
         for n, (event_type, extra) in enumerate(mapped):
             suffix = "" if n == 0 else f":{event_type}"
             events.append(base | actor | {"event_type": event_type, "event_id": f"{raw['id']}{suffix}"} | extra)

@@ -57,8 +57,9 @@ def named(template, kind, prefix):
 
 
 def _msk_mapping(template):
-    (mapping,) = [m for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
-                  if "Topics" in m["Properties"]]
+    (mapping,) = [
+        m for m in resources(template, "AWS::Lambda::EventSourceMapping").values() if "Topics" in m["Properties"]
+    ]
     return mapping
 
 
@@ -82,8 +83,12 @@ def test_cfn_lint_finds_nothing_in_the_template(synthesised, tmp_path):
     path = tmp_path / f"{env}.template.json"
     path.write_text(json.dumps(template.to_json()))
     linter = Path(sys.executable).with_name("cfn-lint")
-    result = subprocess.run([str(linter), "--config-file", str(PROJECT / ".cfnlintrc.yaml"), "-t", str(path)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [str(linter), "--config-file", str(PROJECT / ".cfnlintrc.yaml"), "-t", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
@@ -96,15 +101,20 @@ def test_region_and_sizes_come_from_configuration(synthesised):
 
 def test_event_source_mapping_feeds_the_consumer_from_the_topic(dev):
     _, template = dev
-    template.has_resource_properties("AWS::Lambda::EventSourceMapping", {
-        "EventSourceArn": {"Fn::GetAtt": ["Cluster", "Arn"]},
-        "Topics": ["football-match-events"],
-        "StartingPosition": "TRIM_HORIZON",
-        "BatchSize": 500,
-        "MaximumBatchingWindowInSeconds": 1,
-        "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "football-consumer"},
-        "FunctionName": Match.object_like({"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["Consumer", "Arn"]}]}]}),
-    })
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": ["Cluster", "Arn"]},
+            "Topics": ["football-match-events"],
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 500,
+            "MaximumBatchingWindowInSeconds": 1,
+            "AmazonManagedKafkaEventSourceConfig": {"ConsumerGroupId": "football-consumer"},
+            "FunctionName": Match.object_like(
+                {"Fn::Select": [6, {"Fn::Split": [":", {"Fn::GetAtt": ["Consumer", "Arn"]}]}]}
+            ),
+        },
+    )
     mapping = _msk_mapping(template)
     assert "Topics" in mapping["DependsOn"]  # the topic exists before the consumer subscribes
 
@@ -139,8 +149,16 @@ def test_every_app_function_but_the_broadcaster_runs_in_the_private_subnets(dev)
     (an execute-api VPC endpoint serves private APIs only), and needs nothing inside the VPC."""
     _, template = dev
     functions = resources(template, "AWS::Serverless::Function")
-    assert set(functions) == {"APIHandler", "Consumer", "ProducerToken", "TopicProvisioner", "WebsocketConnect",
-                              "WebsocketMessage", "WebsocketDisconnect", "Broadcaster"}
+    assert set(functions) == {
+        "APIHandler",
+        "Consumer",
+        "ProducerToken",
+        "TopicProvisioner",
+        "WebsocketConnect",
+        "WebsocketMessage",
+        "WebsocketDisconnect",
+        "Broadcaster",
+    }
     assert "VpcConfig" not in functions.pop("Broadcaster")["Properties"]
     for properties in (f["Properties"] for f in functions.values()):
         vpc = properties["VpcConfig"]
@@ -152,15 +170,20 @@ def test_every_app_function_but_the_broadcaster_runs_in_the_private_subnets(dev)
 
 def test_lambda_and_sts_are_reachable_from_private_subnets(dev):
     _, template = dev
-    services = {json.dumps(e["Properties"]["ServiceName"]) for e in resources(template, "AWS::EC2::VPCEndpoint").values()}
+    services = {
+        json.dumps(e["Properties"]["ServiceName"]) for e in resources(template, "AWS::EC2::VPCEndpoint").values()
+    }
     assert any(".lambda" in s for s in services) and any(".sts" in s for s in services)
     assert any(".dynamodb" in s for s in services) and any(".secretsmanager" in s for s in services)
 
 
 def test_brokers_admit_only_the_app_and_the_event_source_on_the_iam_port(dev):
     _, template = dev
-    ingress = [r["Properties"] for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
-               if r["Properties"]["GroupId"]["Fn::GetAtt"][0].startswith("MskSg")]
+    ingress = [
+        r["Properties"]
+        for r in resources(template, "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"]["Fn::GetAtt"][0].startswith("MskSg")
+    ]
     assert {(i["FromPort"], i["ToPort"]) for i in ingress} == {(9098, 9098)}
     assert all("SourceSecurityGroupId" in i for i in ingress)
 
@@ -222,23 +245,35 @@ def _required_kafka_actions(env):
     idempotent = producer_config(Settings.from_env({}))["enable_idempotence"]
 
     def produce(to):  # "Produce data" / "Produce data idempotently"
-        return {("cluster", None): {"Connect", *(["WriteDataIdempotently"] if idempotent else [])},
-                ("topic", to): {"DescribeTopic", "WriteData"}}
+        return {
+            ("cluster", None): {"Connect", *(["WriteDataIdempotently"] if idempotent else [])},
+            ("topic", to): {"DescribeTopic", "WriteData"},
+        }
 
     consume = {  # "Consume data", by the event source mapping as the consumer's role
         ("cluster", None): {"Connect", *(["DescribeClusterDynamicConfiguration"] if config.provisioned_msk else [])},
         ("topic", topic): {"DescribeTopic", "ReadData"},
         ("group", group): {"DescribeGroup", "AlterGroup"},
     }
-    create = {("cluster", None): {"Connect"}, ("topic", topic): {"CreateTopic", "DescribeTopic"},
-              ("topic", dlq): {"CreateTopic", "DescribeTopic"}}
+    create = {
+        ("cluster", None): {"Connect"},
+        ("topic", topic): {"CreateTopic", "DescribeTopic"},
+        ("topic", dlq): {"CreateTopic", "DescribeTopic"},
+    }
     merged = defaultdict(set)
     for part in (consume, produce(dlq)):  # the consumer also dead-letters records
         for resource, actions in part.items():
             merged[resource] |= actions
-    return {"ApiHandlerRole": produce(topic), "ConsumerRole": dict(merged), "TopicProvisionerRole": create,
-            "ProducerTokenRole": {}, "WebsocketMessageRole": produce(topic), "WebsocketConnectRole": {},
-            "WebsocketDisconnectRole": {}, "BroadcasterRole": {}}
+    return {
+        "ApiHandlerRole": produce(topic),
+        "ConsumerRole": dict(merged),
+        "TopicProvisionerRole": create,
+        "ProducerTokenRole": {},
+        "WebsocketMessageRole": produce(topic),
+        "WebsocketConnectRole": {},
+        "WebsocketDisconnectRole": {},
+        "BroadcasterRole": {},
+    }
 
 
 def test_each_role_allows_exactly_the_msk_actions_its_code_performs(synthesised):
@@ -247,19 +282,32 @@ def test_each_role_allows_exactly_the_msk_actions_its_code_performs(synthesised)
         assert _kafka_grants(template, role) == required, role
     consumer = {a for s in _statements(template, "ConsumerRole") for a in _actions(s)}
     # the event source mapping itself (Lambda's MSK permissions page; DescribeClusterV2 is the one serverless needs)
-    assert {"kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers", "ec2:DescribeVpcs", "ec2:DescribeSubnets",
-            "ec2:DescribeSecurityGroups"} <= consumer
+    assert {
+        "kafka:DescribeClusterV2",
+        "kafka:GetBootstrapBrokers",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    } <= consumer
 
 
 def test_no_function_can_start_before_its_permissions_exist(synthesised):
     """Functions reference their roles, so permissions inline in a role exist before the function, the event
     source mapping or the topics resource: none of them can race a separately attached policy."""
     _, _, template = synthesised
-    chalice_roles = {f["Properties"]["Role"]["Fn::GetAtt"][0]
-                     for f in resources(template, "AWS::Serverless::Function").values()}
-    assert chalice_roles == {"ApiHandlerRole", "ConsumerRole", "ProducerTokenRole", "TopicProvisionerRole",
-                             "WebsocketConnectRole", "WebsocketMessageRole", "WebsocketDisconnectRole",
-                             "BroadcasterRole"}
+    chalice_roles = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0] for f in resources(template, "AWS::Serverless::Function").values()
+    }
+    assert chalice_roles == {
+        "ApiHandlerRole",
+        "ConsumerRole",
+        "ProducerTokenRole",
+        "TopicProvisionerRole",
+        "WebsocketConnectRole",
+        "WebsocketMessageRole",
+        "WebsocketDisconnectRole",
+        "BroadcasterRole",
+    }
     attached = [json.dumps(p["Properties"].get("Roles")) for p in resources(template, "AWS::IAM::Policy").values()]
     assert not [role for role in chalice_roles if any(role in roles for roles in attached)]
     for role in chalice_roles:
@@ -269,11 +317,12 @@ def test_no_function_can_start_before_its_permissions_exist(synthesised):
 
 def test_api_gateway_has_its_cloudwatch_logs_role_before_the_api_is_created(dev):
     _, template = dev
-    (account_id, account), = resources(template, "AWS::ApiGateway::Account").items()
+    ((account_id, account),) = resources(template, "AWS::ApiGateway::Account").items()
     assert account["DeletionPolicy"] == "Retain"  # an account-wide setting that other APIs may rely on
     role = template.to_json()["Resources"][account["Properties"]["CloudWatchRoleArn"]["Fn::GetAtt"][0]]
     assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
-        "Service": "apigateway.amazonaws.com"}
+        "Service": "apigateway.amazonaws.com"
+    }
     assert "AmazonAPIGatewayPushToCloudWatchLogs" in json.dumps(role["Properties"]["ManagedPolicyArns"])
     assert account_id in resources(template, "AWS::Serverless::Api")["RestAPI"]["DependsOn"]
 
@@ -288,19 +337,28 @@ def test_the_event_source_retries_failed_batches_rather_than_skip_them(synthesis
     """On-demand mode: no destination (it could never be reached, and skipping loses acknowledged events)."""
     _, _, template = synthesised
     mapping = _msk_mapping(template)["Properties"]
-    assert not {"DestinationConfig", "MaximumRetryAttempts", "BisectBatchOnFunctionError",
-                "ProvisionedPollerConfig"} & set(mapping)
+    assert not {
+        "DestinationConfig",
+        "MaximumRetryAttempts",
+        "BisectBatchOnFunctionError",
+        "ProvisionedPollerConfig",
+    } & set(mapping)
 
 
 def test_an_alarm_fires_when_events_are_accepted_but_the_consumer_never_runs(dev):
     _, template = dev
-    (alarm,) = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
-                if "ConsumerNotConsuming" in a["Properties"]["AlarmDescription"]]
+    (alarm,) = [
+        a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if "ConsumerNotConsuming" in a["Properties"]["AlarmDescription"]
+    ]
     queries = {q["Id"]: q for q in alarm["Metrics"]}
     expression = queries.pop(next(i for i, q in queries.items() if "Expression" in q))["Expression"]
     assert "FILL(invocations, 0) == 0" in expression and "FILL(posts, 0)" in expression
-    metrics = {i: (q["MetricStat"]["Metric"]["MetricName"], json.dumps(q["MetricStat"]["Metric"]["Dimensions"]))
-               for i, q in queries.items()}
+    metrics = {
+        i: (q["MetricStat"]["Metric"]["MetricName"], json.dumps(q["MetricStat"]["Metric"]["Dimensions"]))
+        for i, q in queries.items()
+    }
     assert metrics["posts"][0] == "Count" and '"/events"' in metrics["posts"][1]
     assert metrics["invocations"][0] == "Invocations" and "Consumer" in metrics["invocations"][1]
     assert alarm["AlarmActions"] and alarm["Threshold"] == 0
@@ -309,10 +367,20 @@ def test_an_alarm_fires_when_events_are_accepted_but_the_consumer_never_runs(dev
 def test_producer_token_is_a_secret_only_the_authorizer_reads(dev):
     _, template = dev
     assert resources(template, "AWS::SecretsManager::Secret")
-    readers = [r for r in ("ApiHandlerRole", "ConsumerRole", "ProducerTokenRole", "TopicProvisionerRole",
-                           "WebsocketConnectRole", "WebsocketMessageRole", "WebsocketDisconnectRole",
-                           "BroadcasterRole")
-               if "secretsmanager:GetSecretValue" in json.dumps(_statements(template, r))]
+    readers = [
+        r
+        for r in (
+            "ApiHandlerRole",
+            "ConsumerRole",
+            "ProducerTokenRole",
+            "TopicProvisionerRole",
+            "WebsocketConnectRole",
+            "WebsocketMessageRole",
+            "WebsocketDisconnectRole",
+            "BroadcasterRole",
+        )
+        if "secretsmanager:GetSecretValue" in json.dumps(_statements(template, r))
+    ]
     assert readers == ["ProducerTokenRole", "WebsocketConnectRole"]
 
 
@@ -324,12 +392,19 @@ def test_ingest_is_throttled_and_access_logged(dev):
     assert "$context.status" in api["AccessLogSetting"]["Format"]
 
 
-@pytest.mark.parametrize(("namespace", "metric"), [
-    ("AWS/Lambda", "OffsetLag"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
-    ("AWS/ApiGateway", "5XXError"),
-    ("FootballMatchData", "DeadLetteredRecords"), ("AWS/Lambda", "IteratorAge"),
-    ("FootballMatchData", "FailedBroadcasts"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
-])
+@pytest.mark.parametrize(
+    ("namespace", "metric"),
+    [
+        ("AWS/Lambda", "OffsetLag"),
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("FootballMatchData", "DeadLetteredRecords"),
+        ("AWS/Lambda", "IteratorAge"),
+        ("FootballMatchData", "FailedBroadcasts"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+    ],
+)
 def test_alarms_watch_lag_errors_throttles_5xx_and_dead_letters(dev, namespace, metric):
     _, template = dev
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
@@ -357,7 +432,7 @@ def test_the_websocket_default_route_answers_with_the_handlers_body_and_is_acces
     _, template = dev
     route = named(template, "AWS::ApiGatewayV2::Route", "WebsocketMessageRoute")["Properties"]
     assert route["RouteKey"] == "$default" and route["RouteResponseSelectionExpression"] == "$default"
-    (response_id, response), = resources(template, "AWS::ApiGatewayV2::RouteResponse").items()
+    ((response_id, response),) = resources(template, "AWS::ApiGatewayV2::RouteResponse").items()
     assert response["Properties"]["RouteId"] == {"Ref": "WebsocketMessageRoute"}
     assert response["Properties"]["RouteResponseKey"] == "$default"
     assert response_id in named(template, "AWS::ApiGatewayV2::Deployment", "WebsocketAPIDeployment")["DependsOn"]
@@ -374,13 +449,19 @@ def test_subscriptions_expire_by_ttl_with_keys_from_the_layout_module(dev):
 
 def test_the_broadcaster_reads_the_table_stream_bisects_retries_and_gives_up_to_a_queue(synthesised):
     _, _, template = synthesised
-    (mapping,) = [m["Properties"] for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
-                  if "Topics" not in m["Properties"]]
+    (mapping,) = [
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if "Topics" not in m["Properties"]
+    ]
     assert mapping["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
     assert mapping["EventSourceArn"]["Fn::GetAtt"][0].startswith("Events")
     assert "Broadcaster" in json.dumps(mapping["FunctionName"])
     assert (mapping["BisectBatchOnFunctionError"], mapping["MaximumRetryAttempts"], mapping["BatchSize"]) == (
-        True, broadcast.RETRY_ATTEMPTS, broadcast.BATCH_SIZE)
+        True,
+        broadcast.RETRY_ATTEMPTS,
+        broadcast.BATCH_SIZE,
+    )
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     queue = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert queue.startswith("BroadcastFailures")
@@ -388,13 +469,19 @@ def test_the_broadcaster_reads_the_table_stream_bisects_retries_and_gives_up_to_
 
 def test_only_the_broadcaster_pushes_and_only_to_this_websocket_api(dev):
     _, template = dev
-    pushers = [r for r in template.to_json()["Resources"] if r.endswith("Role") and "Policies" in
-               template.to_json()["Resources"][r].get("Properties", {})
-               and "execute-api:ManageConnections" in json.dumps(_statements(template, r))]
+    pushers = [
+        r
+        for r in template.to_json()["Resources"]
+        if r.endswith("Role")
+        and "Policies" in template.to_json()["Resources"][r].get("Properties", {})
+        and "execute-api:ManageConnections" in json.dumps(_statements(template, r))
+    ]
     assert pushers == ["BroadcasterRole"]
     statements = {s.get("Sid"): s for s in _statements(template, "BroadcasterRole")}
     assert statements["PushToConnections"]["Resource"]["Fn::Sub"].endswith(":${WebsocketAPI}/api/POST/@connections/*")
     assert statements["ReadStream"]["Resource"]["Fn::GetAtt"][1] == "StreamArn"
     assert statements["GiveUpOnRecords"]["Resource"]["Fn::GetAtt"][0].startswith("BroadcastFailures")
-    variables = resources(template, "AWS::Serverless::Function")["Broadcaster"]["Properties"]["Environment"]["Variables"]
+    variables = resources(template, "AWS::Serverless::Function")["Broadcaster"]["Properties"]["Environment"][
+        "Variables"
+    ]
     assert variables["WEBSOCKET_API_ID"] == {"Ref": "WebsocketAPI"} and variables["WEBSOCKET_STAGE"] == "api"

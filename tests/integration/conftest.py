@@ -95,8 +95,13 @@ def ws_url(pipeline: LocalEventSource, live_services: Services) -> Iterator[str]
     as in `make run`."""
     settings = live_services.settings
     management_port = urlsplit(settings.websocket_endpoint_url).port
-    gateway = LocalWebSocketGateway(app.ws_connect, app.ws_message, app.ws_disconnect,
-                                    port=urlsplit(settings.websocket_url).port, management_port=management_port).start()
+    gateway = LocalWebSocketGateway(
+        app.ws_connect,
+        app.ws_message,
+        app.ws_disconnect,
+        port=urlsplit(settings.websocket_url).port,
+        management_port=management_port,
+    ).start()
     source = LocalStreamSource(settings.dynamodb_endpoint_url or "", settings.table, app.broadcast_changes)
     stop = threading.Event()
     thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
@@ -115,7 +120,7 @@ def generated_match(api: Client) -> tuple[str, list[dict[str, Any]], list[str]]:
     events = generate_match(match_id)
     ids: list[str] = []
     for start in range(0, len(events), 500):
-        response = post(api, {"events": events[start:start + 500]})
+        response = post(api, {"events": events[start : start + 500]})
         assert response.status_code == 202, response.body
         ids += response.json_body["event_ids"]
     assert wait_for_count(api, match_id, len(events))

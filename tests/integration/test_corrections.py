@@ -41,11 +41,24 @@ def consume(events: list[dict[str, Any]]) -> dict[str, int]:
     return app.consume_events(msk_event_of(events), CONTEXT)
 
 
-def ev(match_id: str, event_id: str, event_type: str = "pass", second: int = 0, version: int = 1,
-       team: str = "home", player: str = "p1", **extra: Any) -> dict[str, Any]:
-    event = {"match_id": match_id, "event_id": event_id, "event_type": event_type, "version": version,
-             "timestamp": f"2026-05-01T{15 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.000Z",
-             **extra}
+def ev(
+    match_id: str,
+    event_id: str,
+    event_type: str = "pass",
+    second: int = 0,
+    version: int = 1,
+    team: str = "home",
+    player: str = "p1",
+    **extra: Any,
+) -> dict[str, Any]:
+    event = {
+        "match_id": match_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "version": version,
+        "timestamp": f"2026-05-01T{15 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.000Z",
+        **extra,
+    }
     if event_type not in ("kick_off", "half_time", "full_time"):
         event |= {"team_id": team, "player_id": player}
     return event
@@ -83,18 +96,25 @@ def assert_matches_the_final_versions(api, match_id: str, delivered: list[dict[s
     live = sorted(live_events(delivered), key=lambda e: (e["timestamp"], e["event_id"]))
     stored = read_all(api, f"/matches/{match_id}")
     assert [(e["event_id"], e["version"], e["event_type"], e["timestamp"]) for e in stored] == [
-        (e["event_id"], e["version"], e["event_type"], e["timestamp"]) for e in live]
+        (e["event_id"], e["version"], e["event_type"], e["timestamp"]) for e in live
+    ]
     for event_type in {e["event_type"] for e in delivered if not e.get("deleted")}:
         assert [e["event_id"] for e in read_all(api, f"/matches/{match_id}/events/{event_type}")] == [
-            e["event_id"] for e in live if e["event_type"] == event_type]
+            e["event_id"] for e in live if e["event_type"] == event_type
+        ]
     assert api.http.get(f"/matches/{match_id}/stats").json_body == expected_stats(match_id, delivered)
-    assert [(c["change"], c["event"]["event_id"], c["event"]["version"]) for c in changes(api, match_id)] == \
-        expected_changes(delivered)
+    assert [
+        (c["change"], c["event"]["event_id"], c["event"]["version"]) for c in changes(api, match_id)
+    ] == expected_changes(delivered)
     entry = summary(api, match_id)
     assert entry is not None
     expected = expected_stats(match_id, delivered)
     assert (entry["status"], entry["score"], entry["event_count"], entry["last_event_at"]) == (
-        expected_status(delivered), expected["score"], expected["event_count"], expected["last_event_at"])
+        expected_status(delivered),
+        expected["score"],
+        expected["event_count"],
+        expected["last_event_at"],
+    )
 
 
 def new_match() -> str:
@@ -104,8 +124,12 @@ def new_match() -> str:
 def test_var_disallows_a_goal_end_to_end(api):
     """Through the whole pipeline: a goal, 1-0; DELETE voids it; 0-0, /goals empty, feed insert then delete."""
     match_id = new_match()
-    events = [ev(match_id, "k1", "kick_off", 0, period=1), ev(match_id, "a1", "pass", 5, team="away", player="a9"),
-              ev(match_id, "h1", "pass", 8), ev(match_id, "g1", "goal", 30, player="p9")]
+    events = [
+        ev(match_id, "k1", "kick_off", 0, period=1),
+        ev(match_id, "a1", "pass", 5, team="away", player="a9"),
+        ev(match_id, "h1", "pass", 8),
+        ev(match_id, "g1", "goal", 30, player="p9"),
+    ]
     assert post(api, {"events": events}).status_code == 202
     assert eventually(lambda: api.http.get(f"/matches/{match_id}/stats").json_body["score"] == {"away": 0, "home": 1})
 
@@ -113,8 +137,9 @@ def test_var_disallows_a_goal_end_to_end(api):
     assert response.status_code == 202 and response.json_body == {"accepted": 1, "event_ids": ["g1"]}
     assert eventually(lambda: api.http.get(f"/matches/{match_id}/stats").json_body["score"] == {"away": 0, "home": 0})
     assert read_all(api, f"/matches/{match_id}/goals") == []
-    assert [(c["change"], c["event"]["event_id"]) for c in changes(api, match_id) if c["event"]["event_id"] == "g1"] \
-        == [("insert", "g1"), ("delete", "g1")]
+    assert [
+        (c["change"], c["event"]["event_id"]) for c in changes(api, match_id) if c["event"]["event_id"] == "g1"
+    ] == [("insert", "g1"), ("delete", "g1")]
     assert eventually(lambda: (summary(api, match_id) or {}).get("score") == {"away": 0, "home": 0})
     assert summary(api, match_id)["status"] == "live"
 
@@ -125,8 +150,9 @@ def test_delete_needs_the_producer_token_and_a_valid_id(api):
 
 
 def test_a_derived_id_cannot_be_corrected(api):
-    response = post(api, {"match_id": "m1", "event_type": "kick_off", "timestamp": "2026-05-01T15:00:00Z",
-                          "version": 2})
+    response = post(
+        api, {"match_id": "m1", "event_type": "kick_off", "timestamp": "2026-05-01T15:00:00Z", "version": 2}
+    )
     assert response.status_code == 400 and response.json_body["errors"][0]["field"] == "event_id"
     assert post(api, {"match_id": "m1", "deleted": True}).status_code == 400
 
@@ -143,8 +169,11 @@ def test_a_higher_version_replaces_the_event_whole_even_its_time_and_type(api):
 
 def test_a_stale_version_after_a_newer_one_changes_nothing(api):
     match_id = new_match()
-    delivered = [ev(match_id, "e1", "goal", 10, version=3), ev(match_id, "e1", "shot", 10, version=2),
-                 ev(match_id, "e1", "shot", 10, version=3)]
+    delivered = [
+        ev(match_id, "e1", "goal", 10, version=3),
+        ev(match_id, "e1", "shot", 10, version=2),
+        ev(match_id, "e1", "shot", 10, version=3),
+    ]
     for event in delivered:
         consume([event])
     assert_matches_the_final_versions(api, match_id, delivered)
@@ -172,8 +201,10 @@ def test_the_same_correction_batch_delivered_three_times_counts_once(api):
     match_id = new_match()
     originals = [ev(match_id, f"e{i}", "shot", i, outcome="saved") for i in range(20)]
     consume(originals)
-    corrections = [*(ev(match_id, f"e{i}", "goal", i, version=2) for i in range(0, 20, 2)),
-                   *(void(match_id, f"e{i}", 2) for i in range(1, 20, 4))]
+    corrections = [
+        *(ev(match_id, f"e{i}", "goal", i, version=2) for i in range(0, 20, 2)),
+        *(void(match_id, f"e{i}", 2) for i in range(1, 20, 4)),
+    ]
     results = [consume(corrections) for _ in range(3)]
     assert [r["stored"] for r in results] == [len(corrections), 0, 0]
     assert_matches_the_final_versions(api, match_id, [*originals, *corrections])
@@ -197,10 +228,14 @@ def test_a_summary_left_behind_by_a_crash_is_repaired_by_the_redelivery(api, liv
 
 def test_status_follows_the_match_level_events_and_a_voided_full_time_makes_the_match_live_again(api):
     match_id = new_match()
-    steps = [([], "pre_match"), ([ev(match_id, "k1", "kick_off", 0, period=1)], "live"),
-             ([ev(match_id, "h1", "half_time", 2700)], "half_time"),
-             ([ev(match_id, "k2", "kick_off", 3600, period=2)], "live"),
-             ([ev(match_id, "f1", "full_time", 6500)], "finished"), ([void(match_id, "f1", 2)], "live")]
+    steps = [
+        ([], "pre_match"),
+        ([ev(match_id, "k1", "kick_off", 0, period=1)], "live"),
+        ([ev(match_id, "h1", "half_time", 2700)], "half_time"),
+        ([ev(match_id, "k2", "kick_off", 3600, period=2)], "live"),
+        ([ev(match_id, "f1", "full_time", 6500)], "finished"),
+        ([void(match_id, "f1", 2)], "live"),
+    ]
     delivered: list[dict[str, Any]] = [ev(match_id, "e0", "pass", 1)]
     consume(delivered)
     for events, status in steps:
@@ -242,7 +277,9 @@ def test_a_client_resuming_from_its_last_cursor_misses_nothing_and_sees_nothing_
         if len(seen) == 7:
             consume([void(match_id, "e3", 2)])  # more arrives while the client follows
     assert [(c["change"], c["event"]["event_id"]) for c in seen] == [
-        *(("insert", f"e{i}") for i in range(7)), ("delete", "e3")]
+        *(("insert", f"e{i}") for i in range(7)),
+        ("delete", "e3"),
+    ]
     assert [c["cursor"] for c in seen] == sorted(c["cursor"] for c in seen)
     assert api.http.get(f"/matches/{match_id}/changes?after=garbage").status_code == 400
 
@@ -257,9 +294,13 @@ def test_consumer_killed_mid_correction_batch_then_restarted_applies_everything_
     settings = live_services.settings
     match_id = new_match()
     originals = [ev(match_id, f"e{i}", "shot", i, outcome="saved", player=f"p{i % 5}") for i in range(150)]
-    corrections = [*(ev(match_id, f"e{i}", "goal", i + 1, version=2, player=f"p{i % 7}") for i in range(0, 150, 3)),
-                   *(void(match_id, f"e{i}", 5) for i in range(1, 150, 5))]
-    publisher = KafkaPublisher(lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10)
+    corrections = [
+        *(ev(match_id, f"e{i}", "goal", i + 1, version=2, player=f"p{i % 7}") for i in range(0, 150, 3)),
+        *(void(match_id, f"e{i}", 5) for i in range(1, 150, 5)),
+    ]
+    publisher = KafkaPublisher(
+        lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10
+    )
     for batch in (originals, corrections):  # two requests: two sets of records, in this order on the partition
         publisher.publish([parse_event(e) for e in batch], RECEIVED_AT)
     publisher.close()
@@ -288,16 +329,25 @@ def test_consumer_killed_mid_correction_batch_then_restarted_applies_everything_
 
 EVENT_IDS = [f"e{i}" for i in range(6)]
 operation = st.one_of(
-    st.tuples(st.just("event"), st.sampled_from(EVENT_IDS), st.integers(1, 6),
-              st.sampled_from(["goal", "shot", "pass", "own_goal", "kick_off", "half_time", "full_time", "foul"]),
-              st.integers(0, 5), st.sampled_from(["home", "away"]), st.sampled_from(["p1", "p2", "p3"])),
+    st.tuples(
+        st.just("event"),
+        st.sampled_from(EVENT_IDS),
+        st.integers(1, 6),
+        st.sampled_from(["goal", "shot", "pass", "own_goal", "kick_off", "half_time", "full_time", "foul"]),
+        st.integers(0, 5),
+        st.sampled_from(["home", "away"]),
+        st.sampled_from(["p1", "p2", "p3"]),
+    ),
     st.tuples(st.just("void"), st.sampled_from(EVENT_IDS), st.integers(1, 6)),
 )
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
-@given(operations=st.lists(operation, min_size=1, max_size=25), cuts=st.lists(st.integers(1, 6), max_size=10),
-       redeliver=st.lists(st.integers(0, 9), max_size=4))
+@given(
+    operations=st.lists(operation, min_size=1, max_size=25),
+    cuts=st.lists(st.integers(1, 6), max_size=10),
+    redeliver=st.lists(st.integers(0, 9), max_size=4),
+)
 def test_any_delivery_of_corrections_leaves_exactly_the_final_versions(api, operations, cuts, redeliver):
     match_id = new_match()
     delivered = []
@@ -310,7 +360,7 @@ def test_any_delivery_of_corrections_leaves_exactly_the_final_versions(api, oper
     batches, start = [], 0
     for size in [*cuts, len(delivered)]:
         if start < len(delivered):
-            batches.append(delivered[start:start + size])
+            batches.append(delivered[start : start + size])
             start += size
     for i, batch in enumerate(batches):
         consume(batch)

@@ -22,15 +22,18 @@ def test_sigkill_of_the_whole_stack_loses_no_acknowledged_event(tmp_path):
     data_dir, port = tmp_path / "data", free_port()
     match_id = "crash-match"
     events = generate_match(match_id, events=1500, seed=3)
-    batches = [events[i:i + 50] for i in range(0, len(events), 50)]
+    batches = [events[i : i + 50] for i in range(0, len(events), 50)]
     acknowledged: list[dict] = []
 
     runner = RunProcess(data_dir, port, TOKEN)
     try:
+
         def producer() -> None:
             for batch in batches:
                 try:
-                    response = requests.post(f"{runner.url}/events", json={"events": batch}, headers=HEADERS, timeout=10)
+                    response = requests.post(
+                        f"{runner.url}/events", json={"events": batch}, headers=HEADERS, timeout=10
+                    )
                 except requests.RequestException:
                     return  # the stack is gone
                 if response.status_code == 202:

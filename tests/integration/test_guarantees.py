@@ -62,7 +62,9 @@ def test_event_source_killed_mid_batch_then_restarted_stores_everything_once(api
     topic = f"crash-{uuid.uuid4().hex[:6]}"
     ensure_topic(environ["KAFKA_BOOTSTRAP_SERVERS"], topic, partitions=3)
     settings = live_services.settings
-    publisher = KafkaPublisher(lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10)
+    publisher = KafkaPublisher(
+        lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10
+    )
     match_id, events = new_match(600)
     publisher.publish([app.ingest.parse_batch(e)[0] for e in events], RECEIVED_AT)
     publisher.close()
@@ -122,12 +124,20 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(api, e
     good = good | {"match_id": match_id}
     poison = [
         b"not json at all",
-        json.dumps({"match_id": match_id, "event_type": "penalty", "timestamp": "2023-06-15T14:30:00Z",
-                    "received_at": RECEIVED_AT}).encode(),
+        json.dumps(
+            {
+                "match_id": match_id,
+                "event_type": "penalty",
+                "timestamp": "2023-06-15T14:30:00Z",
+                "received_at": RECEIVED_AT,
+            }
+        ).encode(),
         json.dumps({"match_id": match_id, "pad": "x" * 300_000}).encode(),
     ]
     producer = KafkaProducer(bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"], acks="all")
-    sent = [producer.send(environ["EVENTS_TOPIC"], key=match_id.encode(), value=value).get(timeout=30) for value in poison]
+    sent = [
+        producer.send(environ["EVENTS_TOPIC"], key=match_id.encode(), value=value).get(timeout=30) for value in poison
+    ]
     ((key, value),) = records(app.ingest.parse_batch(good), RECEIVED_AT)
     producer.send(environ["EVENTS_TOPIC"], key=key, value=value).get(timeout=30)
     producer.close()
@@ -135,8 +145,13 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(api, e
     assert wait_for_count(api, match_id, 1)  # the good record behind the poison got through
     assert_exactly_once(api, match_id, [good])
 
-    consumer = KafkaConsumer(environ["EVENTS_DEAD_LETTER_TOPIC"], bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"],
-                             group_id=f"dlq-{match_id}", auto_offset_reset="earliest", consumer_timeout_ms=2000)
+    consumer = KafkaConsumer(
+        environ["EVENTS_DEAD_LETTER_TOPIC"],
+        bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"],
+        group_id=f"dlq-{match_id}",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=2000,
+    )
     dead: dict[int, tuple[bytes, dict[str, bytes]]] = {}
 
     def collect() -> bool:
@@ -156,9 +171,23 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(api, e
 
 
 def test_dead_lettered_records_are_counted_in_a_metric(api, capsys):
-    batch = {"eventSource": "aws:kafka", "records": {"match-events-0": [
-        {"topic": "match-events", "partition": 0, "offset": 10**9, "timestamp": 0, "timestampType": "CREATE_TIME",
-         "key": None, "value": base64.b64encode(b"{broken").decode(), "headers": []}]}}
+    batch = {
+        "eventSource": "aws:kafka",
+        "records": {
+            "match-events-0": [
+                {
+                    "topic": "match-events",
+                    "partition": 0,
+                    "offset": 10**9,
+                    "timestamp": 0,
+                    "timestampType": "CREATE_TIME",
+                    "key": None,
+                    "value": base64.b64encode(b"{broken").decode(),
+                    "headers": [],
+                }
+            ]
+        },
+    }
     capsys.readouterr()
     assert app.consume_events(batch, LambdaContext("consumer", 512))["dead_lettered"] == 1
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
@@ -172,7 +201,9 @@ def test_services_are_created_once_per_process(live_services: Services):
 
 def test_a_batch_spanning_many_matches_is_stored_once_with_exact_stats_per_match(api):
     """Matches share transactions (up to 100 actions); one over 99 events continues in a second round."""
-    matches = [generate_match(f"many-{uuid.uuid4().hex[:8]}", events=size, seed=size) for size in (3, 5, 40, 150, 7, 60)]
+    matches = [
+        generate_match(f"many-{uuid.uuid4().hex[:8]}", events=size, seed=size) for size in (3, 5, 40, 150, 7, 60)
+    ]
     events = [event for match in matches for event in match]
     random.Random(1).shuffle(events)
     batch = msk_event_of(events)

@@ -36,9 +36,33 @@ from tests.support.live import LiveClient
 BOOTSTRAP = Path(__file__).resolve().parents[1] / "support" / "lambda_bootstrap.py"
 # Standard-library modules that Python 3.12 and 3.13 removed (PEP 594, PEP 632, What's New): the functions run
 # on python3.13, this machine has only 3.11.
-REMOVED_BY_3_13 = {"aifc", "asynchat", "asyncore", "audioop", "cgi", "cgitb", "chunk", "crypt", "distutils", "imghdr",
-                   "imp", "lib2to3", "mailcap", "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "smtpd", "sndhdr",
-                   "spwd", "sunau", "telnetlib", "uu", "xdrlib"}
+REMOVED_BY_3_13 = {
+    "aifc",
+    "asynchat",
+    "asyncore",
+    "audioop",
+    "cgi",
+    "cgitb",
+    "chunk",
+    "crypt",
+    "distutils",
+    "imghdr",
+    "imp",
+    "lib2to3",
+    "mailcap",
+    "msilib",
+    "nis",
+    "nntplib",
+    "ossaudiodev",
+    "pipes",
+    "smtpd",
+    "sndhdr",
+    "spwd",
+    "sunau",
+    "telnetlib",
+    "uu",
+    "xdrlib",
+}
 
 
 class Package:
@@ -62,8 +86,11 @@ class Package:
                     shutil.copy2(source, self.runtime / str(file))
 
     def handlers(self) -> dict[str, str]:
-        return {name: resource["Properties"]["Handler"] for name, resource in self.template["Resources"].items()
-                if resource["Type"] == "AWS::Serverless::Function"}
+        return {
+            name: resource["Properties"]["Handler"]
+            for name, resource in self.template["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::Function"
+        }
 
     def unzipped_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.task.rglob("*") if f.is_file())
@@ -74,9 +101,14 @@ class LambdaRuntime:
 
     def __init__(self, package: Package, environ: dict[str, str], log: Path) -> None:
         self._log = log.open("w")
-        self.process = subprocess.Popen([sys.executable, "-I", "-S", str(BOOTSTRAP), str(package.task),
-                                         str(package.runtime)], env=environ, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self._log, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(BOOTSTRAP), str(package.task), str(package.runtime)],
+            env=environ,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
         self.invoked: set[str] = set()
         self._lock = threading.Lock()  # one invocation at a time, as in one execution environment
 
@@ -119,8 +151,13 @@ def test_the_package_imports_no_module_that_python_3_13_removed(package):
     imported: dict[str, set[str]] = {}
     for source in package.task.rglob("*.py"):
         for node in ast.walk(ast.parse(source.read_bytes())):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module and not node.level
+                else []
+            )
             for name in names:
                 imported.setdefault(name.split(".")[0], set()).add(str(source.relative_to(package.task)))
     assert {name: files for name, files in imported.items() if name in REMOVED_BY_3_13} == {}
@@ -130,12 +167,21 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
     bootstrap = stack.endpoints.bootstrap_servers
     topic = f"package-{uuid.uuid4().hex[:8]}"
     ensure_topic(bootstrap, topic, partitions=1)
-    function_env = {"PATH": "/usr/bin:/bin", "AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "eu-west-1",
-                    "AWS_LAMBDA_FUNCTION_NAME": "package-test", "LANG": "C.UTF-8",
-                    "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DYNAMODB_ENDPOINT_URL": stack.endpoints.dynamodb_endpoint_url,
-                    "EVENTS_TOPIC": topic, "EVENTS_DEAD_LETTER_TOPIC": environ["EVENTS_DEAD_LETTER_TOPIC"],
-                    "EVENTS_TABLE": environ["EVENTS_TABLE"], "INGEST_TOKEN": TOKEN, "KAFKA_ACK_TIMEOUT_SECONDS": "5",
-                    "SUBSCRIPTIONS_TABLE": environ["SUBSCRIPTIONS_TABLE"]}
+    function_env = {
+        "PATH": "/usr/bin:/bin",
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "package-test",
+        "LANG": "C.UTF-8",
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DYNAMODB_ENDPOINT_URL": stack.endpoints.dynamodb_endpoint_url,
+        "EVENTS_TOPIC": topic,
+        "EVENTS_DEAD_LETTER_TOPIC": environ["EVENTS_DEAD_LETTER_TOPIC"],
+        "EVENTS_TABLE": environ["EVENTS_TABLE"],
+        "INGEST_TOKEN": TOKEN,
+        "KAFKA_ACK_TIMEOUT_SECONDS": "5",
+        "SUBSCRIPTIONS_TABLE": environ["SUBSCRIPTIONS_TABLE"],
+    }
     management_port = free_port()
     function_env["WEBSOCKET_ENDPOINT_URL"] = f"http://127.0.0.1:{management_port}/{STAGE}"
     handlers = package.handlers()
@@ -152,15 +198,34 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
         match_id = f"pkg-{uuid.uuid4().hex[:6]}"
         events = [
             {"match_id": match_id, "event_type": "kick_off", "timestamp": "2026-05-01T15:00:00Z", "period": 1},
-            {"match_id": match_id, "event_type": "pass", "timestamp": "2026-05-01T15:00:03Z", "team_id": "home",
-             "player_id": "p8", "event_id": "e-pass"},
-            {"match_id": match_id, "event_type": "goal", "timestamp": "2026-05-01T15:09:12Z", "team_id": "home",
-             "player_id": "p9", "event_id": "e-goal"},
+            {
+                "match_id": match_id,
+                "event_type": "pass",
+                "timestamp": "2026-05-01T15:00:03Z",
+                "team_id": "home",
+                "player_id": "p8",
+                "event_id": "e-pass",
+            },
+            {
+                "match_id": match_id,
+                "event_type": "goal",
+                "timestamp": "2026-05-01T15:09:12Z",
+                "team_id": "home",
+                "player_id": "p9",
+                "event_id": "e-goal",
+            },
         ]
         api = handlers["APIHandler"]
-        posted = runtime.invoke(api, rest_api_event("POST", "/events", body={"events": events}, principal_id="producer",
-                                                    headers={"Content-Type": "application/json",
-                                                             "Authorization": f"Bearer {TOKEN}"}))["result"]
+        posted = runtime.invoke(
+            api,
+            rest_api_event(
+                "POST",
+                "/events",
+                body={"events": events},
+                principal_id="producer",
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+            ),
+        )["result"]
         assert posted["statusCode"] == 202, posted
         assert json.loads(posted["body"])["accepted"] == 3
 
@@ -201,8 +266,12 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
 
         # the topic provisioner, as the CloudFormation custom resource calls it
         new_topic = f"provisioned-{uuid.uuid4().hex[:8]}"
-        created = runtime.invoke(handlers["TopicProvisioner"], custom_resource_event(
-            "Create", "Custom::KafkaTopics", {"Topics": [{"Name": new_topic, "Partitions": "2"}]}))
+        created = runtime.invoke(
+            handlers["TopicProvisioner"],
+            custom_resource_event(
+                "Create", "Custom::KafkaTopics", {"Topics": [{"Name": new_topic, "Partitions": "2"}]}
+            ),
+        )
         assert created["result"]["PhysicalResourceId"] == new_topic
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         assert new_topic in admin.list_topics()
@@ -210,10 +279,13 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
 
         # the WebSocket API's functions behind devstack's gateway, the broadcaster pushing through its
         # Management API
-        gateway = LocalWebSocketGateway(runtime.function(handlers["WebsocketConnect"]),
-                                        runtime.function(handlers["WebsocketMessage"]),
-                                        runtime.function(handlers["WebsocketDisconnect"]),
-                                        port=free_port(), management_port=management_port).start()
+        gateway = LocalWebSocketGateway(
+            runtime.function(handlers["WebsocketConnect"]),
+            runtime.function(handlers["WebsocketMessage"]),
+            runtime.function(handlers["WebsocketDisconnect"]),
+            port=free_port(),
+            management_port=management_port,
+        ).start()
         try:
             with pytest.raises(InvalidStatus):
                 LiveClient(gateway.url, "wrong-token")

@@ -28,8 +28,15 @@ def new_match() -> str:
 
 
 def event(match_id: str, n: int, event_type: str = "pass", **extra: Any) -> dict[str, Any]:
-    return {"match_id": match_id, "event_id": f"e{n}", "event_type": event_type, "team_id": "home",
-            "player_id": f"p{n % 3}", "timestamp": f"2026-05-01T15:{n // 60:02d}:{n % 60:02d}Z", **extra}
+    return {
+        "match_id": match_id,
+        "event_id": f"e{n}",
+        "event_type": event_type,
+        "team_id": "home",
+        "player_id": f"p{n % 3}",
+        "timestamp": f"2026-05-01T15:{n // 60:02d}:{n % 60:02d}Z",
+        **extra,
+    }
 
 
 def test_a_subscriber_gets_every_change_in_order_from_http_and_socket_producers(api, ws_url):
@@ -46,11 +53,16 @@ def test_a_subscriber_gets_every_change_in_order_from_http_and_socket_producers(
         assert sorted(c["event"]["event_id"] for c in changes) == [f"e{n}" for n in range(5)]
         assert [c["cursor"] for c in changes] == sorted(c["cursor"] for c in changes)
         assert len({c["cursor"] for c in changes}) == 5
-        assert all(set(c) == {"type", "match_id", "change", "event", "cursor"} and c["change"] == "insert"
-                   and c["match_id"] == match_id for c in changes)
+        assert all(
+            set(c) == {"type", "match_id", "change", "event", "cursor"}
+            and c["change"] == "insert"
+            and c["match_id"] == match_id
+            for c in changes
+        )
         feed = api.http.get(f"/matches/{match_id}/changes").json_body["changes"]
         assert [(c["cursor"], c["event"]["event_id"]) for c in feed] == [
-            (c["cursor"], c["event"]["event_id"]) for c in changes]
+            (c["cursor"], c["event"]["event_id"]) for c in changes
+        ]
 
 
 def test_unsubscribe_stops_the_pushes(api, ws_url):
@@ -59,7 +71,9 @@ def test_unsubscribe_stops_the_pushes(api, ws_url):
         leaving.subscribe(match_id)
         staying.subscribe(match_id)
         assert leaving.ask({"action": "unsubscribe", "match_id": match_id}) == {
-            "type": "unsubscribed", "match_id": match_id}
+            "type": "unsubscribed",
+            "match_id": match_id,
+        }
         post(api, event(match_id, 1))
         staying.until(lambda m: m["type"] == "stats")
         assert leaving.quiet(1.0)
@@ -99,16 +113,19 @@ def test_a_subscriber_that_reconnects_catches_up_from_the_change_feed(api, ws_ur
         assert sorted(seen.values()) == [f"e{n}" for n in range(3, 7)]
 
 
-@pytest.mark.parametrize("message, error", [
-    ("not json", "invalid_json"),
-    ("[1, 2]", "invalid_message"),
-    ({"action": "dance"}, "unknown_action"),
-    ({"match_id": "m1"}, "unknown_action"),
-    ({"action": "subscribe"}, "invalid_match_id"),
-    ({"action": "subscribe", "match_id": "no spaces allowed"}, "invalid_match_id"),
-    ({"action": "unsubscribe", "match_id": 7}, "invalid_match_id"),
-    ({"action": "publish", "request_id": "r9", "events": []}, "unauthorized"),
-])
+@pytest.mark.parametrize(
+    "message, error",
+    [
+        ("not json", "invalid_json"),
+        ("[1, 2]", "invalid_message"),
+        ({"action": "dance"}, "unknown_action"),
+        ({"match_id": "m1"}, "unknown_action"),
+        ({"action": "subscribe"}, "invalid_match_id"),
+        ({"action": "subscribe", "match_id": "no spaces allowed"}, "invalid_match_id"),
+        ({"action": "unsubscribe", "match_id": 7}, "invalid_match_id"),
+        ({"action": "publish", "request_id": "r9", "events": []}, "unauthorized"),
+    ],
+)
 def test_a_bad_message_gets_an_error_and_the_connection_stays_open(ws_url, message, error):
     with LiveClient(ws_url) as client:
         answer = client.ask(message)
@@ -119,8 +136,9 @@ def test_a_bad_message_gets_an_error_and_the_connection_stays_open(ws_url, messa
 def test_a_producer_publishing_invalid_events_hears_every_error_and_nothing_is_stored(api, ws_url):
     match_id = new_match()
     with LiveClient(ws_url, TOKEN) as producer:
-        answer = producer.ask({"action": "publish", "request_id": "bad", "events": [
-            event(match_id, 1), event(match_id, 2, "dance")]})
+        answer = producer.ask(
+            {"action": "publish", "request_id": "bad", "events": [event(match_id, 1), event(match_id, 2, "dance")]}
+        )
         assert answer["type"] == "error" and answer["error"] == "invalid_events" and answer["request_id"] == "bad"
         assert answer["errors"] and all("field" in e or "index" in e for e in answer["errors"])
         assert producer.ask({"action": "publish", "events": "nope"})["type"] == "error"
@@ -146,15 +164,17 @@ def test_the_producer_token_works_in_the_query_string(ws_url):
 def test_matchtools_watch_prints_each_change_that_replay_publishes_over_the_socket(api_url, ws_url):
     match_id = new_match()
     lines: list[str] = []
-    watcher = threading.Thread(target=watch, args=(ws_url, ApiClient(api_url), match_id),
-                               kwargs={"out": lines.append, "count": 3}, daemon=True)
+    watcher = threading.Thread(
+        target=watch, args=(ws_url, ApiClient(api_url), match_id), kwargs={"out": lines.append, "count": 3}, daemon=True
+    )
     watcher.start()
     assert eventually(lambda: lines, timeout=30)  # subscribed
     replay(WebSocketProducer(ws_url, TOKEN), [event(match_id, n) for n in range(3)], float("inf"), progress=False)
     watcher.join(timeout=60)
     assert not watcher.is_alive()
     assert [line.split()[1:4] for line in lines if line.startswith("0")] == [
-        ["insert", "pass", f"e{n}"] for n in range(3)]
+        ["insert", "pass", f"e{n}"] for n in range(3)
+    ]
 
 
 # -- the broadcaster's faults ---------------------------------------------------------------------------------
@@ -180,8 +200,9 @@ def test_a_failing_connection_does_not_stop_the_others_and_a_gone_one_is_forgott
         app.app.websocket_api.send(connection_id, text)
 
     changes = [{"change": "insert", "event": event(match_id, n) | {"version": 1}} for n in range(2)]
-    answer = broadcast.broadcast({"Records": [change_record(match_id, 1, changes, 100)]}, live_services.repository,
-                                 subscriptions, send)
+    answer = broadcast.broadcast(
+        {"Records": [change_record(match_id, 1, changes, 100)]}, live_services.repository, subscriptions, send
+    )
     assert answer == {"batchItemFailures": []}
     received = []
     for client in clients:
@@ -197,11 +218,21 @@ def test_a_failing_connection_does_not_stop_the_others_and_a_gone_one_is_forgott
 
 
 def test_a_batch_whose_match_cannot_be_read_is_retried_from_its_first_record(live_services):
-    unreachable = Subscriptions(boto3.client(  # nothing listens on port 9
-        "dynamodb", endpoint_url="http://127.0.0.1:9", region_name="us-east-1", aws_access_key_id="x",
-        aws_secret_access_key="x", config=Config(retries={"max_attempts": 1}, connect_timeout=1)), "subscriptions")
-    records = [change_record("m-a", 1, [{"change": "insert", "event": event("m-a", 1)}], 200),
-               change_record("m-b", 1, [{"change": "insert", "event": event("m-b", 1)}], 201)]
+    unreachable = Subscriptions(
+        boto3.client(  # nothing listens on port 9
+            "dynamodb",
+            endpoint_url="http://127.0.0.1:9",
+            region_name="us-east-1",
+            aws_access_key_id="x",
+            aws_secret_access_key="x",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+        ),
+        "subscriptions",
+    )
+    records = [
+        change_record("m-a", 1, [{"change": "insert", "event": event("m-a", 1)}], 200),
+        change_record("m-b", 1, [{"change": "insert", "event": event("m-b", 1)}], 201),
+    ]
     answer = broadcast.broadcast({"Records": records}, live_services.repository, unreachable, lambda *_: None)
     assert answer == {"batchItemFailures": [{"itemIdentifier": "200"}]}
 
@@ -212,8 +243,11 @@ def test_the_stream_source_retries_a_failing_batch_until_it_succeeds(live_servic
     delivered = threading.Event()
 
     def flaky(stream_event: dict[str, Any], context: Any) -> dict[str, Any]:
-        keys = [r["dynamodb"]["Keys"]["sk"]["S"] for r in stream_event["Records"]
-                if r["dynamodb"]["Keys"]["match_id"]["S"] == match_id]
+        keys = [
+            r["dynamodb"]["Keys"]["sk"]["S"]
+            for r in stream_event["Records"]
+            if r["dynamodb"]["Keys"]["match_id"]["S"] == match_id
+        ]
         if keys:
             seen.append(keys)
             if len(seen) < 3:

@@ -32,10 +32,24 @@ def new_match() -> str:
     return f"mc-{uuid.uuid4().hex[:8]}"
 
 
-def ev(match_id: str, event_id: str, event_type: str, minute: int, team: str | None = None, *,
-       day: str = "2026-06-01", **extra: Any) -> dict:
-    event = {"match_id": match_id, "event_id": event_id, "event_type": event_type, "minute": minute,
-             "timestamp": f"{day}T15:{minute:02d}:00Z", **extra}
+def ev(
+    match_id: str,
+    event_id: str,
+    event_type: str,
+    minute: int,
+    team: str | None = None,
+    *,
+    day: str = "2026-06-01",
+    **extra: Any,
+) -> dict:
+    event = {
+        "match_id": match_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "minute": minute,
+        "timestamp": f"{day}T15:{minute:02d}:00Z",
+        **extra,
+    }
     return event | ({"team_id": team, "player_id": f"{team}-9"} if team else {})
 
 
@@ -55,8 +69,16 @@ def open_match(browser: webdriver.Chrome, api_url: str, match_id: str) -> None:
 
 def test_the_page_follows_a_match_live_and_a_voided_goal_leaves_it(api, api_url, browser):
     match_id = new_match()
-    post(api, {"events": [ev(match_id, "k1", "kick_off", 0, period=1), ev(match_id, "p1", "pass", 3, "home"),
-                          ev(match_id, "s1", "shot", 5, "away", x=20.0, y=40.0, outcome="saved")]})
+    post(
+        api,
+        {
+            "events": [
+                ev(match_id, "k1", "kick_off", 0, period=1),
+                ev(match_id, "p1", "pass", 3, "home"),
+                ev(match_id, "s1", "shot", 5, "away", x=20.0, y=40.0, outcome="saved"),
+            ]
+        },
+    )
     open_match(browser, api_url, match_id)
     until(browser, lambda: text(browser, "scoreline") == f"away 0 {DASH} home 0")
     assert text(browser, "status") == "LIVE"
@@ -96,12 +118,24 @@ def test_polling_keeps_the_page_current_when_the_socket_is_cut(api, api_url, bro
 def test_the_list_puts_live_matches_first_and_opens_one_from_the_keyboard(api, api_url, browser):
     finished, live = new_match(), new_match()
     late = "2099-12-31"  # the latest activity of the suite: both among the 100 the page lists
-    post(api, {"events": [ev(finished, "k", "kick_off", 0, period=1, day=late), ev(finished, "f", "full_time", 50, day=late)]})
-    post(api, {"events": [ev(live, "k", "kick_off", 0, period=1, day=late), ev(live, "p", "pass", 2, "home", day=late)]})
+    post(
+        api,
+        {
+            "events": [
+                ev(finished, "k", "kick_off", 0, period=1, day=late),
+                ev(finished, "f", "full_time", 50, day=late),
+            ]
+        },
+    )
+    post(
+        api, {"events": [ev(live, "k", "kick_off", 0, period=1, day=late), ev(live, "p", "pass", 2, "home", day=late)]}
+    )
     browser.get(f"{api_url}/")
 
     def order() -> list[str]:  # in one script: the list re-renders as matches move
-        return browser.execute_script("return [...document.querySelectorAll('#match-list button')].map(b => b.dataset.matchId)")
+        return browser.execute_script(
+            "return [...document.querySelectorAll('#match-list button')].map(b => b.dataset.matchId)"
+        )
 
     until(browser, lambda: live in order() and finished in order())
     assert order().index(live) < order().index(finished)
@@ -115,9 +149,12 @@ def test_the_list_puts_live_matches_first_and_opens_one_from_the_keyboard(api, a
 
 def test_the_page_fits_a_phone(api, api_url, browser):
     match_id = new_match()
-    post(api, {"events": [ev(match_id, "p1", "pass", 1, "home"), ev(match_id, "g1", "goal", 2, "away", x=90.0, y=30.0)]})
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                            {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True})
+    post(
+        api, {"events": [ev(match_id, "p1", "pass", 1, "home"), ev(match_id, "g1", "goal", 2, "away", x=90.0, y=30.0)]}
+    )
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
+    )
     try:
         open_match(browser, api_url, match_id)
         until(browser, lambda: text(browser, "scoreline") == f"away 1 {DASH} home 0")

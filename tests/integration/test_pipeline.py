@@ -14,8 +14,13 @@ def post_json(api, body: str, content_type: str = "application/json"):
 
 def test_seed_example_goal_is_readable_after_202(api):
     match_id = f"match-{uuid.uuid4().hex[:8]}"
-    goal = {"match_id": match_id, "event_type": "goal", "player_id": "player456", "team_id": "team789",
-            "timestamp": "2023-06-15T14:30:00Z"}
+    goal = {
+        "match_id": match_id,
+        "event_type": "goal",
+        "player_id": "player456",
+        "team_id": "team789",
+        "timestamp": "2023-06-15T14:30:00Z",
+    }
     response = post(api, goal)
     assert response.status_code == 202
     assert response.json_body["accepted"] == 1
@@ -58,7 +63,9 @@ def test_single_event_pages_of_a_type_route_concatenate(generated_match, api):
 def test_unknown_match_is_empty_not_missing(api):
     response = api.http.get("/matches/never-played")
     assert (response.status_code, response.json_body) == (
-        200, {"match_id": "never-played", "events": [], "count": 0, "next_cursor": None})
+        200,
+        {"match_id": "never-played", "events": [], "count": 0, "next_cursor": None},
+    )
 
 
 def test_cursor_from_another_match_is_400(generated_match, api):
@@ -70,8 +77,13 @@ def test_cursor_from_another_match_is_400(generated_match, api):
 
 def test_rejected_requests_store_nothing(api):
     match_id = f"bad-{uuid.uuid4().hex[:8]}"
-    good = {"match_id": match_id, "event_type": "foul", "team_id": "t", "player_id": "p",
-            "timestamp": "2023-06-15T14:30:00Z"}
+    good = {
+        "match_id": match_id,
+        "event_type": "foul",
+        "team_id": "t",
+        "player_id": "p",
+        "timestamp": "2023-06-15T14:30:00Z",
+    }
     bad_bodies = [
         good | {"timestamp": "later"},
         good | {"extra": True},
@@ -83,7 +95,9 @@ def test_rejected_requests_store_nothing(api):
         assert 400 <= post(api, body).status_code < 500
     assert post_json(api, json.dumps(good), content_type="text/plain").status_code == 415
     assert post_json(api, "{oops").status_code == 400
-    assert api.http.post("/events", headers={"Content-Type": "application/json"}, body=json.dumps(good)).status_code == 401
+    assert (
+        api.http.post("/events", headers={"Content-Type": "application/json"}, body=json.dumps(good)).status_code == 401
+    )
     sentinel = good | {"event_id": "sentinel"}
     assert post(api, sentinel).status_code == 202
     assert wait_for_count(api, match_id, 1)
@@ -101,11 +115,19 @@ def test_no_number_of_players_fills_an_item_or_dead_letters_valid_events(api, pi
     """12,000 distinct players, twice what filled the one statistics item a match used to have (the later
     records went to the dead-letter topic): every event is stored, and /stats counts each player exactly."""
     match_id = f"crowd-{uuid.uuid4().hex[:8]}"
-    events = [{"match_id": match_id, "event_type": "pass", "team_id": f"team{i % 3}", "player_id": f"player-{i:05d}",
-               "timestamp": f"2026-05-01T15:{i // 1000 % 60:02d}:{i // 10 % 60:02d}.{i % 1000:03d}Z", "event_id": f"e{i}"}
-              for i in range(12_000)]
+    events = [
+        {
+            "match_id": match_id,
+            "event_type": "pass",
+            "team_id": f"team{i % 3}",
+            "player_id": f"player-{i:05d}",
+            "timestamp": f"2026-05-01T15:{i // 1000 % 60:02d}:{i // 10 % 60:02d}.{i % 1000:03d}Z",
+            "event_id": f"e{i}",
+        }
+        for i in range(12_000)
+    ]
     for start in range(0, len(events), 500):
-        assert post(api, {"events": events[start:start + 500]}).status_code == 202
+        assert post(api, {"events": events[start : start + 500]}).status_code == 202
     assert wait_for_count(api, match_id, len(events), timeout=300)
     stats = api.http.get(f"/matches/{match_id}/stats").json_body
     assert stats == expected_stats(match_id, events)

@@ -25,7 +25,8 @@ def test_desc_order_is_the_exact_reverse(generated_match, api):
     ascending = timeline(api, match_id)
     assert timeline(api, match_id, "?order=desc&limit=333") == ascending[::-1]
     assert read_all(api, f"/matches/{match_id}/passes?order=desc&limit=250") == [
-        e for e in ascending[::-1] if e["event_type"] == "pass"]
+        e for e in ascending[::-1] if e["event_type"] == "pass"
+    ]
 
 
 def test_latest_first_ticker_is_one_small_read(generated_match, api):
@@ -45,7 +46,8 @@ def test_time_windows_return_exactly_the_events_inside_inclusive_bounds(generate
         assert timeline(api, match_id, f"?from={low}&to={high}&limit=100") == expected
         assert timeline(api, match_id, f"?from={low}&to={high}&order=desc") == expected[::-1]
         assert read_all(api, f"/matches/{match_id}/events/pass?from={low}&to={high}") == [
-            e for e in expected if e["event_type"] == "pass"]
+            e for e in expected if e["event_type"] == "pass"
+        ]
     assert timeline(api, match_id, f"?from={high}&to={low}") == ([] if low < high else expected)
     first = everything[0]["timestamp"]
     assert timeline(api, match_id, f"?to={first}") == [e for e in everything if e["timestamp"] == first]
@@ -112,16 +114,26 @@ def test_etag_changes_when_the_match_changes(api):
 
 def _msk(events: list[dict], first_offset: int = 0) -> dict:
     written = records([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
-    msk_records = [{"topic": "match-events", "partition": 2, "offset": first_offset + i, "timestamp": 0,
-                    "timestampType": "CREATE_TIME", "key": None, "headers": [], "value": base64.b64encode(value).decode()}
-                   for i, (_, value) in enumerate(written)]
+    msk_records = [
+        {
+            "topic": "match-events",
+            "partition": 2,
+            "offset": first_offset + i,
+            "timestamp": 0,
+            "timestampType": "CREATE_TIME",
+            "key": None,
+            "headers": [],
+            "value": base64.b64encode(value).decode(),
+        }
+        for i, (_, value) in enumerate(written)
+    ]
     return {"eventSource": "aws:kafka", "records": {"match-events-2": msk_records}}
 
 
 def test_stats_are_exact_after_out_of_order_delivery_and_redelivery_of_every_batch(api):
     match_id = f"stats-{uuid.uuid4().hex[:8]}"
     events = generate_match(match_id, events=1200, seed=11)
-    batches = [_msk(events[i:i + 100], i) for i in range(0, len(events), 100)]
+    batches = [_msk(events[i : i + 100], i) for i in range(0, len(events), 100)]
     for batch in reversed(batches):  # newest first: out of order
         app.consume_events(batch, LambdaContext("consumer", 512))
     stored = timeline(api, match_id)

@@ -42,12 +42,29 @@ def test_matchtools_corrects_voids_and_voids_for_good(api_url):
 
     main(["void", match_id, goal["event_id"], *common])
     assert eventually(lambda: goal["event_id"] not in {e["event_id"] for e in client.timeline(match_id)})
-    main(["correct", match_id, goal["event_id"], "event_type=goal", "timestamp=" + goal["timestamp"],
-          "team_id=Northside FC", "player_id=" + goal["player_id"], "--version", "9", *common])
+    main(
+        [
+            "correct",
+            match_id,
+            goal["event_id"],
+            "event_type=goal",
+            "timestamp=" + goal["timestamp"],
+            "team_id=Northside FC",
+            "player_id=" + goal["player_id"],
+            "--version",
+            "9",
+            *common,
+        ]
+    )
     assert eventually(lambda: client.get(f"/matches/{match_id}/stats")["score"]["Northside FC"] == 2)  # restored
 
     main(["void", match_id, goal["event_id"], "--for-good", *common])
     assert eventually(lambda: client.get(f"/matches/{match_id}/stats")["score"]["Northside FC"] == 1)
     changes = client.get(f"/matches/{match_id}/changes")["changes"]
     assert [c["change"] for c in changes if c["event"]["event_id"] == goal["event_id"]] == [
-        "insert", "update", "delete", "insert", "delete"]
+        "insert",
+        "update",
+        "delete",
+        "insert",
+        "delete",
+    ]

@@ -33,14 +33,24 @@ def read_all(api: Any, path: str) -> list[dict[str, Any]]:
             return events
 
 
-def msk_event_of(events: list[dict[str, Any]], topic: str = "match-events", received_at: str = RECEIVED_AT,
-                 first_offset: int = 0) -> dict[str, Any]:
+def msk_event_of(
+    events: list[dict[str, Any]], topic: str = "match-events", received_at: str = RECEIVED_AT, first_offset: int = 0
+) -> dict[str, Any]:
     """The Lambda MSK event that delivers these events as the API would have published them."""
     written = records([parse_event(e) for e in events], received_at)
-    msk_records = [{"topic": topic, "partition": 0, "offset": first_offset + i, "timestamp": 0,
-                    "timestampType": "CREATE_TIME", "key": base64.b64encode(key).decode(),
-                    "value": base64.b64encode(value).decode(), "headers": []}
-                   for i, (key, value) in enumerate(written)]
+    msk_records = [
+        {
+            "topic": topic,
+            "partition": 0,
+            "offset": first_offset + i,
+            "timestamp": 0,
+            "timestampType": "CREATE_TIME",
+            "key": base64.b64encode(key).decode(),
+            "value": base64.b64encode(value).decode(),
+            "headers": [],
+        }
+        for i, (key, value) in enumerate(written)
+    ]
     return {"eventSource": "aws:kafka", "records": {f"{topic}-0": msk_records}}
 
 
@@ -102,13 +112,32 @@ def expected_stats(match_id: str, events: Iterable[dict[str, Any]]) -> dict[str,
     """The contract's statistics rules, computed straight from the events (independent of chalicelib.stats)."""
     events = list(events)
     unique = live_events(events)
-    team_keys = ("goals", "shots", "shots_on_target", "passes", "passes_completed", "fouls", "yellow_cards",
-                 "red_cards", "corners", "offsides", "saves", "substitutions")
+    team_keys = (
+        "goals",
+        "shots",
+        "shots_on_target",
+        "passes",
+        "passes_completed",
+        "fouls",
+        "yellow_cards",
+        "red_cards",
+        "corners",
+        "offsides",
+        "saves",
+        "substitutions",
+    )
     player_keys = ("goals", "shots", "passes", "fouls", "yellow_cards", "red_cards")
     teams: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(team_keys, 0))
     players: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(player_keys, 0))
-    plural = {"foul": "fouls", "yellow_card": "yellow_cards", "red_card": "red_cards", "corner": "corners",
-              "offside": "offsides", "save": "saves", "substitution": "substitutions"}
+    plural = {
+        "foul": "fouls",
+        "yellow_card": "yellow_cards",
+        "red_card": "red_cards",
+        "corner": "corners",
+        "offside": "offsides",
+        "save": "saves",
+        "substitution": "substitutions",
+    }
     for e in unique:
         kind, team, player = e["event_type"], e.get("team_id"), e.get("player_id")
         if team:

@@ -13,8 +13,13 @@ from chalice.test import Client
 import app
 from chalicelib.security import IngestToken
 
-GOAL = {"match_id": "match123", "event_type": "goal", "player_id": "player456", "team_id": "team789",
-        "timestamp": "2023-06-15T14:30:00Z"}
+GOAL = {
+    "match_id": "match123",
+    "event_type": "goal",
+    "player_id": "player456",
+    "team_id": "team789",
+    "timestamp": "2023-06-15T14:30:00Z",
+}
 TOKEN = "unit-test-token"
 JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 
@@ -118,7 +123,9 @@ def test_bad_query_parameters_are_400(client, path, message):
     [None, "", "Bearer", "Bearer wrong-token", f"Basic {TOKEN}", f"Bearer {TOKEN}x", f"bearer  {TOKEN[:-1]}"],
 )
 def test_missing_or_wrong_producer_token_is_401(client, publisher, authorization):
-    headers = {"Content-Type": "application/json"} | ({"Authorization": authorization} if authorization is not None else {})
+    headers = {"Content-Type": "application/json"} | (
+        {"Authorization": authorization} if authorization is not None else {}
+    )
     response = post(client, GOAL, headers=headers)
     assert response.status_code == 401
     assert publisher.published == []

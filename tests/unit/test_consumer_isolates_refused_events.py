@@ -33,10 +33,18 @@ class RecordingPublisher:
 
 
 def test_only_the_record_holding_the_refused_event_is_dead_lettered_and_the_rest_is_stored():
-    values = [json.dumps({"received_at": "2023-06-15T14:30:01.000Z", "events": [EVENT | {"event_id": f"e{i}"}]}).encode()
-              for i in range(5)]
-    batch = {"records": {"events-0": [{"topic": "events", "partition": 0, "offset": i, "key": None,
-                                       "value": base64.b64encode(v).decode()} for i, v in enumerate(values)]}}
+    values = [
+        json.dumps({"received_at": "2023-06-15T14:30:01.000Z", "events": [EVENT | {"event_id": f"e{i}"}]}).encode()
+        for i in range(5)
+    ]
+    batch = {
+        "records": {
+            "events-0": [
+                {"topic": "events", "partition": 0, "offset": i, "key": None, "value": base64.b64encode(v).decode()}
+                for i, v in enumerate(values)
+            ]
+        }
+    }
     repository, publisher = RefusingRepository("e3"), RecordingPublisher()
     summary = consume(batch, repository, publisher)
     assert [e["event_id"] for e in repository.stored] == ["e0", "e1", "e2", "e4"]

@@ -2,8 +2,13 @@ import pytest
 
 from chalicelib.events import InvalidEvents, parse_batch, parse_event
 
-GOAL = {"match_id": "match123", "event_type": "goal", "player_id": "player456", "team_id": "team789",
-        "timestamp": "2023-06-15T14:30:00Z"}
+GOAL = {
+    "match_id": "match123",
+    "event_type": "goal",
+    "player_id": "player456",
+    "team_id": "team789",
+    "timestamp": "2023-06-15T14:30:00Z",
+}
 
 
 def errors_of(raw):
@@ -17,11 +22,20 @@ def test_timestamp_is_stored_in_utc_milliseconds():
     assert parse_event(GOAL).timestamp == "2023-06-15T14:30:00.000Z"
 
 
-@pytest.mark.parametrize("timestamp", ["0223-06-15T14:30:00Z", "1899-12-31T23:59:59Z", "3000-01-01T00:00:00Z",
-                                       "0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "0223-06-15T14:30:00Z",
+        "1899-12-31T23:59:59Z",
+        "3000-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:00:00-05:00",
+    ],
+)
 def test_implausible_years_are_rejected(timestamp):
     assert errors_of(GOAL | {"timestamp": timestamp}) == [
-        {"field": "timestamp", "message": "must be in the years 1900-2999"}]
+        {"field": "timestamp", "message": "must be in the years 1900-2999"}
+    ]
 
 
 def test_coordinates_are_rounded_to_what_storage_can_hold():
@@ -31,7 +45,8 @@ def test_coordinates_are_rounded_to_what_storage_can_hold():
 
 def test_timestamp_without_zone_is_rejected():
     assert errors_of(GOAL | {"timestamp": "2023-06-15T14:30:00"}) == [
-        {"field": "timestamp", "message": "must carry Z or a UTC offset"}]
+        {"field": "timestamp", "message": "must carry Z or a UTC offset"}
+    ]
 
 
 def test_identical_retry_without_event_id_is_the_same_event():
@@ -60,10 +75,27 @@ def test_team_and_player_are_required_for_player_events():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("match_id", "has space"), ("match_id", "x" * 65), ("match_id", 5), ("event_type", "penalty"),
-     ("period", 6), ("period", True), ("minute", 131), ("second", 60), ("second", 1.5), ("x", 100.5),
-     ("y", "50"), ("x", False), ("team_id", ""), ("player_id", "p" * 65), ("event_id", "e" * 129),
-     ("timestamp", "yesterday"), ("timestamp", 1686839400), ("player_id", "\ud800"), ("team_id", "x\udfff")],
+    [
+        ("match_id", "has space"),
+        ("match_id", "x" * 65),
+        ("match_id", 5),
+        ("event_type", "penalty"),
+        ("period", 6),
+        ("period", True),
+        ("minute", 131),
+        ("second", 60),
+        ("second", 1.5),
+        ("x", 100.5),
+        ("y", "50"),
+        ("x", False),
+        ("team_id", ""),
+        ("player_id", "p" * 65),
+        ("event_id", "e" * 129),
+        ("timestamp", "yesterday"),
+        ("timestamp", 1686839400),
+        ("player_id", "\ud800"),
+        ("team_id", "x\udfff"),
+    ],
 )
 def test_each_field_rule_names_the_field(field, value):
     assert [e["field"] for e in errors_of(GOAL | {field: value})] == [field]
@@ -92,7 +124,9 @@ def test_explicit_nulls_are_rejected_not_treated_as_absent():
     ]
 
 
-@pytest.mark.parametrize("body", [{"events": []}, {"events": "all"}, {"events": [GOAL], "extra": 1}, [GOAL], "goal", None])
+@pytest.mark.parametrize(
+    "body", [{"events": []}, {"events": "all"}, {"events": [GOAL], "extra": 1}, [GOAL], "goal", None]
+)
 def test_malformed_batches_are_rejected(body):
     assert errors_of(body)
 

@@ -12,8 +12,23 @@ from chalicelib.security import IngestToken
 from tests.unit.test_schema_properties import json_values, valid_events
 
 TOKEN = "fuzz-token"
-FIELDS = ["match_id", "event_type", "timestamp", "team_id", "player_id", "event_id", "period", "minute", "second",
-          "outcome", "x", "y", "related_player_id", "events", "received_at"]
+FIELDS = [
+    "match_id",
+    "event_type",
+    "timestamp",
+    "team_id",
+    "player_id",
+    "event_id",
+    "period",
+    "minute",
+    "second",
+    "outcome",
+    "x",
+    "y",
+    "related_player_id",
+    "events",
+    "received_at",
+]
 
 
 class RecordingPublisher:
@@ -27,16 +42,28 @@ class RecordingPublisher:
 bodies = st.one_of(
     st.binary(max_size=2000),
     json_values.map(lambda v: json.dumps(v).encode()),
-    st.builds(lambda event, name, value: json.dumps(event | {name: value}).encode(),
-              valid_events(), st.sampled_from(FIELDS), json_values),
+    st.builds(
+        lambda event, name, value: json.dumps(event | {name: value}).encode(),
+        valid_events(),
+        st.sampled_from(FIELDS),
+        json_values,
+    ),
     st.lists(valid_events(), max_size=3).map(lambda events: json.dumps({"events": events}).encode()),
     st.integers(1, 3).map(lambda n: b'{"events": [' + b",".join([b'{"x": 1}'] * (n * 300)) + b"]}"),
 )
 headers = st.fixed_dictionaries(
     {},
     optional={
-        "Content-Type": st.sampled_from(["application/json", "application/json; charset=utf-8", "text/plain",
-                                         "application/xml", "", "multipart/form-data"]),
+        "Content-Type": st.sampled_from(
+            [
+                "application/json",
+                "application/json; charset=utf-8",
+                "text/plain",
+                "application/xml",
+                "",
+                "multipart/form-data",
+            ]
+        ),
         "Authorization": st.sampled_from([f"Bearer {TOKEN}", "Bearer nope", "", "Basic abc", f"Bearer {TOKEN} extra"]),
         "X-Random": st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=50),
     },

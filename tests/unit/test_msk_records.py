@@ -7,8 +7,14 @@ from chalicelib.events import parse_event
 from chalicelib.publishing import RECORD_EVENTS, records
 from chalicelib.records import MAX_RECORD_BYTES, InvalidRecord, decode, stream_records
 
-EVENT = {"match_id": "m1", "event_type": "goal", "team_id": "t", "player_id": "p",
-         "timestamp": "2023-06-15T14:30:00.000Z", "event_id": "e1"}
+EVENT = {
+    "match_id": "m1",
+    "event_type": "goal",
+    "team_id": "t",
+    "player_id": "p",
+    "timestamp": "2023-06-15T14:30:00.000Z",
+    "event_id": "e1",
+}
 RECEIVED_AT = "2023-06-15T14:30:01.000Z"
 
 
@@ -17,16 +23,31 @@ def value(*events, received_at=RECEIVED_AT) -> bytes:
 
 
 def record(value: bytes, partition: int = 0, offset: int = 0) -> dict:
-    return {"topic": "events", "partition": partition, "offset": offset, "timestamp": 0, "timestampType": "CREATE_TIME",
-            "key": base64.b64encode(b"m1").decode(), "value": base64.b64encode(value).decode(), "headers": []}
+    return {
+        "topic": "events",
+        "partition": partition,
+        "offset": offset,
+        "timestamp": 0,
+        "timestampType": "CREATE_TIME",
+        "key": base64.b64encode(b"m1").decode(),
+        "value": base64.b64encode(value).decode(),
+        "headers": [],
+    }
 
 
 def test_every_topic_partition_of_the_batch_is_read():
-    event = {"eventSource": "aws:kafka", "records": {
-        "events-0": [record(b"a", 0, 5), record(b"b", 0, 6)],
-        "events-2": [record(b"c", 2, 9)],
-    }}
-    assert [(r.partition, r.offset, r.value) for r in stream_records(event)] == [(0, 5, b"a"), (0, 6, b"b"), (2, 9, b"c")]
+    event = {
+        "eventSource": "aws:kafka",
+        "records": {
+            "events-0": [record(b"a", 0, 5), record(b"b", 0, 6)],
+            "events-2": [record(b"c", 2, 9)],
+        },
+    }
+    assert [(r.partition, r.offset, r.value) for r in stream_records(event)] == [
+        (0, 5, b"a"),
+        (0, 6, b"b"),
+        (2, 9, b"c"),
+    ]
 
 
 def test_decoded_events_carry_their_stream_position_and_arrival_time():
@@ -40,14 +61,25 @@ def test_the_api_writes_a_requests_events_of_one_match_into_shared_records():
     events = [parse_event(EVENT | {"event_id": f"e{i}", "match_id": f"m{i % 2}"}) for i in range(2 * RECORD_EVENTS + 2)]
     written = records(events, RECEIVED_AT)
     assert [(key, len(json.loads(v)["events"])) for key, v in written] == [
-        (b"m0", RECORD_EVENTS), (b"m0", 1), (b"m1", RECORD_EVENTS), (b"m1", 1)]
+        (b"m0", RECORD_EVENTS),
+        (b"m0", 1),
+        (b"m1", RECORD_EVENTS),
+        (b"m1", 1),
+    ]
     assert json.loads(written[0][1])["events"][:2] == [events[0].to_dict(), events[2].to_dict()]
 
 
 @pytest.mark.parametrize(
     "value",
-    [b"not json", b"[1, 2]", json.dumps(EVENT).encode(), value(), value(EVENT, received_at=5),
-     value(EVENT, EVENT | {"event_type": "penalty"}), b'{"pad": "' + b"x" * MAX_RECORD_BYTES + b'"}'],
+    [
+        b"not json",
+        b"[1, 2]",
+        json.dumps(EVENT).encode(),
+        value(),
+        value(EVENT, received_at=5),
+        value(EVENT, EVENT | {"event_type": "penalty"}),
+        b'{"pad": "' + b"x" * MAX_RECORD_BYTES + b'"}',
+    ],
 )
 def test_records_that_can_never_be_stored_are_invalid(value):
     (stream_record,) = stream_records({"records": {"events-0": [record(value)]}})

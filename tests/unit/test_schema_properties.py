@@ -10,8 +10,11 @@ from chalicelib.events import EVENT_TYPES, FIELDS, MATCH_LEVEL_TYPES, InvalidEve
 
 ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=64)
 match_ids = st.from_regex(r"[A-Za-z0-9_.:-]{1,64}", fullmatch=True)
-moments = st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2999, 12, 31),
-                       timezones=st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m))))
+moments = st.datetimes(
+    min_value=datetime(1900, 1, 1),
+    max_value=datetime(2999, 12, 31),
+    timezones=st.builds(timezone, st.integers(-14 * 60, 14 * 60).map(lambda m: timedelta(minutes=m))),
+)
 
 
 @st.composite
@@ -21,8 +24,13 @@ def valid_events(draw: st.DrawFn) -> dict:
     if event_type not in MATCH_LEVEL_TYPES:
         event |= {"team_id": draw(ids), "player_id": draw(ids)}
     optional = {
-        "event_id": st.text(min_size=1, max_size=128), "period": st.integers(1, 5), "minute": st.integers(0, 130),
-        "second": st.integers(0, 59), "x": st.floats(0, 100), "y": st.integers(0, 100), "related_player_id": ids,
+        "event_id": st.text(min_size=1, max_size=128),
+        "period": st.integers(1, 5),
+        "minute": st.integers(0, 130),
+        "second": st.integers(0, 59),
+        "x": st.floats(0, 100),
+        "y": st.integers(0, 100),
+        "related_player_id": ids,
     }
     for name, strategy in optional.items():
         if draw(st.booleans()):

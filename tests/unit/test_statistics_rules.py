@@ -12,7 +12,10 @@ def rendered(events):
 def test_goal_is_a_shot_on_target_that_scored():
     totals = rendered([ev("goal")])
     assert {k: totals["teams"]["home"][k] for k in ("goals", "shots", "shots_on_target")} == {
-        "goals": 1, "shots": 1, "shots_on_target": 1}
+        "goals": 1,
+        "shots": 1,
+        "shots_on_target": 1,
+    }
     assert totals["players"]["p1"]["goals"] == 1
 
 
@@ -42,5 +45,12 @@ def test_teams_and_players_seen_appear_with_zero_totals():
 
 
 def test_empty_match_has_empty_statistics():
-    assert stats.render("m", {}) == {"match_id": "m", "status": "pre_match", "score": {}, "teams": {}, "players": {},
-                                     "event_count": 0, "last_event_at": None}
+    assert stats.render("m", {}) == {
+        "match_id": "m",
+        "status": "pre_match",
+        "score": {},
+        "teams": {},
+        "players": {},
+        "event_count": 0,
+        "last_event_at": None,
+    }

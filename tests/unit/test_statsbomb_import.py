@@ -34,24 +34,37 @@ def test_every_converted_event_is_valid_and_in_timeline_order(converted):
 
 def test_types_without_a_contract_equivalent_are_skipped_and_counted(converted):
     _, skipped = converted
-    assert skipped == Counter({"Starting XI": 2, "Ball Receipt*": 1, "Carry": 1, "Pressure": 1, "Duel": 1,
-                               "Own Goal For": 1})
+    assert skipped == Counter(
+        {"Starting XI": 2, "Ball Receipt*": 1, "Carry": 1, "Pressure": 1, "Duel": 1, "Own Goal For": 1}
+    )
 
 
 def test_periods_become_kick_off_half_time_and_full_time_once_each(converted):
     events, _ = converted
     markers = [(e["event_type"], e["timestamp"]) for e in events if "team_id" not in e]
-    assert markers == [("kick_off", "2023-06-15T15:00:00.000Z"), ("half_time", "2023-06-15T15:45:10.000Z"),
-                       ("kick_off", "2023-06-15T16:00:00.000Z"), ("full_time", "2023-06-15T16:48:02.000Z")]
+    assert markers == [
+        ("kick_off", "2023-06-15T15:00:00.000Z"),
+        ("half_time", "2023-06-15T15:45:10.000Z"),
+        ("kick_off", "2023-06-15T16:00:00.000Z"),
+        ("full_time", "2023-06-15T16:48:02.000Z"),
+    ]
 
 
 def test_passes_keep_recipient_and_completion_and_set_pieces_add_their_own_event(converted):
     events, _ = converted
     passes = of_type(events, "pass")
-    assert [p["outcome"] for p in passes] == ["complete", "incomplete", "complete", "complete", "complete", "incomplete"]
+    assert [p["outcome"] for p in passes] == [
+        "complete",
+        "incomplete",
+        "complete",
+        "complete",
+        "complete",
+        "incomplete",
+    ]
     assert passes[0]["related_player_id"] == "Bo Midfield"
-    assert [(e["event_type"], e["team_id"]) for e in events if e["event_type"] in ("corner", "free_kick", "throw_in")] == [
-        ("corner", "Southbridge United"), ("free_kick", "Northside FC"), ("throw_in", "Southbridge United")]
+    assert [
+        (e["event_type"], e["team_id"]) for e in events if e["event_type"] in ("corner", "free_kick", "throw_in")
+    ] == [("corner", "Southbridge United"), ("free_kick", "Northside FC"), ("throw_in", "Southbridge United")]
     assert len(of_type(events, "offside")) == 2  # a "Pass Offside" and an Offside event
 
 
@@ -59,7 +72,9 @@ def test_shot_outcomes_map_to_the_contract_and_a_scored_shot_is_a_goal(converted
     events, _ = converted
     assert [s["outcome"] for s in of_type(events, "shot")] == ["saved", "off_target", "blocked", "post"]
     assert [(g["team_id"], g["player_id"]) for g in of_type(events, "goal")] == [
-        ("Northside FC", "Ada Striker"), ("Southbridge United", "Fin Sub")]
+        ("Northside FC", "Ada Striker"),
+        ("Southbridge United", "Fin Sub"),
+    ]
 
 
 def test_own_goal_is_credited_to_the_other_team_with_the_unlucky_player(converted):
@@ -71,8 +86,12 @@ def test_own_goal_is_credited_to_the_other_team_with_the_unlucky_player(converte
 def test_cards_from_fouls_and_bad_behaviour_and_a_second_yellow_is_also_red(converted):
     events, _ = converted
     cards = [(e["event_type"], e["player_id"]) for e in events if e["event_type"].endswith("_card")]
-    assert sorted(cards) == [("red_card", "Cy Back"), ("red_card", "Gus Defender"),
-                             ("yellow_card", "Cy Back"), ("yellow_card", "Cy Back")]
+    assert sorted(cards) == [
+        ("red_card", "Cy Back"),
+        ("red_card", "Gus Defender"),
+        ("yellow_card", "Cy Back"),
+        ("yellow_card", "Cy Back"),
+    ]
 
 
 def test_keeper_saves_tackles_and_substitutions(converted):

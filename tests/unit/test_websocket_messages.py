@@ -14,16 +14,19 @@ def test_actions_decode_to_what_they_ask_for():
     assert publish == messages.Publish("r", json.dumps({"events": [{"a": 1}]}).encode())
 
 
-@pytest.mark.parametrize("text, code", [
-    (None, "invalid_message"),
-    ("x" * (messages.MAX_MESSAGE_BYTES + 1), "invalid_message"),
-    ("{", "invalid_json"),
-    ('"subscribe"', "invalid_message"),
-    ('{"action": "publish"}', "invalid_message"),
-    ('{"action": "publish", "request_id": 5, "events": []}', "invalid_message"),
-    ('{"action": "subscribe", "match_id": ""}', "invalid_match_id"),
-    ('{"action": "SUBSCRIBE", "match_id": "m"}', "unknown_action"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        (None, "invalid_message"),
+        ("x" * (messages.MAX_MESSAGE_BYTES + 1), "invalid_message"),
+        ("{", "invalid_json"),
+        ('"subscribe"', "invalid_message"),
+        ('{"action": "publish"}', "invalid_message"),
+        ('{"action": "publish", "request_id": 5, "events": []}', "invalid_message"),
+        ('{"action": "subscribe", "match_id": ""}', "invalid_match_id"),
+        ('{"action": "SUBSCRIBE", "match_id": "m"}', "unknown_action"),
+    ],
+)
 def test_anything_else_is_a_bad_message_with_its_code(text, code):
     with pytest.raises(messages.BadMessage) as bad:
         messages.decode(text)
@@ -32,15 +35,35 @@ def test_anything_else_is_a_bad_message_with_its_code(text, code):
 
 def test_a_publish_error_names_its_request_and_other_errors_do_not():
     assert json.loads(messages.error("invalid_events", "no", request_id="r1", errors=[{"index": 0}], publish=True)) == {
-        "type": "error", "error": "invalid_events", "message": "no", "request_id": "r1", "errors": [{"index": 0}]}
-    assert json.loads(messages.error("invalid_json", "no")) == {"type": "error", "error": "invalid_json", "message": "no"}
+        "type": "error",
+        "error": "invalid_events",
+        "message": "no",
+        "request_id": "r1",
+        "errors": [{"index": 0}],
+    }
+    assert json.loads(messages.error("invalid_json", "no")) == {
+        "type": "error",
+        "error": "invalid_json",
+        "message": "no",
+    }
 
 
 def test_clients_read_every_message_the_server_writes_and_nothing_else():
-    written = [messages.subscribed("m", {"score": {}}, None), messages.unsubscribed("m"),
-               messages.change("m", {"change": "insert", "event": {"event_id": "e"}, "cursor": "000000000001.000"}),
-               messages.stats("m", {}), messages.accepted(None, ["e"]), messages.error("x", "y")]
+    written = [
+        messages.subscribed("m", {"score": {}}, None),
+        messages.unsubscribed("m"),
+        messages.change("m", {"change": "insert", "event": {"event_id": "e"}, "cursor": "000000000001.000"}),
+        messages.stats("m", {}),
+        messages.accepted(None, ["e"]),
+        messages.error("x", "y"),
+    ]
     assert [messages.read(text)["type"] for text in written] == [
-        "subscribed", "unsubscribed", "change", "stats", "accepted", "error"]
+        "subscribed",
+        "unsubscribed",
+        "change",
+        "stats",
+        "accepted",
+        "error",
+    ]
     with pytest.raises(ValueError):
         messages.read('{"type": "surprise"}')
