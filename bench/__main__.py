@@ -39,7 +39,8 @@ from bench.push import push_latency
 from chalicelib import layout
 from chalicelib.config import Settings
 from chalicelib.events import parse_event
-from chalicelib.publishing import producer_config, records
+from chalicelib.publishing import producer_config
+from chalicelib.records import encode
 from chalicelib.repository import event_item
 from devstack.run_process import RunProcess
 from devstack.stack import LOCAL_AWS, ensure_topic, free_port
@@ -96,7 +97,7 @@ def raw_producer(bootstrap: str, trials: int, count: int) -> list[float]:
     topic = f"bench-raw-{uuid.uuid4().hex[:6]}"
     ensure_topic(bootstrap, topic)
     # one event per message: the limit of the client itself, not of how the API packs records
-    values = [records([parse_event(e)], RECEIVED_AT)[0] for e in events_for(30, count // 30, 1)]
+    values = [encode([parse_event(e)], RECEIVED_AT)[0] for e in events_for(30, count // 30, 1)]
     producer = KafkaProducer(**producer_config(settings))
     rates = []
     for _ in range(trials):
@@ -215,7 +216,7 @@ def consumer_throughput(stack: RunProcess, trials: int, count: int) -> list[floa
         written = [
             record
             for start in range(0, len(events), 500)  # as the API writes 500-event requests
-            for record in records([parse_event(e) for e in events[start : start + 500]], RECEIVED_AT)
+            for record in encode([parse_event(e) for e in events[start : start + 500]], RECEIVED_AT)
         ]
         for future in [producer.send(topic, key=key, value=value) for key, value in written]:
             future.get(timeout=60)

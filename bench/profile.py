@@ -40,7 +40,7 @@ def main() -> None:
         from chalice.test import Client
 
         import app
-        from chalicelib.publishing import records
+        from chalicelib.records import encode
 
         events = generate_match("profiled", events=3400)
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
@@ -53,7 +53,7 @@ def main() -> None:
                     for i in range(0, 3000, 500)
                 ],
             )
-            written = records([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
+            written = encode([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
             msk_records = [
                 {
                     "topic": "profile",

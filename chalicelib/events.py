@@ -138,7 +138,7 @@ class Event:
     timestamp: str = attrs.field(converter=normalise_timestamp)
     team_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
     player_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
-    event_id: str | None = attrs.field(default=None, validator=_optional(_text(128)))
+    event_id: str = attrs.field(validator=_text(128))  # given, or derived from the content by parse_event
     period: int | None = attrs.field(default=None, validator=_optional(_number(1, 5, integer=True)))
     minute: int | None = attrs.field(default=None, validator=_optional(_number(0, 130, integer=True)))
     second: int | None = attrs.field(default=None, validator=_optional(_number(0, 59, integer=True)))

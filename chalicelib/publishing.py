@@ -4,7 +4,6 @@ The same code talks plaintext to the local broker and SASL/OAUTHBEARER (IAM)
 over TLS to Amazon MSK; only ``producer_config`` knows the difference.
 """
 
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -17,9 +16,7 @@ from kafka.net.sasl.oauth import AbstractTokenProvider
 
 from chalicelib.config import Settings
 from chalicelib.events import Event, Void
-from chalicelib.records import StreamRecord
-
-RECORD_EVENTS = 100  # events per Kafka record: at most ~60 KB, far below the broker's 1 MB message limit
+from chalicelib.records import StreamRecord, encode
 
 
 class StreamUnavailable(Exception):
@@ -64,25 +61,6 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def records(events: Sequence[Event | Void], received_at: str) -> list[tuple[bytes, bytes]]:
-    """What travels on the topic, as (key, value): a request's events of one match, in order, up to
-    RECORD_EVENTS a record, with when the API took them. Fewer, larger records: kafka-python's cost
-    is per record (make bench), and a match's events keep their order in one partition either way."""
-    by_match: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        by_match.setdefault(event.match_id, []).append(event.to_dict())
-    return [
-        (
-            match_id.encode(),
-            json.dumps(
-                {"received_at": received_at, "events": group[start : start + RECORD_EVENTS]}, separators=(",", ":")
-            ).encode(),
-        )
-        for match_id, group in by_match.items()
-        for start in range(0, len(group), RECORD_EVENTS)
-    ]
-
-
 class KafkaPublisher:
     """The process's one producer: publishes and waits until Kafka acknowledged.
 
@@ -102,7 +80,7 @@ class KafkaPublisher:
 
     def publish(self, events: Sequence[Event | Void], received_at: str) -> None:
         """Keyed by match_id, so a match keeps its order in one partition."""
-        self._send_all([(self.topic, key, value, []) for key, value in records(events, received_at)])
+        self._send_all([(self.topic, key, value, []) for key, value in encode(events, received_at)])
 
     def dead_letter(self, rejects: Sequence[tuple[StreamRecord, str]]) -> None:
         """The original bytes, with why and where they came from in the headers."""

@@ -1,23 +1,31 @@
-"""MSK record decoding: Lambda's Kafka event in, items to store out.
+"""The Kafka record: its one definition, encoded by the API and decoded by the consumer.
 
-Each record is re-validated: the topic is a boundary too, and anything that
-reaches it without passing the schema must not reach the table.
+A record carries a request's events of one match, in order, with when the API
+took them; its key is the match_id, so a match keeps its order in one
+partition. The consumer re-validates what it decodes: the topic is a boundary
+too, and anything that reaches it without passing the schema must not reach
+the table.
 """
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEvent
 
-from chalicelib.events import InvalidEvents, parse_batch
+from chalicelib.events import Event, InvalidEvents, Void, parse_batch
 
-MAX_RECORD_BYTES = 256 * 1024  # the API writes at most ~60 KB (100 events of the largest size)
+RECORD_EVENTS = 100  # events per record: at most ~60 KB, far below the broker's 1 MB message limit
+MAX_RECORD_BYTES = 256 * 1024  # what the consumer accepts; the API writes at most ~60 KB
+POSITION = ("received_at", "partition", "offset")  # what decoding adds to each event: when and where it arrived
 
 
 @attrs.frozen
 class StreamRecord:
+    """One record as the consumer sees it: the original bytes and where they came from."""
+
     topic: str
     partition: int
     offset: int
@@ -29,21 +37,38 @@ class InvalidRecord(Exception):
     """A record that can never be stored, however often it is retried."""
 
 
+def encode(events: Sequence[Event | Void], received_at: str) -> list[tuple[bytes, bytes]]:
+    """(key, value) pairs for a request's events: one match's events in order, up to RECORD_EVENTS a
+    record. Fewer, larger records: kafka-python's cost is per record (make bench)."""
+    by_match: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_match.setdefault(event.match_id, []).append(event.to_dict())
+    return [
+        (
+            match_id.encode(),
+            json.dumps(
+                {"received_at": received_at, "events": group[start : start + RECORD_EVENTS]}, separators=(",", ":")
+            ).encode(),
+        )
+        for match_id, group in by_match.items()
+        for start in range(0, len(group), RECORD_EVENTS)
+    ]
+
+
 def stream_records(msk_event: Mapping[str, Any]) -> Iterator[StreamRecord]:
-    """Every record of every topic-partition in the batch, in stream order."""
-    for batch in msk_event.get("records", {}).values():
-        for record in batch:
-            yield StreamRecord(
-                topic=record["topic"],
-                partition=int(record["partition"]),
-                offset=int(record["offset"]),
-                key=base64.b64decode(record["key"]) if record.get("key") else None,
-                value=base64.b64decode(record.get("value") or ""),
-            )
+    """Every record of every topic-partition in Lambda's MSK event, in stream order."""
+    for record in KafkaEvent(dict(msk_event)).records:
+        yield StreamRecord(
+            topic=record.topic,
+            partition=int(record.partition),
+            offset=int(record.offset),
+            key=record.decoded_key or None,
+            value=base64.b64decode(record.get("value") or ""),  # a tombstone has none; it is dead-lettered
+        )
 
 
 def decode(record: StreamRecord) -> list[dict[str, Any]]:
-    """The stored form of the record's events: canonical event, ``received_at`` and stream position."""
+    """The stored form of the record's events: canonical event plus its POSITION fields."""
     if len(record.value) > MAX_RECORD_BYTES:
         raise InvalidRecord(f"record of {len(record.value)} bytes exceeds {MAX_RECORD_BYTES}")
     try:
@@ -55,7 +80,7 @@ def decode(record: StreamRecord) -> list[dict[str, Any]]:
     received_at, raw_events = payload["received_at"], payload["events"]
     if not isinstance(received_at, str) or not isinstance(raw_events, list) or not raw_events:
         raise InvalidRecord("received_at must be a string and events a non-empty list")
-    position = {"received_at": received_at, "partition": record.partition, "offset": record.offset}
+    position = dict(zip(POSITION, (received_at, record.partition, record.offset), strict=True))
     try:
         return [event.to_dict() | position for event in parse_batch({"events": raw_events})]
     except InvalidEvents as invalid:

@@ -26,10 +26,10 @@ from typing import Any
 import attrs
 from botocore.exceptions import ClientError
 
-from chalicelib import layout, stats
+from chalicelib import layout, records, stats
 from chalicelib.events import FIELDS, MATCH_LEVEL_TYPES
 
-EVENT_FIELDS = (*FIELDS, "deleted", "received_at", "partition", "offset")  # the order events are returned in
+EVENT_FIELDS = (*FIELDS, "deleted", *records.POSITION)  # the order events are returned in
 TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
 PARALLEL_TRANSACTIONS = 8  # transactions of one round committed concurrently

@@ -15,7 +15,8 @@ from chalice.local import LambdaContext
 from kafka import KafkaConsumer, KafkaProducer
 
 import app
-from chalicelib.publishing import KafkaPublisher, producer_config, records
+from chalicelib.publishing import KafkaPublisher, producer_config
+from chalicelib.records import encode
 from chalicelib.services import Services
 from devstack.event_source import LocalEventSource
 from devstack.stack import ensure_topic
@@ -138,7 +139,7 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(api, e
     sent = [
         producer.send(environ["EVENTS_TOPIC"], key=match_id.encode(), value=value).get(timeout=30) for value in poison
     ]
-    ((key, value),) = records(app.ingest.parse_batch(good), RECEIVED_AT)
+    ((key, value),) = encode(app.ingest.parse_batch(good), RECEIVED_AT)
     producer.send(environ["EVENTS_TOPIC"], key=key, value=value).get(timeout=30)
     producer.close()
 

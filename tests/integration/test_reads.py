@@ -11,7 +11,7 @@ import pytest
 from chalice.local import LambdaContext
 
 import app
-from chalicelib.publishing import records
+from chalicelib.records import encode
 from matchtools.generate import generate_match
 from tests.support import expected_stats, read_all
 
@@ -113,7 +113,7 @@ def test_etag_changes_when_the_match_changes(api):
 
 
 def _msk(events: list[dict], first_offset: int = 0) -> dict:
-    written = records([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
+    written = encode([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
     msk_records = [
         {
             "topic": "match-events",

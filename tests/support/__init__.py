@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.events import parse_event
-from chalicelib.publishing import records
+from chalicelib.records import encode
 
 TOKEN = "integration-test-token"
 RECEIVED_AT = "2026-01-01T00:00:00.000Z"
@@ -37,7 +37,7 @@ def msk_event_of(
     events: list[dict[str, Any]], topic: str = "match-events", received_at: str = RECEIVED_AT, first_offset: int = 0
 ) -> dict[str, Any]:
     """The Lambda MSK event that delivers these events as the API would have published them."""
-    written = records([parse_event(e) for e in events], received_at)
+    written = encode([parse_event(e) for e in events], received_at)
     msk_records = [
         {
             "topic": topic,

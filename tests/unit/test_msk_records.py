@@ -4,8 +4,7 @@ import json
 import pytest
 
 from chalicelib.events import parse_event
-from chalicelib.publishing import RECORD_EVENTS, records
-from chalicelib.records import MAX_RECORD_BYTES, InvalidRecord, decode, stream_records
+from chalicelib.records import MAX_RECORD_BYTES, RECORD_EVENTS, InvalidRecord, decode, encode, stream_records
 
 EVENT = {
     "match_id": "m1",
@@ -59,7 +58,7 @@ def test_decoded_events_carry_their_stream_position_and_arrival_time():
 
 def test_the_api_writes_a_requests_events_of_one_match_into_shared_records():
     events = [parse_event(EVENT | {"event_id": f"e{i}", "match_id": f"m{i % 2}"}) for i in range(2 * RECORD_EVENTS + 2)]
-    written = records(events, RECEIVED_AT)
+    written = encode(events, RECEIVED_AT)
     assert [(key, len(json.loads(v)["events"])) for key, v in written] == [
         (b"m0", RECORD_EVENTS),
         (b"m0", 1),
