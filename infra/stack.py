@@ -38,9 +38,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP_NAME = "football-match-data"
 API_STAGE = "api"
 MSK_IAM_PORT = 9098
+OUTSIDE_VPC_ROLES = {"BroadcasterRole"}  # see _live
 # What a function in a VPC needs to create, find and delete its network interfaces (ec2 has no
 # resource-level permissions for these); the actions of AWSLambdaVPCAccessExecutionRole.
-OUTSIDE_VPC_ROLES = {"BroadcasterRole"}  # see _live
 VPC_ENI_ACTIONS = [
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
@@ -59,12 +59,6 @@ class FootballStack(Stack):
         self._cluster()
         self._table()
         self._live_storage()
-        self.ingest_secret = secretsmanager.Secret(
-            self,
-            "IngestToken",
-            description="Bearer token producers send to POST /events",
-            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
-        )
         self._app()
         self._grant_app()
         self._topics()
@@ -74,9 +68,8 @@ class FootballStack(Stack):
         self._observe()
         self._outputs()
 
-    # -- network: private subnets; endpoints let the Lambdas and the MSK event source reach AWS APIs ------
-
     def _network(self) -> None:
+        """Private subnets; VPC endpoints let the Lambdas and the MSK event source reach AWS APIs."""
         nat = self.config.vpc["nat_gateways"]
         self.vpc = ec2.Vpc(
             self,
@@ -141,9 +134,8 @@ class FootballStack(Stack):
             )
         self.private_subnet_ids = self.vpc.select_subnets(subnet_group_name="private").subnet_ids
 
-    # -- Amazon MSK with IAM auth ----------------------------------------------------------------------------
-
     def _cluster(self) -> None:
+        """Amazon MSK with IAM auth, serverless or provisioned; the app needs its bootstrap brokers."""
         config = self.config
         cluster_name = f"{APP_NAME}-{config.stage}"
         iam_auth = {"sasl": {"iam": {"enabled": True}}}
@@ -217,9 +209,8 @@ class FootballStack(Stack):
             ],
         )
 
-    # -- DynamoDB: keys and index from chalicelib.layout -------------------------------------------------------
-
     def _table(self) -> None:
+        """The events table: keys and indexes from chalicelib.layout, so the app and the stack agree."""
         production = self.config.table["deletion_protection"]
         self.table = dynamodb.Table(
             self,
@@ -271,9 +262,15 @@ class FootballStack(Stack):
             retention_period=Duration.days(14),
         )
 
-    # -- the Chalice app: REST and WebSocket APIs, authorizer, consumer, broadcaster, topic provisioner --------
-
     def _app(self) -> None:
+        """The Chalice app (REST and WebSocket APIs, authorizer, consumer, broadcaster, topic provisioner),
+        configured through its stage, and the token producers send to POST /events."""
+        self.ingest_secret = secretsmanager.Secret(
+            self,
+            "IngestToken",
+            description="Bearer token producers send to POST /events",
+            generate_secret_string=secretsmanager.SecretStringGenerator(exclude_punctuation=True, password_length=48),
+        )
         self.chalice = LambdaApp(
             self,
             "App",
@@ -393,7 +390,13 @@ class FootballStack(Stack):
                 iam.PolicyStatement(
                     sid="PushToConnections",
                     actions=["execute-api:ManageConnections"],
-                    resources=[self._connections_arn()],
+                    # POST: send to a connection of this WebSocket API's stage
+                    resources=[
+                        Fn.sub(
+                            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/"
+                            f"{API_STAGE}/POST/@connections/*"
+                        )
+                    ],
                 ),
                 iam.PolicyStatement(
                     sid="GiveUpOnRecords", actions=["sqs:SendMessage"], resources=[self.broadcast_failures.queue_arn]
@@ -409,9 +412,8 @@ class FootballStack(Stack):
                 "Policies.1", {"PolicyName": f"{role}Grants", "PolicyDocument": document.to_json()}
             )
 
-    # -- topics, created once by the app's own provisioner function --------------------------------------------
-
     def _topics(self) -> None:
+        """Topics, created once by the app's own provisioner function; the consumer's event source waits for them."""
         provider = cr.Provider(
             self,
             "TopicProvider",
@@ -430,8 +432,6 @@ class FootballStack(Stack):
                 ]
             },
         )
-
-    # -- the consumer's trigger: MSK event source mapping ------------------------------------------------------
 
     def _event_source(self) -> None:
         """On-demand mode, no on-failure destination: a failing batch is retried until it succeeds.
@@ -456,20 +456,11 @@ class FootballStack(Stack):
         )
         self.event_source.node.add_dependency(self.topics)
 
-    # -- live push: the WebSocket API's two-way route and the broadcaster's trigger -----------------------------
-
-    def _connections_arn(self) -> str:
-        """execute-api:ManageConnections on this WebSocket API's stage (POST: send to a connection)."""
-        return Fn.sub(
-            f"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{WebsocketAPI}}/"
-            f"{API_STAGE}/POST/@connections/*"
-        )
-
     def _live(self) -> None:
-        """The $default route answers with the handler's body (a route response: two-way), so replies to
-        subscribe, unsubscribe and publish need no Management API call from inside the VPC. The broadcaster
-        reads the table's stream: a failing batch is bisected and retried; records that still fail after
-        RETRY_ATTEMPTS (or an hour) go to a queue and an alarm, since their subscribers catch up from the
+        """Live push. The $default route answers with the handler's body (a route response: two-way), so
+        replies to subscribe, unsubscribe and publish need no Management API call from inside the VPC. The
+        broadcaster reads the table's stream: a failing batch is bisected and retried; records that still fail
+        after RETRY_ATTEMPTS (or an hour) go to a queue and an alarm, since their subscribers catch up from the
         change feed anyway."""
         api_id = self.chalice.get_resource("WebsocketAPI").ref
         route = self.chalice.get_resource("WebsocketMessageRoute")
@@ -485,8 +476,11 @@ class FootballStack(Stack):
         # any per-function ones it is given, hence the deletion here.
         broadcaster.add_property_deletion_override("VpcConfig")
         # the match centre page (GET /) asks the API where to connect
+        self.websocket_url = Fn.sub(
+            f"wss://${{WebsocketAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}"
+        )
         self.chalice.get_resource("APIHandler").add_property_override(
-            "Environment.Variables.WEBSOCKET_URL", self._websocket_url()
+            "Environment.Variables.WEBSOCKET_URL", self.websocket_url
         )
         self.broadcaster = self.chalice.get_function("Broadcaster")
         lambda_.CfnEventSourceMapping(
@@ -508,9 +502,8 @@ class FootballStack(Stack):
             ),
         )
 
-    # -- the API: throttled ingest, access and execution logs ---------------------------------------------------
-
     def _api(self) -> None:
+        """API Gateway settings Chalice does not expose: throttled ingest, access and execution logs, tracing."""
         rest_api = self.chalice.get_resource("RestAPI")
         websocket_stage = self.chalice.get_resource("WebsocketAPIStage")
         if self.config.api["account_cloudwatch_role"]:
@@ -561,8 +554,6 @@ class FootballStack(Stack):
             },
         )
         rest_api.add_property_override("TracingEnabled", True)
-
-    # -- alarms and a dashboard --------------------------------------------------------------------------------
 
     def _observe(self) -> None:
         """Alarms on lag, a consumer that never runs, errors, throttles, 5xx and dead letters; one dashboard."""
@@ -671,9 +662,10 @@ class FootballStack(Stack):
         }
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{APP_NAME}-{self.config.stage}")
         for name, (metric, threshold, meaning) in alarms.items():
-            alarm = metric.create_alarm(
+            alarm = cloudwatch.Alarm(
                 self,
                 f"{name}Alarm",
+                metric=metric,
                 threshold=threshold,
                 evaluation_periods=3,
                 datapoints_to_alarm=2,
@@ -684,14 +676,12 @@ class FootballStack(Stack):
             alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
             dashboard.add_widgets(cloudwatch.GraphWidget(title=name, left=[metric], width=12))
 
-    def _websocket_url(self) -> str:
-        return Fn.sub(f"wss://${{WebsocketAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}")
-
     def _outputs(self) -> None:
+        """What a deployer needs next: where the APIs are, what to inspect, where the producer token is."""
         api_url = Fn.sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/")
         CfnOutput(self, "ApiUrl", value=api_url, description="Base URL of the REST API")
         CfnOutput(
-            self, "WebSocketUrl", description="wss:// URL of the WebSocket API (live push)", value=self._websocket_url()
+            self, "WebSocketUrl", description="wss:// URL of the WebSocket API (live push)", value=self.websocket_url
         )
         CfnOutput(self, "TableName", value=self.table.table_name)
         CfnOutput(self, "Topic", value=self.topic)

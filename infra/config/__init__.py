@@ -25,7 +25,8 @@ class StackConfig:
 
     @property
     def provisioned_msk(self) -> bool:
-        return self.msk["kind"] == "provisioned"
+        kind: str = self.msk["kind"]  # load() checked it
+        return kind == "provisioned"
 
     @classmethod
     def load(cls, env: str) -> "StackConfig":
