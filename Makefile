@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
 DEPLOY_ENV ?= dev
 # jsii (under aws-cdk-lib) warns on every run about the machine's Node.js version; the synth works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test lint synth deploy destroy bench profile screenshots clean
+.PHONY: install run test lint synth deploy destroy bench profile screenshots postman clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +18,26 @@ $(INSTALLED): requirements.txt requirements-dev.txt infra/requirements.txt
 
 install: $(INSTALLED)
 
+# newman and openapi-to-postmanv2 (package.json), exactly as package-lock.json pins them.
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The Postman collection and environment in postman/, generated from openapi.yaml (make test checks they are current).
+postman: $(NODE_INSTALLED)
+	node postman/build.mjs
+
 run: install
 	$(PY) -m devstack.run
 
-test: install lint
+test: install lint $(NODE_INSTALLED)
 	$(PY) -m pytest
 
+# ruff (lint and format) and mypy (strict, with the boto3 stubs) over app.py, chalicelib, devstack and infra.
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # Benchmarks against a throw-away local stack: bench/results/<timestamp>.json and .png, a table at the end.
 bench: install

@@ -4,45 +4,47 @@ Each route parses its input, calls one function in ``chalicelib`` and shapes
 the response. The behaviour lives in ``chalicelib``; see README.md.
 """
 
-from typing import Any
+from typing import Any, cast
 
-from chalice import AuthResponse, AuthRoute, Chalice, Response
-from chalice.app import AuthRequest, WebsocketEvent
+from chalice.app import AuthRequest, AuthResponse, AuthRoute, Chalice, Request, Response, WebsocketEvent
 
-from chalicelib import broadcast, consumer, ingest, live, queries, security, site, topics
-from chalicelib.http import ApiError, answers_errors, conditional, conditional_json, page_payload
-from chalicelib.observability import logger, metrics
-from chalicelib.repository import BadCursor
+from chalicelib import broadcast, consumer, http, ingest, live, queries, security, site, stats, topics
+from chalicelib.http import conditional, conditional_json, page_payload
+from chalicelib.observability import lambda_context_logging, metrics
 from chalicelib.services import Services
 
 app = Chalice(app_name="football-match-data")
 app.experimental_feature_flags.update(["WEBSOCKETS"])
+app.register_middleware(lambda_context_logging, "all")
 services = Services()
+
+
+def _request() -> Request:
+    """The request being served: Chalice sets it before it calls a route."""
+    return cast(Request, app.current_request)
 
 
 @app.route("/", methods=["GET"])
 def match_centre() -> Response:
-    return conditional(site.page(), app.current_request.headers.get("if-none-match"), content_type=site.PAGE_TYPE)
+    return conditional(site.page(), _request().headers.get("if-none-match"), content_type=site.PAGE_TYPE)
 
 
 @app.route("/assets/{name}", methods=["GET"])
-@answers_errors
 def match_centre_asset(name: str) -> Response:
-    try:
-        text, content_type = site.asset(name)
-    except site.NoSuchAsset:
-        raise ApiError(404, "not_found", "no such asset") from None
-    return conditional(text, app.current_request.headers.get("if-none-match"), content_type=content_type)
+    text, content_type = site.asset(name)
+    return conditional(text, _request().headers.get("if-none-match"), content_type=content_type)
 
 
 @app.route("/config", methods=["GET"])
 def match_centre_config() -> Response:
-    return conditional_json(site.config(services.settings.websocket_url), None, max_age=0)
+    return conditional_json(
+        site.config(services.settings.websocket_url), _request().headers.get("if-none-match"), max_age=0
+    )
 
 
 @app.route("/health", methods=["GET"])
 def health() -> Response:
-    return conditional_json({"status": "ok"}, None, max_age=0)
+    return conditional_json({"status": "ok"}, _request().headers.get("if-none-match"), max_age=0)
 
 
 @app.authorizer()
@@ -53,87 +55,69 @@ def producer_token(auth_request: AuthRequest) -> AuthResponse:
 
 
 @app.route("/events", methods=["POST"], content_types=["application/json"], authorizer=producer_token)
-@answers_errors
 def post_events() -> Response:
-    event_ids = ingest.ingest(app.current_request.raw_body, services.publisher)
+    event_ids = ingest.ingest(_request().raw_body, services.publisher)
     return Response(body={"accepted": len(event_ids), "event_ids": event_ids}, status_code=202)
 
 
 # API Gateway allows one variable name per path segment: the GET route below names it event_type, so
 # here the event id arrives under that name too.
 @app.route("/matches/{match_id}/events/{event_type}", methods=["DELETE"], authorizer=producer_token)
-@answers_errors
 def void_event(match_id: str, event_type: str) -> Response:
     event_ids = ingest.void_for_good(match_id, event_type, services.publisher)
     return Response(body={"accepted": len(event_ids), "event_ids": event_ids}, status_code=202)
 
 
 @app.route("/matches", methods=["GET"])
-@answers_errors
 def match_directory() -> Response:
-    query = queries.directory_query(app.current_request.query_params)
-    try:
-        matches, next_cursor = services.repository.directory(**query)  # type: ignore[arg-type]
-    except BadCursor as problem:
-        raise ApiError(400, "invalid_cursor", str(problem)) from None
+    query = queries.directory_query(_request().query_params)
+    matches, next_cursor = services.repository.directory(query)
     body = {"matches": matches, "count": len(matches), "next_cursor": next_cursor}
-    return conditional_json(body, app.current_request.headers.get("if-none-match"))
+    return conditional_json(body, _request().headers.get("if-none-match"))
 
 
 @app.route("/matches/{match_id}/changes", methods=["GET"])
-@answers_errors
 def match_changes(match_id: str) -> Response:
-    after, limit = queries.change_query(app.current_request.query_params)
-    try:
-        changes, next_cursor = services.repository.changes(match_id, after, limit)
-    except BadCursor as problem:
-        raise ApiError(400, "invalid_cursor", str(problem)) from None
+    after, limit = queries.change_query(_request().query_params)
+    changes, next_cursor = services.repository.changes(match_id, after, limit)
     body = {"match_id": match_id, "changes": changes, "count": len(changes), "next_cursor": next_cursor}
-    return conditional_json(body, app.current_request.headers.get("if-none-match"))
+    return conditional_json(body, _request().headers.get("if-none-match"))
 
 
 def _events_page(match_id: str, event_type: str | None = None) -> Response:
-    query = queries.event_query(match_id, app.current_request.query_params, event_type)
-    try:
-        page = services.repository.page(query)
-    except BadCursor as problem:
-        raise ApiError(400, "invalid_cursor", str(problem)) from None
+    query = queries.event_query(match_id, _request().query_params, event_type)
+    page = services.repository.page(query)
     payload = page_payload(match_id, page.events, page.next_cursor)
-    return conditional(payload, app.current_request.headers.get("if-none-match"))
+    return conditional(payload, _request().headers.get("if-none-match"))
 
 
 @app.route("/matches/{match_id}", methods=["GET"])
-@answers_errors
 def match_events(match_id: str) -> Response:
     return _events_page(match_id)
 
 
 @app.route("/matches/{match_id}/goals", methods=["GET"])
-@answers_errors
 def match_goals(match_id: str) -> Response:
     return _events_page(match_id, "goal")
 
 
 @app.route("/matches/{match_id}/passes", methods=["GET"])
-@answers_errors
 def match_passes(match_id: str) -> Response:
     return _events_page(match_id, "pass")
 
 
 @app.route("/matches/{match_id}/events/{event_type}", methods=["GET"])
-@answers_errors
 def match_events_of_type(match_id: str, event_type: str) -> Response:
     return _events_page(match_id, event_type)
 
 
 @app.route("/matches/{match_id}/stats", methods=["GET"])
 def match_stats(match_id: str) -> Response:
-    return conditional_json(services.repository.statistics(match_id), app.current_request.headers.get("if-none-match"))
+    return conditional_json(stats.render(services.repository.totals(match_id)), _request().headers.get("if-none-match"))
 
 
 @app.lambda_function(name="consumer")
 @metrics.log_metrics
-@logger.inject_lambda_context
 def consume_events(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Triggered by the MSK event source (in AWS) or devstack's runner (locally)."""
     return consumer.consume(event, services.repository, services.publisher)
@@ -185,8 +169,10 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 
 @app.lambda_function(name="broadcaster")
 @metrics.log_metrics
-@logger.inject_lambda_context
 def broadcast_changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Triggered by the events table's DynamoDB stream (in AWS) or devstack's stream source (locally)."""
     send = services.websocket(app.websocket_api).send
     return broadcast.broadcast(event, services.repository, services.subscriptions, send)
+
+
+http.answer_request_errors(app)  # last: after every route is registered

@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from chalice import WebsocketDisconnectedError
+from chalice.app import WebsocketDisconnectedError
 
-from chalicelib import layout, messages
+from chalicelib import layout, messages, stats
 from chalicelib.observability import MetricUnit, logger, metrics
 from chalicelib.repository import EventRepository
 from chalicelib.subscriptions import Subscriptions
@@ -46,7 +46,7 @@ def broadcast(
             return _push(*match, repository, subscriptions, send)
         except (BotoCoreError, ClientError):
             logger.exception("broadcast failed; retrying from this match's first record", extra={"match_id": match[0]})
-            return match[1][0]["dynamodb"]["SequenceNumber"]
+            return str(match[1][0]["dynamodb"]["SequenceNumber"])
 
     with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_MATCHES, len(by_match)))) as pool:
         results = list(pool.map(push, by_match.items()))
@@ -110,7 +110,7 @@ def _push(
         return 0, 0, 0
     outgoing = [messages.change(match_id, change) for change in changes]
     if moved:
-        outgoing.append(messages.stats(match_id, repository.statistics(match_id)))
+        outgoing.append(messages.stats(match_id, stats.render(repository.totals(match_id))))
 
     pushed = gone = failed = 0
     for connection_id in connections:  # the matches of a batch are pushed in parallel, a match's in order

@@ -10,9 +10,11 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import attrs
+
+from chalicelib.errors import InvalidEvents
 
 MATCH_LEVEL_TYPES = frozenset({"kick_off", "half_time", "full_time"})
 EVENT_TYPES = (
@@ -50,14 +52,6 @@ MIN_YEAR, MAX_YEAR = 1900, 2999
 COORDINATE_DECIMALS = 3  # a thousandth of a percent of the pitch: well under a millimetre
 
 MATCH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-
-
-class InvalidEvents(Exception):
-    """Raised with every problem found; ``errors`` is what the 400 response lists."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(f"{len(errors)} invalid field(s)")
-        self.errors = errors
 
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
@@ -221,8 +215,8 @@ def parse_event(raw: Any) -> Event | Void:
                 errors.append((name, "is required" if not void else "is required to void an event"))
             continue
         try:
-            if attribute.converter is not None:
-                value = attribute.converter(value)
+            if attribute.converter is not None:  # each is a plain function (attrs types it as maybe a Converter)
+                value = cast(Callable[[Any], Any], attribute.converter)(value)
             if attribute.validator is not None:
                 attribute.validator(None, attribute, value)
         except (ValueError, TypeError) as problem:

@@ -1,4 +1,4 @@
-"""The API's error shape: every 4xx/503 is JSON with a code and a message."""
+"""HTTP at the edge: status codes for the domain's errors, the error shape, and conditional JSON responses."""
 
 import functools
 import hashlib
@@ -6,43 +6,48 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Response
+from chalice.app import Chalice, Response
+
+from chalicelib import errors
+
+STATUS: dict[type[errors.RequestError], int] = {
+    errors.BodyTooLarge: 413,
+    errors.BatchTooLarge: 413,
+    errors.NotFound: 404,
+    errors.StreamUnavailable: 503,
+    errors.RequestError: 400,  # everything else the client can fix: invalid JSON, events, query, cursor
+}
+HEADERS: dict[type[errors.RequestError], dict[str, str | list[str]]] = {
+    errors.StreamUnavailable: {"Retry-After": "2"},
+}
 
 
-class ApiError(Exception):
-    """A client-facing failure; routes raise it, ``answers_errors`` renders it."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        errors: list[dict[str, Any]] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.errors, self.headers = errors, headers or {}
-
-    def response(self) -> Response:
-        body: dict[str, Any] = {"error": self.code, "message": self.message}
-        if self.errors is not None:
-            body["errors"] = self.errors
-        return Response(body=body, status_code=self.status, headers=self.headers)
+def error_response(error: errors.RequestError) -> Response:
+    """The one JSON shape of every 4xx/503: ``{"error": code, "message": ..., "errors"?: [...]}``."""
+    kind = next(kind for kind in type(error).__mro__ if kind in STATUS)
+    body: dict[str, Any] = {"error": error.code, "message": error.message}
+    if error.errors is not None:
+        body["errors"] = error.errors
+    return Response(body=body, status_code=STATUS[kind], headers=HEADERS.get(kind, {}))
 
 
-def answers_errors(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn ApiError into its JSON response (Chalice has no error hook for routes)."""
+def answer_request_errors(app: Chalice) -> None:
+    """Every route answers a RequestError with its error response. Chalice turns any exception a view
+    raises into a 500 before middleware sees it (aws/chalice#1884), so each view is wrapped here, once."""
+    for methods in app.routes.values():
+        for route in methods.values():
+            route.view_function = _answering_errors(route.view_function)
 
+
+def _answering_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def answering(*args: Any, **kwargs: Any) -> Any:
         try:
             return view(*args, **kwargs)
-        except ApiError as error:
-            return error.response()
+        except errors.RequestError as error:
+            return error_response(error)
 
-    return wrapper
+    return answering
 
 
 LIVE_MAX_AGE_SECONDS = 2  # long enough for a CDN to absorb a crowd, short enough for a live ticker
@@ -75,7 +80,7 @@ def conditional(
     """A 200 (JSON unless said otherwise) with a strong ETag of its bytes, or a bodiless 304 when the client
     has them."""
     etag = '"' + hashlib.sha256(payload.encode()).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    headers: dict[str, str | list[str]] = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
     if _etag_matches(if_none_match, etag):
         return Response(body="", status_code=304, headers=headers)
     return Response(body=payload, status_code=200, headers=headers | {"Content-Type": content_type})

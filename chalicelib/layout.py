@@ -17,7 +17,7 @@ never disagree. One partition per match (``match_id``) holds:
   latest activity first.
 """
 
-from typing import Any
+from typing import Any, Final
 
 DEFAULT_TABLE = "football-match-events"
 DEFAULT_TOPIC = "football-match-events"
@@ -44,7 +44,7 @@ CHANGE_PREFIX = "c#"
 STATS_PREFIX = "s#"
 MATCH_STATS = "s#match"
 INDEX_END = "~"  # sorts after every timestamp and event type: the top of an index range
-STREAM_VIEW = "NEW_AND_OLD_IMAGES"
+STREAM_VIEW: Final = "NEW_AND_OLD_IMAGES"
 
 
 def event_key(event_id: str) -> str:

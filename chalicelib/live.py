@@ -8,8 +8,8 @@ same validation and durable publish (``ingest.ingest``).
 
 from collections.abc import Mapping
 
-from chalicelib import ingest, messages, security
-from chalicelib.http import ApiError
+from chalicelib import ingest, messages, security, stats
+from chalicelib.errors import RequestError
 from chalicelib.publishing import KafkaPublisher
 from chalicelib.repository import EventRepository
 from chalicelib.subscriptions import Subscriptions
@@ -47,7 +47,7 @@ def message(
     if isinstance(action, messages.Subscribe):
         subscriptions.subscribe(connection_id, action.match_id)  # first: no change after the cursor is missed
         return messages.subscribed(
-            action.match_id, repository.statistics(action.match_id), repository.feed_position(action.match_id)
+            action.match_id, stats.render(repository.totals(action.match_id)), repository.feed_position(action.match_id)
         )
     if isinstance(action, messages.Unsubscribe):
         subscriptions.unsubscribe(connection_id, action.match_id)
@@ -58,7 +58,7 @@ def message(
         )
     try:
         event_ids = ingest.ingest(action.body, publisher)
-    except ApiError as refused:
+    except RequestError as refused:
         return messages.error(
             refused.code, refused.message, request_id=action.request_id, errors=refused.errors, publish=True
         )

@@ -1,9 +1,10 @@
 """The WebSocket protocol (DESIGN.md, "Live push"): the one module that reads and writes its messages.
 
 Clients send JSON objects with an ``action``; the server answers and pushes
-JSON objects with a ``type``. The server side uses ``decode`` and the
-writers; clients (``matchtools watch``, the tests, the match centre's
-JavaScript mirrors it) use ``read``.
+JSON objects with a ``type``. The server decodes with ``decode`` and writes
+with ``subscribed`` ... ``error``; Python clients (``matchtools``, ``make
+bench``, the tests) write with ``subscribe``/``unsubscribe``/``publish`` and
+read with ``read``. The match centre's JavaScript mirrors this module.
 """
 
 import json
@@ -116,6 +117,18 @@ def error(
     if errors:
         body["errors"] = list(errors)
     return _write(body)
+
+
+def subscribe(match_id: str) -> str:
+    return _write({"action": "subscribe", "match_id": match_id})
+
+
+def unsubscribe(match_id: str) -> str:
+    return _write({"action": "unsubscribe", "match_id": match_id})
+
+
+def publish(request_id: str, events: Sequence[Mapping[str, Any]]) -> str:
+    return _write({"action": "publish", "request_id": request_id, "events": list(events)})
 
 
 def read(text: str | bytes) -> dict[str, Any]:

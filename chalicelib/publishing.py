@@ -15,22 +15,20 @@ from kafka.errors import KafkaError
 from kafka.net.sasl.oauth import AbstractTokenProvider
 
 from chalicelib.config import Settings
+from chalicelib.errors import StreamUnavailable
 from chalicelib.events import Event, Void
+from chalicelib.observability import logger
 from chalicelib.records import StreamRecord, encode
 
 
-class StreamUnavailable(Exception):
-    """Kafka did not acknowledge in time; nothing may be reported accepted."""
-
-
-class MSKIamTokens(AbstractTokenProvider):
+class MSKIamTokens(AbstractTokenProvider):  # type: ignore[misc]  # kafka-python ships no types
     """Signs a short-lived MSK IAM token from the Lambda role's credentials."""
 
     def __init__(self, region: str) -> None:
         self.region = region
 
     def token(self) -> str:
-        token, _expiry_ms = MSKAuthTokenProvider.generate_auth_token(self.region)
+        token: str = MSKAuthTokenProvider.generate_auth_token(self.region)[0]
         return token
 
 
@@ -116,17 +114,21 @@ class KafkaPublisher:
                 future.get(timeout=max(0.0, deadline - time.monotonic()))
         except KafkaError as error:
             self._discard(producer)
-            raise StreamUnavailable(f"{type(error).__name__}: {error}") from error
+            logger.warning("kafka did not acknowledge", extra={"error": f"{type(error).__name__}: {error}"})
+            raise StreamUnavailable("the event stream did not acknowledge in time; retry") from error
 
     def close(self) -> None:
         """Release the producer; everything published was already acknowledged."""
         self._discard(self._producer)
 
     def _discard(self, producer: KafkaProducer | None) -> None:
+        if producer is None:
+            return
+        close = producer.close
         with self._lock:
-            if producer is None or self._producer is not producer:
+            if self._producer is not producer:
                 return
             self._producer = None
         # close() flushes first and cannot finish while records are pending; they expire after
         # delivery_timeout_ms, so close in the background with a timeout beyond that.
-        threading.Thread(target=producer.close, kwargs={"timeout": 3 * self.ack_timeout_seconds}, daemon=True).start()
+        threading.Thread(target=close, kwargs={"timeout": 3 * self.ack_timeout_seconds}, daemon=True).start()

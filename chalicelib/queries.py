@@ -4,9 +4,9 @@ import re
 from collections.abc import Mapping
 from datetime import date
 
+from chalicelib.errors import InvalidQuery, UnknownEventType
 from chalicelib.events import EVENT_TYPES, normalise_timestamp
-from chalicelib.http import ApiError
-from chalicelib.repository import EventQuery
+from chalicelib.repository import DirectoryQuery, EventQuery
 
 MAX_LIMIT = 1000
 MAX_DIRECTORY_LIMIT = 100
@@ -18,13 +18,13 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 def _check_known(params: Mapping[str, str], known: set[str]) -> None:
     unknown = sorted(set(params) - known)
     if unknown:
-        raise ApiError(400, "invalid_query", f"unknown query parameter(s): {', '.join(unknown)}")
+        raise InvalidQuery(f"unknown query parameter(s): {', '.join(unknown)}")
 
 
 def _limit(params: Mapping[str, str], default: int, maximum: int) -> int:
     text = params.get("limit", str(default))
     if not text.isdigit() or not 1 <= int(text) <= maximum:
-        raise ApiError(400, "invalid_query", f"limit must be an integer from 1 to {maximum}")
+        raise InvalidQuery(f"limit must be an integer from 1 to {maximum}")
     return int(text)
 
 
@@ -35,13 +35,13 @@ def change_query(params: Mapping[str, str] | None) -> tuple[str | None, int]:
     return params.get("after") or None, _limit(params, MAX_LIMIT, MAX_LIMIT)
 
 
-def directory_query(params: Mapping[str, str] | None) -> dict[str, str | int | None]:
+def directory_query(params: Mapping[str, str] | None) -> DirectoryQuery:
     """GET /matches: status, day, limit and cursor, checked."""
     params = params or {}
     _check_known(params, {"status", "date", "limit", "cursor"})
     status = params.get("status")
     if status is not None and status not in STATUSES:
-        raise ApiError(400, "invalid_query", f"status must be one of: {', '.join(STATUSES)}")
+        raise InvalidQuery(f"status must be one of: {', '.join(STATUSES)}")
     day = params.get("date")
     if day is not None:
         try:
@@ -49,33 +49,30 @@ def directory_query(params: Mapping[str, str] | None) -> dict[str, str | int | N
                 raise ValueError
             date.fromisoformat(day)
         except ValueError:
-            raise ApiError(400, "invalid_query", "date must be a day, YYYY-MM-DD") from None
-    return {
-        "status": status,
-        "day": day,
-        "limit": _limit(params, 50, MAX_DIRECTORY_LIMIT),
-        "cursor": params.get("cursor") or None,
-    }
+            raise InvalidQuery("date must be a day, YYYY-MM-DD") from None
+    return DirectoryQuery(
+        status=status, day=day, limit=_limit(params, 50, MAX_DIRECTORY_LIMIT), cursor=params.get("cursor") or None
+    )
 
 
 def event_query(match_id: str, params: Mapping[str, str] | None, event_type: str | None = None) -> EventQuery:
-    """Raise a 400 ApiError naming the first bad parameter."""
+    """Raise InvalidQuery naming the first bad parameter."""
     params = params or {}
     _check_known(params, _PARAMS)
     if event_type is not None and event_type not in EVENT_TYPES:
         known = ", ".join(sorted(EVENT_TYPES))
-        raise ApiError(400, "invalid_event_type", f"unknown event type {event_type!r}; one of: {known}")
+        raise UnknownEventType(f"unknown event type {event_type!r}; one of: {known}")
     limit = _limit(params, MAX_LIMIT, MAX_LIMIT)
     order = params.get("order", "asc")
     if order not in ("asc", "desc"):
-        raise ApiError(400, "invalid_query", "order must be asc or desc")
+        raise InvalidQuery("order must be asc or desc")
     bounds = {}
     for name in ("from", "to"):
         if name in params:
             try:
                 bounds[name] = normalise_timestamp(params[name])
             except ValueError as problem:
-                raise ApiError(400, "invalid_query", f"{name} {problem}") from None
+                raise InvalidQuery(f"{name} {problem}") from None
     return EventQuery(
         match_id=match_id,
         event_type=event_type,

@@ -15,7 +15,8 @@ from typing import Any
 import attrs
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEvent
 
-from chalicelib.events import Event, InvalidEvents, Void, parse_batch
+from chalicelib.errors import InvalidEvents
+from chalicelib.events import Event, Void, parse_batch
 
 RECORD_EVENTS = 100  # events per record: at most ~60 KB, far below the broker's 1 MB message limit
 MAX_RECORD_BYTES = 256 * 1024  # what the consumer accepts; the API writes at most ~60 KB

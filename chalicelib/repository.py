@@ -21,13 +21,25 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from botocore.exceptions import ClientError
 
 from chalicelib import layout, records, stats
+from chalicelib.errors import BadCursor
 from chalicelib.events import FIELDS, MATCH_LEVEL_TYPES
+
+if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        KeysAndAttributesOutputTypeDef,
+        KeysAndAttributesTypeDef,
+        PutTypeDef,
+        TransactWriteItemTypeDef,
+        UpdateTypeDef,
+    )
 
 EVENT_FIELDS = (*FIELDS, "deleted", *records.POSITION)  # the order events are returned in
 TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
@@ -39,10 +51,6 @@ _CHANGE_CURSOR = re.compile(r"(\d{12})\.(\d{3})")
 
 class RejectedByStorage(ValueError):
     """DynamoDB refused the write as invalid: retrying the same items can never succeed."""
-
-
-class BadCursor(ValueError):
-    """A cursor that this API did not hand out for this query."""
 
 
 @attrs.frozen
@@ -64,6 +72,16 @@ class EventQuery:
     end: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class DirectoryQuery:
+    """One page of the match directory; ``day`` is a checked YYYY-MM-DD."""
+
+    status: str | None = None
+    day: str | None = None
+    limit: int = 50
+    cursor: str | None = None
+
+
 @attrs.frozen
 class Stored:
     """What the table holds for an event: its version and body (``deleted`` in the body: a tombstone)."""
@@ -80,10 +98,10 @@ def _body(event: Mapping[str, Any]) -> dict[str, Any]:
     return {name: event[name] for name in EVENT_FIELDS if name in event}
 
 
-def event_item(match_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def event_item(match_id: str, body: Mapping[str, Any]) -> dict[str, "AttributeValueTypeDef"]:
     """An event's item: identity key, version, JSON body, and the index keys while it is live."""
     event_id = body["event_id"]
-    item = {
+    item: dict[str, AttributeValueTypeDef] = {
         layout.PARTITION_KEY: {"S": match_id},
         layout.SORT_KEY: {"S": layout.event_key(event_id)},
         layout.VERSION: {"N": str(body["version"])},
@@ -161,15 +179,20 @@ def _advance(edges: Edges, changes: Iterable[Mapping[str, Any]]) -> Edges | None
             "phase": event["event_type"] in MATCH_LEVEL_TYPES,
             "kick_off": event["event_type"] == "kick_off",
         }
-        if edges["first"] is None or key < _time_key(edges["first"]):
+        first = edges["first"]
+        if first is None or key < _time_key(first):
             edges["first"] = event
         for name, applies in later.items():
-            if applies and (edges[name] is None or key > _time_key(edges[name])):
+            edge = edges[name]
+            if applies and (edge is None or key > _time_key(edge)):
                 edges[name] = event
     return edges
 
 
-def _add(counters: Mapping[str, int]) -> tuple[str, dict[str, str], dict[str, Any]] | None:
+_Add = tuple[str, dict[str, str], dict[str, Any]]  # an ADD clause: expression, attribute names and values
+
+
+def _add(counters: Mapping[str, int]) -> _Add | None:
     """An ADD clause (expression, names, values) for the counters that move; None if none does."""
     moved = {name: n for name, n in counters.items() if n}
     if not moved:
@@ -189,7 +212,7 @@ def _change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str
 
 
 class EventRepository:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table: str) -> None:
         self.client = client
         self.table = table
         self._heads: dict[str, _Head] = {}  # match_id -> as of the last change this process saw
@@ -287,32 +310,31 @@ class EventRepository:
         """Write the plans of one transaction. None when it committed; else, per match that failed a
         condition, the events whose stored version was not the one assumed (empty: its sequence number
         moved); no entry at all: a conflict or throttling, retry everything."""
-        actions: list[dict[str, Any]] = []
+        actions: list[TransactWriteItemTypeDef] = []
         owners: list[tuple[str, str | None]] = []  # per action: its match, and its event id (None: not an event)
         heads: dict[str, _Head] = {}
         for match_id, plan in transaction:
             for event_id, new in plan.writes.items():
-                put: dict[str, Any] = {
-                    "TableName": self.table,
-                    "Item": event_item(match_id, new.body),
-                    "ExpressionAttributeNames": {"#sk": layout.SORT_KEY},
-                }
+                put: PutTypeDef = {"TableName": self.table, "Item": event_item(match_id, new.body)}
                 read = known[match_id].get(event_id)
                 if read is None:
-                    put["ConditionExpression"] = "attribute_not_exists(#sk)"
+                    put |= {
+                        "ConditionExpression": "attribute_not_exists(#sk)",
+                        "ExpressionAttributeNames": {"#sk": layout.SORT_KEY},
+                    }
                 else:
-                    put["ConditionExpression"] = "#v = :v"
-                    put["ExpressionAttributeNames"] = {"#v": layout.VERSION}
-                    put["ExpressionAttributeValues"] = {":v": {"N": str(read.version)}}
+                    put |= {
+                        "ConditionExpression": "#v = :v",
+                        "ExpressionAttributeNames": {"#v": layout.VERSION},
+                        "ExpressionAttributeValues": {":v": {"N": str(read.version)}},
+                    }
                 actions.append({"Put": put})
                 owners.append((match_id, event_id))
             head = self._head(match_id)
             heads[match_id] = head.after(plan)
-            update = self._match_update(match_id, heads[match_id], expected_seq=head.seq)
-            if add := _add(plan.deltas.get(stats.MATCH, Counter())):
-                update["UpdateExpression"] += " ADD " + add[0]
-                update["ExpressionAttributeNames"] |= add[1]
-                update["ExpressionAttributeValues"] |= add[2]
+            update = self._match_update(
+                match_id, heads[match_id], expected_seq=head.seq, add=_add(plan.deltas.get(stats.MATCH, Counter()))
+            )
             others = self._stats_updates(match_id, plan.deltas)
             actions += [{"Update": update}, *others]
             owners += [(match_id, None)] * (1 + len(others))
@@ -340,17 +362,19 @@ class EventRepository:
             if not reasons:
                 raise
             failed: dict[str, list[str]] = {}
-            for (match_id, event_id), reason in zip(owners, reasons, strict=False):
+            for (match_id, owner), reason in zip(owners, reasons, strict=False):
                 if reason.get("Code") == "ConditionalCheckFailed":
                     self._heads.pop(match_id, None)
                     failed.setdefault(match_id, [])
-                    if event_id is not None:
-                        failed[match_id].append(event_id)
+                    if owner is not None:
+                        failed[match_id].append(owner)
             return failed
         self._heads |= heads
         return None
 
-    def _stats_updates(self, match_id: str, deltas: Mapping[stats.Owner, Counter[str]]) -> list[dict[str, Any]]:
+    def _stats_updates(
+        self, match_id: str, deltas: Mapping[stats.Owner, Counter[str]]
+    ) -> list["TransactWriteItemTypeDef"]:
         """One ADD per team or player statistics item whose counters move."""
         return [
             {
@@ -377,7 +401,9 @@ class EventRepository:
                 {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.event_key(e)}}
                 for e in event_ids[start : start + BATCH_GET_KEYS]
             ]
-            request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+            request: Mapping[str, KeysAndAttributesTypeDef | KeysAndAttributesOutputTypeDef] = {
+                self.table: {"Keys": keys, "ConsistentRead": True}
+            }
             while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self.table, []):
@@ -411,10 +437,12 @@ class EventRepository:
             self._heads[match_id] = head
         return head
 
-    def _match_update(self, match_id: str, head: _Head, expected_seq: int) -> dict[str, Any]:
+    def _match_update(
+        self, match_id: str, head: _Head, expected_seq: int, add: "_Add | None" = None
+    ) -> "UpdateTypeDef":
         """The ``s#match`` update that moves the feed to ``head.seq`` if it is still at ``expected_seq``
         (every write of the match goes through it, so two writers can never interleave), with the
-        summary when the head's edges are exact."""
+        summary when the head's edges are exact, and the match counters' ADD."""
         values: dict[str, Any] = {layout.FEED_SEQ: {"N": str(head.seq)}}
         if head.exact:
             summary = head.summary()
@@ -426,15 +454,18 @@ class EventRepository:
                 layout.DIRECTORY_SORT_KEY: {"S": f"{summary['last_event_at'] or ''}#{match_id}"},
                 layout.FIRST_DAY: {"S": (summary["first_event_at"] or "")[:10]},
             }
-        names = {f"#s{i}": name for i, name in enumerate(values)}
+        expression, names, operands = add or ("", {}, {})
         return {
             "TableName": self.table,
             "Key": {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}},
-            "UpdateExpression": "SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(values))),
+            "UpdateExpression": "SET "
+            + ", ".join(f"#s{i} = :s{i}" for i in range(len(values)))
+            + (f" ADD {expression}" if expression else ""),
             "ConditionExpression": "#s0 = :seen" + ("" if expected_seq else " OR attribute_not_exists(#s0)"),
-            "ExpressionAttributeNames": names,
+            "ExpressionAttributeNames": {f"#s{i}": name for i, name in enumerate(values)} | names,
             "ExpressionAttributeValues": {f":s{i}": value for i, value in enumerate(values.values())}
-            | {":seen": {"N": str(expected_seq)}},
+            | {":seen": {"N": str(expected_seq)}}
+            | operands,
         }
 
     def _project(self, match_id: str) -> None:
@@ -508,7 +539,7 @@ class EventRepository:
                 return items
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def statistics(self, match_id: str) -> dict[str, Any]:
+    def totals(self, match_id: str) -> stats.MatchTotals:
         """The match's totals: one Query on its statistics items. Status and last_event_at come from the
         edge events ``s#match`` keeps, or, while those are behind the feed (a change moved an edge and
         the consumer has not re-read it yet), from the indexes, so they are exact as the totals."""
@@ -520,7 +551,7 @@ class EventRepository:
             latest, phase = edges.get("latest"), edges.get("phase")
         else:
             latest, phase = self._edge(match_id, layout.TIME_INDEX), self._edge(match_id, layout.PHASE_INDEX)
-        return stats.render(match_id, _totals(items), latest=latest, phase=phase)
+        return stats.MatchTotals(match_id, _totals(items), latest=latest, phase=phase)
 
     def page(self, query: EventQuery) -> Page:
         """One page of a match's live events (optionally one type) in timeline order."""
@@ -604,10 +635,9 @@ class EventRepository:
         seq = int(items[0][layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX) :])
         return layout.change_cursor(seq, len(json.loads(items[0][layout.CHANGES]["S"])) - 1)
 
-    def directory(
-        self, *, status: str | None, day: str | None, limit: int, cursor: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    def directory(self, query: DirectoryQuery) -> tuple[list[dict[str, Any]], str | None]:
         """Match summaries, latest activity first, optionally of one status and first day."""
+        status, day, limit, cursor = query.status, query.day, query.limit, query.cursor
         names = {"#pk": layout.DIRECTORY_PARTITION_KEY}
         values: dict[str, Any] = {":pk": {"S": layout.DIRECTORY_PARTITION}}
         params: dict[str, Any] = {

@@ -14,7 +14,7 @@ from typing import Any
 try:  # Chalice's local gateway answers this exception with API Gateway's own 401.
     from chalice.local import NotAuthorizedError as _Unauthorized
 except ImportError:  # in Lambda, where chalice.local is not packaged
-    _Unauthorized = Exception  # type: ignore[assignment,misc]
+    _Unauthorized = Exception  # type: ignore[assignment,misc]  # mypy cannot type a conditional base class
 
 SECRET_TTL_SECONDS = 300.0
 
@@ -29,7 +29,7 @@ class Unauthorized(_Unauthorized):
 
     def __init__(self) -> None:
         if _Unauthorized is Exception:
-            super().__init__("Unauthorized")
+            Exception.__init__(self, "Unauthorized")
         else:
             super().__init__({"x-amzn-ErrorType": "UnauthorizedException"}, b'{"message":"Unauthorized"}')
 

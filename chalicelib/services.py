@@ -7,7 +7,7 @@ a client only when a request needs it, and every later request reuses it.
 import os
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 import botocore.session
@@ -21,6 +21,9 @@ from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.repository import EventRepository
 from chalicelib.security import IngestToken
 from chalicelib.subscriptions import Subscriptions
+
+if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # Fail fast and retry a bounded number of times; the event source retries the batch after that.
 # parameter_validation off: the repository builds every request itself, and validation was a visible
@@ -51,12 +54,17 @@ class Services:
         )
 
     @cached_property
-    def dynamodb(self) -> Any:
+    def dynamodb(self) -> "DynamoDBClient":
         settings = self.settings
         endpoint = settings.dynamodb_endpoint_url
-        local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if endpoint else {}
+        local = "local" if endpoint else None  # DynamoDB Local takes any credentials
         return boto3.client(
-            "dynamodb", region_name=settings.region, endpoint_url=endpoint, config=DYNAMODB_CONFIG, **local
+            "dynamodb",
+            region_name=settings.region,
+            endpoint_url=endpoint,
+            config=DYNAMODB_CONFIG,
+            aws_access_key_id=local,
+            aws_secret_access_key=local,
         )
 
     @cached_property

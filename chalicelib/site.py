@@ -7,13 +7,11 @@ API from its own address).
 
 from pathlib import Path
 
+from chalicelib.errors import NotFound
+
 SITE = Path(__file__).resolve().parent / "match_centre"
 ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
 PAGE_TYPE = "text/html; charset=utf-8"
-
-
-class NoSuchAsset(LookupError):
-    """Not one of the page's assets."""
 
 
 def page() -> str:
@@ -23,7 +21,7 @@ def page() -> str:
 def asset(name: str) -> tuple[str, str]:
     """(text, content type) of one of the page's assets."""
     if name not in ASSETS:
-        raise NoSuchAsset(name)
+        raise NotFound(f"no such asset: {name}")
     return (SITE / name).read_text(), ASSETS[name]
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import attrs
+
 TEAM_COUNTERS = (
     "goals",
     "shots",
@@ -115,16 +117,21 @@ def _percent(part: int, whole: int) -> float:
     return float((Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
-def render(
-    match_id: str,
-    totals: Mapping[Owner, Mapping[str, Any]],
-    *,
-    latest: Mapping[str, Any] | None = None,
-    phase: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The /stats response from the stored counters and the latest live event and match-level event
-    (none: an empty match). A team or player whose events were all voided has ``events`` at 0 and is
+@attrs.frozen
+class MatchTotals:
+    """What the repository stores for /stats: counters by owner, and the latest live event and match-level
+    event (none: an empty match)."""
+
+    match_id: str
+    totals: Mapping[Owner, Mapping[str, int]]
+    latest: Mapping[str, Any] | None = None
+    phase: Mapping[str, Any] | None = None
+
+
+def render(match: MatchTotals) -> dict[str, Any]:
+    """The /stats response. A team or player whose events were all voided has ``events`` at 0 and is
     left out."""
+    totals, latest, phase = match.totals, match.latest, match.phase
     teams = {
         team: {name: int(counters.get(name, 0)) for name in TEAM_COUNTERS}
         for (kind, team), counters in sorted(totals.items())
@@ -135,13 +142,14 @@ def render(
         for (kind, player), counters in sorted(totals.items())
         if kind == "player" and counters.get("events")
     }
-    for team_totals in teams.values():
-        team_totals["pass_accuracy"] = _percent(team_totals["passes_completed"], team_totals["passes"])
     return {
-        "match_id": match_id,
+        "match_id": match.match_id,
         "status": STATUS_AFTER[phase["event_type"] if phase else None],
         "score": {team: team_totals["goals"] for team, team_totals in teams.items()},
-        "teams": teams,
+        "teams": {
+            team: counters | {"pass_accuracy": _percent(counters["passes_completed"], counters["passes"])}
+            for team, counters in teams.items()
+        },
         "players": players,
         "event_count": int(totals.get(MATCH, {}).get("event_count", 0)),
         "last_event_at": latest["timestamp"] if latest else None,

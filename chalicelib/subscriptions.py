@@ -9,16 +9,19 @@ says it is gone.
 
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import layout
+
+if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 # API Gateway closes a WebSocket connection after 2 hours at most; a little more covers clock skew.
 CONNECTION_TTL_SECONDS = 2 * 3600 + 600
 
 
 class Subscriptions:
-    def __init__(self, client: Any, table: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: "DynamoDBClient", table: str, clock: Callable[[], float] = time.time) -> None:
         self.client, self.table, self.clock = client, table, clock
         self._producers: set[str] = set()  # connections this process saw connect as producers
 

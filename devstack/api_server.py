@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from chalice import Chalice
+from chalice.app import Chalice
 from chalice.cli.factory import CLIFactory
 from chalice.local import (
     ChaliceRequestHandler,

@@ -38,7 +38,7 @@ def main() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack = None
-    sources: list[subprocess.Popen[bytes]] = []
+    sources: dict[str, subprocess.Popen[bytes]] = {}
     if not (os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DYNAMODB_ENDPOINT_URL")):
         print(f"starting Kafka and DynamoDB Local (data in {DATA_DIR}) ...", flush=True)
         stack = LocalStack(DATA_DIR, persistent=True)
@@ -71,10 +71,10 @@ def main() -> None:
         # The consumer and the broadcaster run in processes of their own, as each runs in its own Lambda:
         # ingest, consumption and fan-out then share no interpreter lock.
         env = os.environ | {"WEBSOCKET_ENDPOINT_URL": gateway.management_url}
-        sources = [
-            subprocess.Popen([sys.executable, "-m", module], cwd=PROJECT_DIR, env=env)
+        sources = {
+            module: subprocess.Popen([sys.executable, "-m", module], cwd=PROJECT_DIR, env=env)
             for module in ("devstack.event_source", "devstack.stream_source")
-        ]
+        }
         print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
         print(
             f"Match centre on http://127.0.0.1:{port}/, WebSocket on {gateway.url} - Ctrl-C stops everything",
@@ -82,17 +82,17 @@ def main() -> None:
         )
         print(f"Producers send: Authorization: Bearer {token}", flush=True)
         while not stop.wait(0.5):
-            for source in sources:
+            for module, source in sources.items():
                 if source.poll() is not None:
-                    raise SystemExit(f"{source.args[-1]} stopped (exit {source.returncode})")
+                    raise SystemExit(f"{module} stopped (exit {source.returncode})")
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
-        for source in sources:
+        for source in sources.values():
             if source.poll() is None:
                 source.terminate()
-        for source in sources:
+        for source in sources.values():
             source.wait(timeout=30)
         if stack is not None:
             stack.stop()

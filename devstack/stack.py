@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import attrs
 import boto3
@@ -29,11 +29,26 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from chalicelib import layout
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 HERE = Path(__file__).resolve().parent
 KAFKA_MAIN = "kafka.Kafka"
 DYNAMODB_MAIN = "software.amazon.dynamodb.services.local.main.ServerRunner"  # 3.x package
 READY_TIMEOUT_S = 120.0
-LOCAL_AWS = {"region_name": "us-east-1", "aws_access_key_id": "local", "aws_secret_access_key": "local"}
+
+
+class _LocalCredentials(TypedDict):
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+LOCAL_AWS: _LocalCredentials = {
+    "region_name": "us-east-1",
+    "aws_access_key_id": "local",
+    "aws_secret_access_key": "local",
+}
 
 
 class StackError(RuntimeError):
@@ -129,12 +144,12 @@ def _kafka_ready(bootstrap_servers: str) -> bool:
         admin.close()
 
 
-def dynamodb_client(endpoint_url: str, **config: object) -> Any:
-    return boto3.client("dynamodb", endpoint_url=endpoint_url, config=Config(**config), **LOCAL_AWS)
+def dynamodb_client(endpoint_url: str, config: Config | None = None) -> "DynamoDBClient":
+    return boto3.client("dynamodb", endpoint_url=endpoint_url, config=config, **LOCAL_AWS)
 
 
 def _dynamodb_ready(endpoint_url: str) -> bool:
-    client = dynamodb_client(endpoint_url, connect_timeout=1, read_timeout=3, retries={"max_attempts": 1})
+    client = dynamodb_client(endpoint_url, Config(connect_timeout=1, read_timeout=3, retries={"max_attempts": 1}))
     try:
         client.list_tables()
         return True

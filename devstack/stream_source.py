@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -23,11 +23,12 @@ from chalice.local import LambdaContext
 from chalicelib import layout
 from chalicelib.broadcast import BATCH_SIZE, RETRY_ATTEMPTS
 from chalicelib.config import Settings
+from devstack.stack import LOCAL_AWS, dynamodb_client
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
-def stream_event(records: Sequence[dict[str, Any]], stream_arn: str, region: str) -> dict[str, Any]:
+def stream_event(records: Sequence[Mapping[str, Any]], stream_arn: str, region: str) -> dict[str, Any]:
     """GetRecords output in the shape Lambda delivers it (creation time in epoch seconds)."""
     out = []
     for record in records:
@@ -71,9 +72,8 @@ class LocalStreamSource:
         max_backoff_s: float = 2.0,
         log: Callable[[str], None] = print,
     ) -> None:
-        local = {"aws_access_key_id": "local", "aws_secret_access_key": "local", "region_name": "us-east-1"}
-        self.dynamodb = boto3.client("dynamodb", endpoint_url=endpoint_url, **local)
-        self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint_url, **local)
+        self.dynamodb = dynamodb_client(endpoint_url)
+        self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint_url, **LOCAL_AWS)
         self.table, self.handler, self.batch_size, self.max_retries = table, handler, batch_size, max_retries
         self.poll_interval_s, self.max_backoff_s, self.log = poll_interval_s, max_backoff_s, log
         self.ready = threading.Event()  # set once positioned at the stream's end: later changes are delivered
@@ -112,12 +112,18 @@ class LocalStreamSource:
                 stop.wait(self.poll_interval_s)
 
     def _iterator(self, stream_arn: str, shard: "_Shard") -> str:
-        where = (
-            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": shard.position}
-            if shard.position
-            else {"ShardIteratorType": "TRIM_HORIZON"}
-        )
-        return self.streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard.shard_id, **where)["ShardIterator"]
+        if shard.position:
+            response = self.streams.get_shard_iterator(
+                StreamArn=stream_arn,
+                ShardId=shard.shard_id,
+                ShardIteratorType="AFTER_SEQUENCE_NUMBER",
+                SequenceNumber=shard.position,
+            )
+        else:
+            response = self.streams.get_shard_iterator(
+                StreamArn=stream_arn, ShardId=shard.shard_id, ShardIteratorType="TRIM_HORIZON"
+            )
+        return response["ShardIterator"]
 
     def _skip_to_end(self, shard: "_Shard") -> None:
         """Read past what the shard holds. (A LATEST iterator would do, but DynamoDB Local's sometimes never
@@ -131,7 +137,7 @@ class LocalStreamSource:
 
     def _discover(self, stream_arn: str, shards: dict[str, "_Shard"], *, starting: bool) -> None:
         """Open an iterator on every new shard: at the end of those open at start, else at their start."""
-        found: list[dict[str, Any]] = []
+        found: list[Mapping[str, Any]] = []
         params: dict[str, Any] = {"StreamArn": stream_arn}
         while True:
             description = self.streams.describe_stream(**params)["StreamDescription"]
@@ -149,7 +155,7 @@ class LocalStreamSource:
             if starting:
                 self._skip_to_end(shard)
 
-    def _deliver(self, records: list[dict[str, Any]], stream_arn: str, stop: threading.Event) -> None:
+    def _deliver(self, records: Sequence[Mapping[str, Any]], stream_arn: str, stop: threading.Event) -> None:
         attempt = 0
         while records and not stop.is_set():
             event = stream_event(records, stream_arn, os.environ.get("AWS_REGION", "us-east-1"))

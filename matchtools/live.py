@@ -21,7 +21,7 @@ class WebSocketProducer:
 
     def post_events(self, events: list[dict[str, Any]]) -> list[str]:
         request_id = uuid.uuid4().hex
-        self.connection.send(json.dumps({"action": "publish", "request_id": request_id, "events": events}))
+        self.connection.send(messages.publish(request_id, events))
         while True:
             answer = messages.read(self.connection.recv(timeout=60))
             if answer.get("request_id") != request_id:
@@ -56,7 +56,7 @@ def watch(
     while count is None or seen < count:
         try:
             with connect(ws_url) as connection:
-                connection.send(json.dumps({"action": "subscribe", "match_id": match_id}))
+                connection.send(messages.subscribe(match_id))
                 while count is None or seen < count:
                     message = messages.read(connection.recv())
                     if message["type"] == "subscribed":

@@ -1,0 +1,64 @@
+"""Why a request cannot be done, in the domain's words.
+
+The modules that decide raise these; ``chalicelib.http`` alone maps them to
+status codes, and the WebSocket API answers them as error messages. ``code`` is
+the machine-readable name every client sees (DESIGN.md's error codes).
+"""
+
+from typing import Any
+
+
+class RequestError(Exception):
+    """Nothing was changed. ``errors`` lists field problems when there are several to report."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message, self.errors = message, errors
+
+
+class BodyTooLarge(RequestError):
+    code = "body_too_large"
+
+
+class BatchTooLarge(RequestError):
+    code = "batch_too_large"
+
+
+class InvalidJson(RequestError):
+    code = "invalid_json"
+
+
+class InvalidEvents(RequestError):
+    """Raised with every problem found, each ``{"field": ..., "message": ...}``, indexed in a batch."""
+
+    code = "invalid_events"
+    errors: list[dict[str, Any]]
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("the request has invalid fields; nothing was accepted", errors=errors)
+
+
+class InvalidQuery(RequestError):
+    code = "invalid_query"
+
+
+class UnknownEventType(InvalidQuery):
+    code = "invalid_event_type"
+
+
+class BadCursor(RequestError):
+    """A cursor this API did not issue, or issued for another query."""
+
+    code = "invalid_cursor"
+
+
+class NotFound(RequestError):
+    code = "not_found"
+
+
+class StreamUnavailable(RequestError):
+    """Kafka did not acknowledge in time; nothing may be reported accepted. The client retries."""
+
+    code = "stream_unavailable"
