@@ -68,28 +68,14 @@ def void(match_id: str, event_id: str, version: int) -> dict[str, Any]:
     return {"match_id": match_id, "event_id": event_id, "version": version, "deleted": True}
 
 
-def changes(api, match_id: str, after: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """Every change after the cursor, following next_cursor."""
-    found: list[dict[str, Any]] = []
-    while True:
-        query = f"?limit={limit}" + (f"&after={after}" if after else "")
-        body = api.http.get(f"/matches/{match_id}/changes{query}").json_body
-        found += body["changes"]
-        if body["next_cursor"] is None:
-            return found
-        after = body["next_cursor"]
+def changes(api, match_id: str) -> list[dict[str, Any]]:
+    return read_all(api, f"/matches/{match_id}/changes?limit=1000", "changes", "after")
 
 
 def summary(api, match_id: str) -> dict[str, Any] | None:
-    cursor = None
-    while True:
-        body = api.http.get("/matches?limit=100" + (f"&cursor={cursor}" if cursor else "")).json_body
-        for entry in body["matches"]:
-            if entry["match_id"] == match_id:
-                return entry
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return None
+    return next(
+        (entry for entry in read_all(api, "/matches?limit=100", "matches") if entry["match_id"] == match_id), None
+    )
 
 
 def assert_matches_the_final_versions(api, match_id: str, delivered: list[dict[str, Any]]) -> None:

@@ -4,7 +4,6 @@ Every test ends by comparing the stored timeline and /stats with what the
 events say, so a lost event, a duplicate or a double-counted statistic fails it.
 """
 
-import base64
 import json
 import random
 import threading
@@ -15,6 +14,7 @@ from chalice.local import LambdaContext
 from kafka import KafkaConsumer, KafkaProducer
 
 import app
+from chalicelib.events import parse_event
 from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.records import encode
 from chalicelib.services import Services
@@ -22,6 +22,7 @@ from devstack.event_source import LocalEventSource
 from devstack.stack import ensure_topic
 from matchtools.generate import generate_match
 from tests.support import RECEIVED_AT, eventually, expected_stats, msk_event_of, post, read_all, wait_for_count
+from tests.support.aws_events import kafka_record, msk_event
 
 
 def new_match(events: int = 300) -> tuple[str, list[dict]]:
@@ -67,12 +68,12 @@ def test_event_source_killed_mid_batch_then_restarted_stores_everything_once(api
         lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10
     )
     match_id, events = new_match(600)
-    publisher.publish([app.ingest.parse_batch(e)[0] for e in events], RECEIVED_AT)
+    publisher.publish([parse_event(e) for e in events], RECEIVED_AT)
     publisher.close()
 
-    def write_half_then_die(msk_event, context):
-        half = {key: records[: len(records) // 2] for key, records in msk_event["records"].items()}
-        app.consume_events(msk_event | {"records": half}, context)
+    def write_half_then_die(batch, context):
+        half = {key: records[: len(records) // 2] for key, records in batch["records"].items()}
+        app.consume_events(batch | {"records": half}, context)
         raise Crash
 
     crashing = LocalEventSource(settings.bootstrap_servers, topic, write_half_then_die, group_id=topic)
@@ -139,7 +140,7 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(api, e
     sent = [
         producer.send(environ["EVENTS_TOPIC"], key=match_id.encode(), value=value).get(timeout=30) for value in poison
     ]
-    ((key, value),) = encode(app.ingest.parse_batch(good), RECEIVED_AT)
+    ((key, value),) = encode([parse_event(good)], RECEIVED_AT)
     producer.send(environ["EVENTS_TOPIC"], key=key, value=value).get(timeout=30)
     producer.close()
 
@@ -172,25 +173,9 @@ def test_poison_records_are_dead_lettered_and_the_partition_keeps_flowing(api, e
 
 
 def test_dead_lettered_records_are_counted_in_a_metric(api, capsys):
-    batch = {
-        "eventSource": "aws:kafka",
-        "records": {
-            "match-events-0": [
-                {
-                    "topic": "match-events",
-                    "partition": 0,
-                    "offset": 10**9,
-                    "timestamp": 0,
-                    "timestampType": "CREATE_TIME",
-                    "key": None,
-                    "value": base64.b64encode(b"{broken").decode(),
-                    "headers": [],
-                }
-            ]
-        },
-    }
     capsys.readouterr()
-    assert app.consume_events(batch, LambdaContext("consumer", 512))["dead_lettered"] == 1
+    summary = app.consume_events(msk_event(kafka_record(b"{broken", 10**9)), LambdaContext("consumer", 512))
+    assert summary == {"records": 1, "events": 0, "stored": 0, "duplicates": 0, "dead_lettered": 1}
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert [m["DeadLetteredRecords"] for m in emf] == [[1.0]]
 

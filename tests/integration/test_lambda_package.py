@@ -24,13 +24,18 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from websockets.exceptions import InvalidStatus
 
-from devstack.event_source import msk_event
 from devstack.stack import LocalStack, ensure_topic, free_port
 from devstack.websocket_gateway import STAGE, LocalWebSocketGateway
 from infra.app import build
 from infra.package import RUNTIME_PROVIDED
 from tests.support import TOKEN, eventually
-from tests.support.aws_events import change_record, custom_resource_event, rest_api_event, token_authorizer_event
+from tests.support.aws_events import (
+    change_record,
+    custom_resource_event,
+    msk_event,
+    rest_api_event,
+    token_authorizer_event,
+)
 from tests.support.live import LiveClient
 
 BOOTSTRAP = Path(__file__).resolve().parents[1] / "support" / "lambda_bootstrap.py"
@@ -236,11 +241,9 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
         consumer.seek_to_beginning(partition)
         records = consumer.poll(timeout_ms=10_000)[partition]
         consumer.close()
-        batch = msk_event({partition: records}, bootstrap)
-        poison = dict(batch["records"][f"{topic}-0"][-1], offset=records[-1].offset + 1, value="bm90IGpzb24=")
-        batch["records"][f"{topic}-0"].append(poison)
-        summary = runtime.invoke(handlers["Consumer"], batch)["result"]
-        assert (summary["stored"], summary["dead_lettered"]) == (3, 1)
+        poison = records[-1]._replace(offset=records[-1].offset + 1, value=b"not json")
+        summary = runtime.invoke(handlers["Consumer"], msk_event(*records, poison))["result"]
+        assert summary == {"records": 2, "events": 3, "stored": 3, "duplicates": 0, "dead_lettered": 1}
 
         # every read route
         def get(resource: str, query: str = "", **path: str) -> tuple[int, Any]:
@@ -287,8 +290,9 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
             management_port=management_port,
         ).start()
         try:
-            with pytest.raises(InvalidStatus):
+            with pytest.raises(InvalidStatus) as refused:
                 LiveClient(gateway.url, "wrong-token")
+            assert refused.value.response.status_code == 401
             with LiveClient(gateway.url) as fan:
                 assert fan.subscribe(match_id)["stats"]["score"] == {"home": 1}
                 change = {"change": "update", "event": events[1] | {"version": 2}}

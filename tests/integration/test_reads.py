@@ -11,9 +11,8 @@ import pytest
 from chalice.local import LambdaContext
 
 import app
-from chalicelib.records import encode
 from matchtools.generate import generate_match
-from tests.support import expected_stats, read_all
+from tests.support import expected_stats, msk_event_of, read_all
 
 
 def timeline(api, match_id, query=""):
@@ -108,32 +107,14 @@ def test_etag_changes_when_the_match_changes(api):
     match_id = f"etag-{uuid.uuid4().hex[:8]}"
     before = api.http.get(f"/matches/{match_id}/stats").headers["ETag"]
     event = generate_match(match_id, events=3)[1]
-    app.consume_events(_msk([event]), LambdaContext("consumer", 512))
+    app.consume_events(msk_event_of([event]), LambdaContext("consumer", 512))
     assert api.http.get(f"/matches/{match_id}/stats").headers["ETag"] != before
-
-
-def _msk(events: list[dict], first_offset: int = 0) -> dict:
-    written = encode([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
-    msk_records = [
-        {
-            "topic": "match-events",
-            "partition": 2,
-            "offset": first_offset + i,
-            "timestamp": 0,
-            "timestampType": "CREATE_TIME",
-            "key": None,
-            "headers": [],
-            "value": base64.b64encode(value).decode(),
-        }
-        for i, (_, value) in enumerate(written)
-    ]
-    return {"eventSource": "aws:kafka", "records": {"match-events-2": msk_records}}
 
 
 def test_stats_are_exact_after_out_of_order_delivery_and_redelivery_of_every_batch(api):
     match_id = f"stats-{uuid.uuid4().hex[:8]}"
     events = generate_match(match_id, events=1200, seed=11)
-    batches = [_msk(events[i : i + 100], i) for i in range(0, len(events), 100)]
+    batches = [msk_event_of(events[i : i + 100], partition=2, first_offset=i) for i in range(0, len(events), 100)]
     for batch in reversed(batches):  # newest first: out of order
         app.consume_events(batch, LambdaContext("consumer", 512))
     stored = timeline(api, match_id)

@@ -4,8 +4,8 @@ import uuid
 
 from kafka import KafkaAdminClient
 
-import app
 from chalicelib.config import Settings
+from chalicelib.topics import on_event
 
 
 def test_create_makes_every_topic_and_repeating_it_or_deleting_changes_nothing(environ):
@@ -16,9 +16,7 @@ def test_create_makes_every_topic_and_repeating_it_or_deleting_changes_nothing(e
     }
     settings = Settings.from_env(environ)
     for request_type in ("Create", "Update", "Delete"):
-        assert app.topics.on_event(event | {"RequestType": request_type}, settings) == {
-            "PhysicalResourceId": ",".join(names)
-        }
+        assert on_event(event | {"RequestType": request_type}, settings) == {"PhysicalResourceId": ",".join(names)}
     admin = KafkaAdminClient(bootstrap_servers=environ["KAFKA_BOOTSTRAP_SERVERS"])
     described = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(names)}
     admin.close()

@@ -1,6 +1,5 @@
 """Helpers the integration tests share: posting, reading every page, waiting, expected stats."""
 
-import base64
 import json
 import time
 from collections import defaultdict
@@ -9,6 +8,7 @@ from typing import Any
 
 from chalicelib.events import parse_event
 from chalicelib.records import encode
+from tests.support.aws_events import kafka_record, msk_event
 
 TOKEN = "integration-test-token"
 RECEIVED_AT = "2026-01-01T00:00:00.000Z"
@@ -19,39 +19,27 @@ def post(api: Any, body: Any) -> Any:
     return api.http.post("/events", headers=HEADERS, body=json.dumps(body))
 
 
-def read_all(api: Any, path: str) -> list[dict[str, Any]]:
-    """Follow next_cursor to the end; returns every event of the route."""
-    events: list[dict[str, Any]] = []
+def read_all(api: Any, path: str, items: str = "events", cursor_parameter: str = "cursor") -> list[dict[str, Any]]:
+    """Follow next_cursor to the end: every item of the route's pages (``items`` names them in a page,
+    ``cursor_parameter`` is the query parameter that takes next_cursor back)."""
+    found: list[dict[str, Any]] = []
     cursor = None
     while True:
         separator = "&" if "?" in path else "?"
-        response = api.http.get(path + (f"{separator}cursor={cursor}" if cursor else ""))
+        response = api.http.get(path + (f"{separator}{cursor_parameter}={cursor}" if cursor else ""))
         assert response.status_code == 200, response.body
-        events += response.json_body["events"]
+        found += response.json_body[items]
         cursor = response.json_body["next_cursor"]
         if cursor is None:
-            return events
+            return found
 
 
-def msk_event_of(
-    events: list[dict[str, Any]], topic: str = "match-events", received_at: str = RECEIVED_AT, first_offset: int = 0
-) -> dict[str, Any]:
+def msk_event_of(events: list[dict[str, Any]], *, partition: int = 0, first_offset: int = 0) -> dict[str, Any]:
     """The Lambda MSK event that delivers these events as the API would have published them."""
-    written = encode([parse_event(e) for e in events], received_at)
-    msk_records = [
-        {
-            "topic": topic,
-            "partition": 0,
-            "offset": first_offset + i,
-            "timestamp": 0,
-            "timestampType": "CREATE_TIME",
-            "key": base64.b64encode(key).decode(),
-            "value": base64.b64encode(value).decode(),
-            "headers": [],
-        }
-        for i, (key, value) in enumerate(written)
-    ]
-    return {"eventSource": "aws:kafka", "records": {f"{topic}-0": msk_records}}
+    written = encode([parse_event(e) for e in events], RECEIVED_AT)
+    return msk_event(
+        *(kafka_record(value, first_offset + i, partition=partition, key=key) for i, (key, value) in enumerate(written))
+    )
 
 
 def eventually(check: Callable[[], Any], timeout: float = 90.0) -> Any:

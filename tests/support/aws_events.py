@@ -1,9 +1,9 @@
 """The events AWS hands the app's functions, in the exact shapes the services send them.
 
 API Gateway REST proxy (payload 1.0) and TOKEN authorizer events, the
-CloudFormation custom-resource event the CDK provider framework passes on, and
-DynamoDB Streams records of change items. The MSK event comes from
-``devstack.event_source.msk_event``, which the local event source also uses.
+CloudFormation custom-resource event the CDK provider framework passes on,
+DynamoDB Streams records of change items, and the MSK event of Kafka records,
+built by ``devstack.event_source.msk_event`` as the local event source builds it.
 """
 
 import json
@@ -12,9 +12,14 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.structs import TopicPartition
+
 from chalicelib import layout
+from devstack import event_source
 
 API_ID, STAGE, ACCOUNT, REGION = "a1b2c3d4e5", "api", "123456789012", "eu-west-1"
+TOPIC = "match-events"
 
 
 def rest_api_event(
@@ -124,3 +129,18 @@ def change_record(match_id: str, seq: int, changes: list[dict[str, Any]], sequen
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         },
     }
+
+
+def kafka_record(
+    value: bytes, offset: int = 0, *, partition: int = 0, key: bytes | None = None, topic: str = TOPIC
+) -> ConsumerRecord:
+    """A record as the Kafka consumer returns it: any bytes, so a poison record too."""
+    return ConsumerRecord(topic, partition, -1, offset, 0, 0, key, value, [], None, len(key or b""), len(value), -1)
+
+
+def msk_event(*records: ConsumerRecord) -> dict[str, Any]:
+    """The MSK event Lambda delivers ``records`` in, grouped by topic-partition."""
+    batch: dict[TopicPartition, list[ConsumerRecord]] = {}
+    for record in records:
+        batch.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+    return event_source.msk_event(batch, "127.0.0.1:9092")

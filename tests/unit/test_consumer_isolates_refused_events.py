@@ -4,11 +4,11 @@ The repository and publisher here are stand-ins recording calls: this pins the
 consumer's own logic. The real write path is exercised in tests/integration.
 """
 
-import base64
 import json
 
 from chalicelib.consumer import consume
 from chalicelib.repository import RejectedByStorage
+from tests.support.aws_events import kafka_record, msk_event
 
 EVENT = {"match_id": "m", "event_type": "foul", "team_id": "t", "player_id": "p", "timestamp": "2023-06-15T14:30:00Z"}
 
@@ -37,16 +37,8 @@ def test_only_the_record_holding_the_refused_event_is_dead_lettered_and_the_rest
         json.dumps({"received_at": "2023-06-15T14:30:01.000Z", "events": [EVENT | {"event_id": f"e{i}"}]}).encode()
         for i in range(5)
     ]
-    batch = {
-        "records": {
-            "events-0": [
-                {"topic": "events", "partition": 0, "offset": i, "key": None, "value": base64.b64encode(v).decode()}
-                for i, v in enumerate(values)
-            ]
-        }
-    }
     repository, publisher = RefusingRepository("e3"), RecordingPublisher()
-    summary = consume(batch, repository, publisher)
+    summary = consume(msk_event(*(kafka_record(v, i) for i, v in enumerate(values))), repository, publisher)
     assert [e["event_id"] for e in repository.stored] == ["e0", "e1", "e2", "e4"]
     assert [(record.offset, record.value) for record, _ in publisher.dead] == [(3, values[3])]
     assert publisher.dead[0][1] == "refused by DynamoDB: Number underflow"

@@ -1,6 +1,7 @@
 import pytest
 
-from chalicelib.events import InvalidEvents, parse_batch, parse_event
+from chalicelib.errors import InvalidEvents
+from chalicelib.events import parse_batch, parse_event
 
 GOAL = {
     "match_id": "match123",

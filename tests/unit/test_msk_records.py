@@ -1,10 +1,10 @@
-import base64
 import json
 
 import pytest
 
 from chalicelib.events import parse_event
 from chalicelib.records import MAX_RECORD_BYTES, RECORD_EVENTS, InvalidRecord, decode, encode, stream_records
+from tests.support.aws_events import kafka_record, msk_event
 
 EVENT = {
     "match_id": "m1",
@@ -21,27 +21,8 @@ def value(*events, received_at=RECEIVED_AT) -> bytes:
     return json.dumps({"received_at": received_at, "events": list(events)}).encode()
 
 
-def record(value: bytes, partition: int = 0, offset: int = 0) -> dict:
-    return {
-        "topic": "events",
-        "partition": partition,
-        "offset": offset,
-        "timestamp": 0,
-        "timestampType": "CREATE_TIME",
-        "key": base64.b64encode(b"m1").decode(),
-        "value": base64.b64encode(value).decode(),
-        "headers": [],
-    }
-
-
 def test_every_topic_partition_of_the_batch_is_read():
-    event = {
-        "eventSource": "aws:kafka",
-        "records": {
-            "events-0": [record(b"a", 0, 5), record(b"b", 0, 6)],
-            "events-2": [record(b"c", 2, 9)],
-        },
-    }
+    event = msk_event(kafka_record(b"a", 5), kafka_record(b"b", 6), kafka_record(b"c", 9, partition=2))
     assert [(r.partition, r.offset, r.value) for r in stream_records(event)] == [
         (0, 5, b"a"),
         (0, 6, b"b"),
@@ -51,7 +32,7 @@ def test_every_topic_partition_of_the_batch_is_read():
 
 def test_decoded_events_carry_their_stream_position_and_arrival_time():
     second = EVENT | {"event_id": "e2", "event_type": "corner"}
-    (stream_record,) = stream_records({"records": {"events-1": [record(value(EVENT, second), 1, 42)]}})
+    (stream_record,) = stream_records(msk_event(kafka_record(value(EVENT, second), 42, partition=1)))
     position = {"received_at": RECEIVED_AT, "partition": 1, "offset": 42}
     assert decode(stream_record) == [EVENT | {"version": 1} | position, second | {"version": 1} | position]
 
@@ -81,6 +62,6 @@ def test_the_api_writes_a_requests_events_of_one_match_into_shared_records():
     ],
 )
 def test_records_that_can_never_be_stored_are_invalid(value):
-    (stream_record,) = stream_records({"records": {"events-0": [record(value)]}})
+    (stream_record,) = stream_records(msk_event(kafka_record(value)))
     with pytest.raises(InvalidRecord):
         decode(stream_record)

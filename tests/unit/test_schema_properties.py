@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.events import EVENT_TYPES, FIELDS, MATCH_LEVEL_TYPES, InvalidEvents, parse_batch, parse_event
+from chalicelib.errors import InvalidEvents
+from chalicelib.events import EVENT_TYPES, FIELDS, MATCH_LEVEL_TYPES, parse_batch, parse_event
 
 ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=64)
 match_ids = st.from_regex(r"[A-Za-z0-9_.:-]{1,64}", fullmatch=True)

@@ -6,7 +6,7 @@ def ev(event_type, team="home", player="p1", **extra):
 
 
 def rendered(events):
-    return stats.render("m", stats.increments(events))
+    return stats.render(stats.MatchTotals("m", stats.increments(events)))
 
 
 def test_goal_is_a_shot_on_target_that_scored():
@@ -45,7 +45,7 @@ def test_teams_and_players_seen_appear_with_zero_totals():
 
 
 def test_empty_match_has_empty_statistics():
-    assert stats.render("m", {}) == {
+    assert stats.render(stats.MatchTotals("m", {})) == {
         "match_id": "m",
         "status": "pre_match",
         "score": {},
