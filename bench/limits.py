@@ -29,7 +29,7 @@ from chalicelib.config import Settings
 from chalicelib.events import parse_event
 from chalicelib.publishing import producer_config
 from chalicelib.repository import TRANSACTION_ACTIONS, event_item
-from chalicelib.services import DYNAMODB_CONFIG
+from chalicelib.services import dynamodb_config
 from devstack.stack import LOCAL_AWS, ensure_topic
 
 BATCH_WRITE_ITEMS = 25  # DynamoDB's limit per BatchWriteItem
@@ -101,7 +101,7 @@ def raw_producer(bootstrap: str, trials: int, quick: bool) -> dict[str, Any]:
 
 def dynamodb(endpoint: str, threads: int = 1) -> Any:
     """A client configured as the consumer's (chalicelib.services), with a connection for every thread."""
-    config = DYNAMODB_CONFIG.merge(Config(max_pool_connections=max(10, threads), read_timeout=60))
+    config = dynamodb_config().merge(Config(max_pool_connections=max(10, threads), read_timeout=60))
     return boto3.client("dynamodb", endpoint_url=endpoint, config=config, **LOCAL_AWS)
 
 

@@ -2,17 +2,16 @@
 
 The same code talks plaintext to the local broker and SASL/OAUTHBEARER (IAM)
 over TLS to Amazon MSK; only ``producer_config`` knows the difference.
+
+kafka-python, and on MSK the IAM signer (which loads boto3), are imported when
+the first producer is made, not with the app: every function imports the app,
+and only the publishing routes and the consumer's dead letters need a producer.
 """
 
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
-from kafka.net.sasl.oauth import AbstractTokenProvider
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
 from chalicelib.errors import StreamUnavailable
@@ -20,22 +19,38 @@ from chalicelib.events import Event, Void
 from chalicelib.observability import logger
 from chalicelib.records import StreamRecord, encode
 
+if TYPE_CHECKING:
+    from kafka import KafkaProducer
 
-class MSKIamTokens(AbstractTokenProvider):  # type: ignore[misc]  # kafka-python ships no types
-    """Signs a short-lived MSK IAM token from the Lambda role's credentials."""
+
+class MSKIamTokens:
+    """Signs a short-lived MSK IAM token from the Lambda role's credentials.
+
+    A kafka-python ``AbstractTokenProvider``: ``connection_config`` registers it as one (an ABC's virtual
+    subclass), so that defining it needs no kafka import.
+    """
 
     def __init__(self, region: str) -> None:
         self.region = region
 
     def token(self) -> str:
+        from aws_msk_iam_sasl_signer import MSKAuthTokenProvider
+
         token: str = MSKAuthTokenProvider.generate_auth_token(self.region)[0]
         return token
+
+    def extensions(self) -> dict[str, str]:
+        """No SASL extensions (AbstractTokenProvider's default)."""
+        return {}
 
 
 def connection_config(settings: Settings) -> dict[str, Any]:
     """How any Kafka client (producer, admin) reaches the configured cluster."""
     config: dict[str, Any] = {"bootstrap_servers": settings.bootstrap_servers.split(",")}
     if settings.kafka_auth == "msk_iam":
+        from kafka.net.sasl.oauth import AbstractTokenProvider
+
+        AbstractTokenProvider.register(MSKIamTokens)  # kafka-python accepts only its subclasses
         config |= {
             "security_protocol": "SASL_SSL",
             "sasl_mechanism": "OAUTHBEARER",
@@ -59,6 +74,13 @@ def producer_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
+def new_producer(settings: Settings) -> "KafkaProducer":
+    """A producer for the configured cluster."""
+    from kafka import KafkaProducer
+
+    return KafkaProducer(**producer_config(settings))
+
+
 class KafkaPublisher:
     """The process's one producer: publishes and waits until Kafka acknowledged.
 
@@ -68,7 +90,11 @@ class KafkaPublisher:
     """
 
     def __init__(
-        self, make_producer: Callable[[], KafkaProducer], topic: str, dead_letter_topic: str, ack_timeout_seconds: float
+        self,
+        make_producer: Callable[[], "KafkaProducer"],
+        topic: str,
+        dead_letter_topic: str,
+        ack_timeout_seconds: float,
     ) -> None:
         self._make_producer = make_producer
         self._producer: KafkaProducer | None = None
@@ -100,6 +126,8 @@ class KafkaPublisher:
         )
 
     def _send_all(self, messages: Sequence[tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]]) -> None:
+        from kafka.errors import KafkaError
+
         deadline = time.monotonic() + self.ack_timeout_seconds
         producer = None
         try:
@@ -121,7 +149,7 @@ class KafkaPublisher:
         """Release the producer; everything published was already acknowledged."""
         self._discard(self._producer)
 
-    def _discard(self, producer: KafkaProducer | None) -> None:
+    def _discard(self, producer: "KafkaProducer | None") -> None:
         if producer is None:
             return
         close = producer.close

@@ -13,7 +13,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
-from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEvent
 
 from chalicelib.errors import InvalidEvents
 from chalicelib.events import Event, Void, parse_batch
@@ -58,6 +57,9 @@ def encode(events: Sequence[Event | Void], received_at: str) -> list[tuple[bytes
 
 def stream_records(msk_event: Mapping[str, Any]) -> Iterator[StreamRecord]:
     """Every record of every topic-partition in Lambda's MSK event, in stream order."""
+    # Powertools' data classes (all of them, with this one) load with the first batch, not with the app
+    from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEvent
+
     for record in KafkaEvent(dict(msk_event)).records:
         yield StreamRecord(
             topic=record.topic,

@@ -2,39 +2,44 @@
 
 Nothing connects at import: a Lambda cold start or ``chalice local`` pays for
 a client only when a request needs it, and every later request reuses it.
+Nor does anything load the SDK at import: boto3 and botocore (most of a cold
+start's import time) are imported with the first client, by the paths that
+make one.
 """
 
 import os
 from collections.abc import Mapping
-from functools import cached_property
-from typing import TYPE_CHECKING
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
-from botocore.config import Config
 from chalice.app import WebsocketAPI
-from kafka import KafkaProducer
 
 from chalicelib.broadcast import PARALLEL_MATCHES
 from chalicelib.config import Settings
-from chalicelib.publishing import KafkaPublisher, producer_config
+from chalicelib.publishing import KafkaPublisher, new_producer
 from chalicelib.repository import EventRepository
 from chalicelib.security import IngestToken
 from chalicelib.subscriptions import Subscriptions
 
 if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
+    from botocore.config import Config
     from mypy_boto3_dynamodb import DynamoDBClient
 
-# Fail fast and retry a bounded number of times; the event source retries the batch after that.
-# parameter_validation off: the repository builds every request itself, and validation was a visible
-# share of the consumer's CPU in the profile (make profile).
-DYNAMODB_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=10,
-    retries={"mode": "standard", "max_attempts": 5},
-    parameter_validation=False,
-    max_pool_connections=16,
-)
+
+@cache
+def dynamodb_config() -> "Config":
+    """Fail fast and retry a bounded number of times; the event source retries the batch after that.
+    parameter_validation off: the repository builds every request itself, and validation was a visible
+    share of the consumer's CPU in the profile (make profile)."""
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=2,
+        read_timeout=10,
+        retries={"mode": "standard", "max_attempts": 5},
+        parameter_validation=False,
+        max_pool_connections=16,
+    )
 
 
 class Services:
@@ -48,13 +53,14 @@ class Services:
     @cached_property
     def publisher(self) -> KafkaPublisher:
         settings = self.settings
-        config = producer_config(settings)
         return KafkaPublisher(
-            lambda: KafkaProducer(**config), settings.topic, settings.dead_letter_topic, settings.ack_timeout_seconds
+            lambda: new_producer(settings), settings.topic, settings.dead_letter_topic, settings.ack_timeout_seconds
         )
 
     @cached_property
     def dynamodb(self) -> "DynamoDBClient":
+        import boto3
+
         settings = self.settings
         endpoint = settings.dynamodb_endpoint_url
         local = "local" if endpoint else None  # DynamoDB Local takes any credentials
@@ -62,7 +68,7 @@ class Services:
             "dynamodb",
             region_name=settings.region,
             endpoint_url=endpoint,
-            config=DYNAMODB_CONFIG,
+            config=dynamodb_config(),
             aws_access_key_id=local,
             aws_secret_access_key=local,
         )
@@ -78,6 +84,10 @@ class Services:
     def websocket(self, api: WebsocketAPI) -> WebsocketAPI:
         """The app's WebsocketAPI, ready to send outside a WebSocket event (the broadcaster)."""
         if api.session is None:
+            import boto3
+            import botocore.session
+            from botocore.config import Config
+
             settings = self.settings
             local = settings.websocket_endpoint_url
             credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if local else {}
@@ -94,4 +104,9 @@ class Services:
 
     @cached_property
     def ingest_token(self) -> IngestToken:
-        return IngestToken(self._environ, lambda: boto3.client("secretsmanager", region_name=self.settings.region))
+        def secrets_manager() -> Any:
+            import boto3
+
+            return boto3.client("secretsmanager", region_name=self.settings.region)
+
+        return IngestToken(self._environ, secrets_manager)
