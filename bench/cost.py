@@ -1,0 +1,669 @@
+"""``make cost`` (``python -m bench.cost [--results FILE] [--measure] [--env dev|prod]``): capacity and cost model.
+
+Turns the per-event costs that bench/costs.py measured on the local stack into AWS figures: capacity units and
+Lambda GB-seconds per match, dollars per match and per busy Saturday (viewers polling behind a CDN, and the same
+viewers on the WebSocket), the hot-partition ceiling of one match, and the partitions N events/s need. Every
+figure prints as its formula, the formula with the numbers, and the result; prices are the named constants
+below, with their region, source and date; assumptions are named constants too and are marked in the output.
+
+The measured costs come from the newest ``bench/results/*.json`` with a ``costs`` key (``make bench`` or an
+earlier ``--measure``); ``--measure`` (or none found) measures them now on a throw-away stack and keeps them as
+``bench/results/costs-<timestamp>.json``.
+"""
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+RESULTS = Path(__file__).resolve().parent / "results"
+GIB = 2**30  # AWS bills "GB" of storage and transfer as 2^30 bytes
+TIMES = " \u00d7 "  # how a formula's * prints
+
+# -- prices: AWS list prices, on-demand, one region ------------------------------------------------------
+# Looked up on 2026-11-26 with the project's search tool. The aws.amazon.com pricing pages render their rate
+# tables client-side, so their stored copies carry no numbers; each figure below is quoted exactly as a source
+# that read the page (or the AWS Price List API) gave it, with that source's date. Free tiers are left out.
+REGION = "us-east-1"  # US East (N. Virginia); infra/config/*.json deploy to eu-west-1, which these do not price
+PRICES_LOOKED_UP = "2026-11-26"
+
+# https://aws.amazon.com/dynamodb/pricing/on-demand/ (Standard table class). Quoted "checked against the AWS
+# Price List API (us-east-1, August 2026)": "Write request units $0.625 per million (halved from $1.25 in late
+# 2024)", "Read request units $0.125 per million", "Storage $0.25 per GB-month, FIRST 25 GB FREE",
+# "Point-in-time recovery $0.20 per GB-month of table size"; the same three request/storage figures "checked
+# 2026-10-04 on DynamoDB on-demand pricing". Streams: GetRecords by a Lambda trigger is not billed (not priced).
+DYNAMODB_WRITE_USD_PER_MILLION = 0.625
+DYNAMODB_READ_USD_PER_MILLION = 0.125
+DYNAMODB_STORAGE_USD_PER_GB_MONTH = 0.25
+DYNAMODB_PITR_USD_PER_GB_MONTH = 0.20
+
+# https://aws.amazon.com/lambda/pricing/, x86 (the stack sets no architecture, so x86_64). Quoted for
+# US-East-1 (api-evangelist/aws-lambda plans, reconciled 2026-05-05): "$0.20 per million" requests and
+# "$0.0000166667 per GB-second"; artillery 2.0.28's price table from the same page: base x86_64 1666670e-11.
+LAMBDA_REQUEST_USD_PER_MILLION = 0.20
+LAMBDA_USD_PER_GB_SECOND = 0.0000166667
+
+# https://aws.amazon.com/api-gateway/pricing/, worked examples (US regions), read 2026-09-20 and transcribed
+# verbatim (api-evangelist/amazon-web-services plans): REST APIs "$3.50/million" (first 333 million a month),
+# WebSocket messages "$1.00 (per million)", connection minutes "0.25 (cost per million)"; "Messages are metered
+# in 32KB increments, so a 33KB message is metered as two messages."
+API_GATEWAY_REST_USD_PER_MILLION = 3.50
+API_GATEWAY_WEBSOCKET_MESSAGE_USD_PER_MILLION = 1.00
+API_GATEWAY_WEBSOCKET_MINUTE_USD_PER_MILLION = 0.25
+WEBSOCKET_METERING_BYTES = 32 * 1024
+
+# https://aws.amazon.com/msk/pricing/, MSK Serverless, as its pricing example gives them (quoted alike in
+# 2022 and 2026 sources): "$0.75 per cluster per hour", "$0.0015 per partition per hour", "$0.10 per GB in",
+# "$0.05 per GB out", "$0.10 per GB of storage each month". The prod config's provisioned brokers are not priced.
+MSK_SERVERLESS_CLUSTER_USD_PER_HOUR = 0.75
+MSK_SERVERLESS_PARTITION_USD_PER_HOUR = 0.0015
+MSK_SERVERLESS_IN_USD_PER_GB = 0.10
+MSK_SERVERLESS_OUT_USD_PER_GB = 0.05
+MSK_SERVERLESS_STORAGE_USD_PER_GB_MONTH = 0.10
+
+# https://aws.amazon.com/cloudfront/pricing/ (pay as you go), United States, Mexico, and Canada: the stored page's
+# table "First 10TB $0.085" per GB (Europe the same); requests "$0.0100 per 10,000 HTTPS Requests" (the AWS Price
+# List's description string; "CloudFront charges $0.0100 per 10,000 HTTPS requests in the US/Canada/Mexico
+# region ... (https://aws.amazon.com/cloudfront/pricing/, 2026)").
+CLOUDFRONT_HTTPS_USD_PER_10K = 0.0100
+CLOUDFRONT_USD_PER_GB = 0.085
+
+# -- documented limits -----------------------------------------------------------------------------------
+# "each partition individually is limited to 1000 write units per second and 3000 read units per second"
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html
+PARTITION_WCU_PER_S = 1000
+PARTITION_RCU_PER_S = 3000
+# "Tables with one or more local secondary indexes are subject to an item collection size limit, where the amount
+# of data within a given item collection cannot exceed 10 GB" (the API reference's CreateTable/TableDescription
+# LocalSecondaryIndexes; https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LSI.html#LSI.ItemCollections).
+# One match is one item collection. That such a collection is never split for heat, so one match never gets more
+# than one partition's throughput, is the premise of issue 14; the pages searched did not state it either way.
+ITEM_COLLECTION_BYTES = 10 * GIB
+# MSK Serverless quota: "Maximum ingress throughput per partition 5 MBps", "Maximum egress ... 10 MBps",
+# "Maximum ingress throughput 200 MBps" a cluster; retention.ms defaults to 7 days.
+# https://docs.aws.amazon.com/msk/latest/developerguide/limits.html#serverless-quota (MBps taken as 10^6 B/s)
+MSK_PARTITION_INGRESS_BYTES_PER_S = 5_000_000
+MSK_CLUSTER_INGRESS_BYTES_PER_S = 200_000_000
+KAFKA_RETENTION_DAYS = 7
+# "At 1,769 MB, a function has the equivalent of one vCPU" (CPU scales with memory below that).
+# https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+LAMBDA_MB_PER_VCPU = 1769
+# Lambda reads an MSK topic with at most one concurrent batch per partition, to keep each partition in order (the
+# consumers scale up to the number of partitions: https://aws.amazon.com/blogs/compute/scaling-improvements-when-
+# processing-apache-kafka-with-aws-lambda/; the exact sentence was not in the excerpt retrieved).
+
+# -- the busy Saturday and other assumptions -------------------------------------------------------------
+MATCHES = 300
+EVENTS_PER_MATCH = 3500
+MATCH_MINUTES = 115  # viewed: 2 x 45 + 15 half time + stoppages; the events spread over it
+KICKOFF_SLOTS = 3  # the matches are played in 3 slots of 100: the peak rate, and the directory's polled span
+VIEWERS = 10_000  # concurrent, each following one match for its whole length, spread evenly over the matches
+POLL_SECONDS = 2  # the match centre polls every 2 s (chalicelib/match_centre/app.js POLL_MS)
+ROUTES_POLLED = 3  # GET /matches?limit=100, /matches/{id}/changes?after=<cursor>, /matches/{id}/stats (app.js)
+DIRECTORY_POLL_WITH_SOCKET_S = 20  # with the socket up the page reloads the directory every 10 x POLL_MS
+CDN_MAX_AGE_SECONDS = 2  # Cache-Control: public, max-age=2 (chalicelib/http.py LIVE_MAX_AGE_SECONDS)
+EDGE_LOCATIONS = 10  # CDN edges that cache the API for the audience: origin requests scale with this, not viewers
+WEBSOCKET_CLIENT_MESSAGES = 2  # subscribe and its answer, per viewer
+WEBSOCKET_SESSION_INVOCATIONS = 3  # $connect, subscribe ($default), $disconnect
+INGEST_EVENTS_PER_REQUEST = 1  # a live feed posts each event as it happens (batch posting is cheaper)
+SENSITIVITY_SEND_WAIT_MS = 10  # not measured: a what-if for the broadcaster's wait on each Management API call
+
+
+@attrs.frozen
+class Line:
+    section: str
+    name: str
+    value: float
+    unit: str
+    formula: str = ""  # empty: an input
+    numbers: str = ""
+    note: str = ""
+    kind: str = "derived"  # derived | measured | price | limit | assumption
+
+
+def fmt(value: float) -> str:
+    """A number as a person reads it: thousands separated, 4 significant digits from 1 to 1,000, 6 below 1
+    (prices such as 0.0000166667 print whole), never in exponent notation."""
+    if not math.isfinite(value):
+        return str(value)
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if magnitude >= 10_000:
+        return f"{value:,.0f}"
+    if magnitude >= 1000:
+        return f"{value:,.1f}".removesuffix(".0")
+    if magnitude >= 1:
+        return f"{value:.4g}"
+    decimals = 5 - math.floor(math.log10(magnitude))
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
+
+
+class Model:
+    """Named values and the lines that made them: ``given`` an input, ``let`` a formula over earlier names
+    (evaluated as written, so what prints is what was computed)."""
+
+    FUNCTIONS: Mapping[str, Callable[..., float]] = {"ceil": math.ceil, "exp": math.exp, "max": max, "min": min}
+
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+        self.lines: list[Line] = []
+        self.section = ""
+
+    def given(self, name: str, value: float, unit: str, note: str = "", kind: str = "measured") -> float:
+        self.values[name] = float(value)
+        self.lines.append(Line(self.section, name, float(value), unit, note=note, kind=kind))
+        return float(value)
+
+    def let(self, name: str, formula: str, unit: str, note: str = "", *, assumption: bool = False) -> float:
+        value = float(eval(formula, {"__builtins__": {}}, {**self.FUNCTIONS, **self.values}))  # our own formulas
+        numbers = re.sub(
+            r"\b[a-z_][a-z0-9_]*\b", lambda m: fmt(self.values[m[0]]) if m[0] in self.values else m[0], formula
+        )
+        self.values[name] = value
+        self.lines.append(
+            Line(self.section, name, value, unit, formula, numbers, note, "assumption" if assumption else "derived")
+        )
+        return value
+
+    def __getitem__(self, name: str) -> float:
+        return self.values[name]
+
+
+# -- the measured inputs ---------------------------------------------------------------------------------
+
+
+def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str]]:
+    """bench/costs.py's result as the model's named inputs: name -> (value, unit, where it comes from)."""
+    live, bulk, reads = costs["consumer_live"], costs["consumer_bulk"], costs["api_reads"]
+    push, storage, kafka, ingest = costs["broadcast"], costs["storage_full_match"], costs["kafka"], costs["ingest"]
+    session = costs["websocket_session"]
+    directory = reads["directory_100"]
+    scale = 100 / max(1, min(100, directory.get("matches", 100)))  # a page of 100 summaries
+    out = {
+        "wcu_per_event_live": (live["wcu_per_event"], "WCU/event", "consumer, Saturday-like batches"),
+        "gsi_wcu_per_event_live": (live["wcu_per_event_gsi"], "WCU/event", "of which the directory index"),
+        "wcu_per_event_bulk": (bulk["wcu_per_event"], "WCU/event", "consumer, a whole match in its own batches"),
+        "rcu_per_event_consumer": (live["rcu_per_event"], "RCU/event", "consumer reads (heads, edges)"),
+        "consumer_cpu_ms_per_event": (live["cpu_ms_per_event"], "ms/event", "consumer handler CPU, this machine"),
+        "consumer_wall_ms_per_event": (live["wall_ms_per_event"], "ms/event", "handler wall time, DynamoDB Local"),
+        "consumer_events_per_invocation": (live["events_per_invocation"], "events", "per batch (30 records)"),
+        "ingest_cpu_ms_per_request": (ingest["cpu_ms_per_request_single"], "ms/request", "POST /events, 1 event"),
+        "ingest_wall_ms_per_request": (ingest["wall_ms_per_request_single"], "ms/request", "acks=all, local Kafka"),
+        "kafka_bytes_per_event": (kafka["log_bytes_per_event_single"], "B/event", "broker log, 1-event requests"),
+        "stored_bytes_per_event": (storage["stored_bytes_per_event"], "B/event", "table + LSI + GSI, +100 B/item"),
+        "collection_bytes_per_event": (
+            storage["item_collection_bytes_per_event"],
+            "B/event",
+            "item collection: table + LSI entries",
+        ),
+        "rcu_stats": (reads["stats"]["rcu"], "RCU/request", "GET /matches/{id}/stats, whole match"),
+        "bytes_stats": (reads["stats"]["bytes"], "B", "its body"),
+        "ms_cpu_stats": (reads["stats"]["cpu_ms"], "ms", "its CPU"),
+        "ms_wall_stats": (reads["stats"]["wall_ms"], "ms", "its wall time"),
+        "rcu_changes": (reads["changes_poll_one"]["rcu"], "RCU/request", "GET .../changes?after=<cursor>"),
+        "bytes_changes_empty": (reads["changes_poll_empty"]["bytes"], "B", "nothing new"),
+        "bytes_changes_one": (reads["changes_poll_one"]["bytes"], "B", "one change"),
+        "ms_cpu_changes": (reads["changes_poll_one"]["cpu_ms"], "ms", "its CPU"),
+        "ms_wall_changes": (reads["changes_poll_one"]["wall_ms"], "ms", "its wall time"),
+        "rcu_directory": (directory["rcu"] * scale, "RCU/request", "GET /matches?limit=100 (per 100 summaries)"),
+        "bytes_directory": (directory["bytes"] * scale, "B", "its body"),
+        "ms_cpu_directory": (directory["cpu_ms"], "ms", "its CPU"),
+        "ms_wall_directory": (directory["wall_ms"], "ms", "its wall time"),
+        "msgs_per_change_per_subscriber": (
+            push["messages_per_change_per_subscriber_live"],
+            "messages",
+            "change + stats, one change a batch",
+        ),
+        "stats_per_change_per_subscriber": (push["stats_per_change_per_subscriber_live"], "messages", "of which stats"),
+        "change_message_bytes": (push["change_message_bytes"]["max"], "B", "largest change message"),
+        "stats_message_bytes": (push["stats_message_bytes"]["max"], "B", "largest stats message"),
+        "broadcaster_cpu_ms_per_change": (push["broadcaster_cpu_ms_per_change_base"], "ms", "per change, /proc"),
+        "broadcaster_cpu_ms_per_message": (push["broadcaster_cpu_ms_per_message"], "ms", "per message sent"),
+        "broadcast_rcu_per_change": (
+            push["while_subscribed"]["stats_rcu"] + push["while_subscribed"]["connections_rcu"],
+            "RCU",
+            "totals + connections, per match and batch",
+        ),
+        "ws_session_wcu": (session["wcu"], "WCU", "connect + subscribe + disconnect"),
+        "ws_session_rcu": (session["rcu"], "RCU", "subscribe's stats and feed position, disconnect's query"),
+        "ws_session_cpu_ms": (session["cpu_ms"], "ms", "the three handlers' CPU"),
+    }
+    return {name: (float(value), unit, note) for name, (value, unit, note) in out.items()}
+
+
+# -- the model -------------------------------------------------------------------------------------------
+
+
+def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb: int, topic_partitions: int) -> Model:
+    """Every figure of the capacity and cost model, from the measured inputs and the constants above."""
+    m = Model()
+    m.section = "Measured per-event costs"
+    for name, (value, unit, note) in measured.items():
+        m.given(name, value, unit, note)
+
+    m.section = f"Prices ({REGION}, looked up {PRICES_LOOKED_UP}; sources in bench/cost.py)"
+    for name, value, unit in (
+        ("wru_usd_per_million", DYNAMODB_WRITE_USD_PER_MILLION, "$ / million WRU"),
+        ("rru_usd_per_million", DYNAMODB_READ_USD_PER_MILLION, "$ / million RRU"),
+        ("storage_usd_per_gb_month", DYNAMODB_STORAGE_USD_PER_GB_MONTH, "$ / GB-month"),
+        ("pitr_usd_per_gb_month", DYNAMODB_PITR_USD_PER_GB_MONTH, "$ / GB-month"),
+        ("lambda_request_usd_per_million", LAMBDA_REQUEST_USD_PER_MILLION, "$ / million"),
+        ("lambda_usd_per_gb_s", LAMBDA_USD_PER_GB_SECOND, "$ / GB-s (x86)"),
+        ("rest_usd_per_million", API_GATEWAY_REST_USD_PER_MILLION, "$ / million requests"),
+        ("ws_message_usd_per_million", API_GATEWAY_WEBSOCKET_MESSAGE_USD_PER_MILLION, "$ / million messages"),
+        ("ws_minute_usd_per_million", API_GATEWAY_WEBSOCKET_MINUTE_USD_PER_MILLION, "$ / million conn-minutes"),
+        ("msk_cluster_usd_per_hour", MSK_SERVERLESS_CLUSTER_USD_PER_HOUR, "$ / cluster-hour"),
+        ("msk_partition_usd_per_hour", MSK_SERVERLESS_PARTITION_USD_PER_HOUR, "$ / partition-hour"),
+        ("msk_in_usd_per_gb", MSK_SERVERLESS_IN_USD_PER_GB, "$ / GB in"),
+        ("msk_out_usd_per_gb", MSK_SERVERLESS_OUT_USD_PER_GB, "$ / GB out"),
+        ("msk_storage_usd_per_gb_month", MSK_SERVERLESS_STORAGE_USD_PER_GB_MONTH, "$ / GB-month"),
+        ("cdn_usd_per_10k_requests", CLOUDFRONT_HTTPS_USD_PER_10K, "$ / 10,000 HTTPS requests"),
+        ("cdn_usd_per_gb", CLOUDFRONT_USD_PER_GB, "$ / GB out (first 10 TB)"),
+    ):
+        m.given(name, value, unit, kind="price")
+
+    m.section = "Limits (documented) and assumptions"
+    for name, value, unit, kind, note in (
+        ("partition_wcu_per_s", PARTITION_WCU_PER_S, "WCU/s", "limit", "DynamoDB, per partition"),
+        ("partition_rcu_per_s", PARTITION_RCU_PER_S, "RCU/s", "limit", "DynamoDB, per partition"),
+        ("item_collection_bytes", ITEM_COLLECTION_BYTES, "B", "limit", "10 GB per match (LSIs)"),
+        ("msk_partition_ingress", MSK_PARTITION_INGRESS_BYTES_PER_S, "B/s", "limit", "MSK Serverless, 5 MBps"),
+        ("msk_cluster_ingress", MSK_CLUSTER_INGRESS_BYTES_PER_S, "B/s", "limit", "MSK Serverless, 200 MBps"),
+        ("lambda_mb_per_vcpu", LAMBDA_MB_PER_VCPU, "MB", "limit", "one vCPU at 1,769 MB"),
+        ("lambda_memory_mb", lambda_memory_mb, "MB", "assumption", "infra/config (stage-wide)"),
+        ("topic_partitions", topic_partitions, "partitions", "assumption", "infra/config topic + 1 dead-letter"),
+        ("kafka_retention_days", KAFKA_RETENTION_DAYS, "days", "assumption", "MSK Serverless default retention"),
+        ("matches", MATCHES, "matches", "assumption", "a busy Saturday"),
+        ("events_per_match", EVENTS_PER_MATCH, "events", "assumption", ""),
+        ("match_minutes", MATCH_MINUTES, "min", "assumption", "viewed length; events spread over it"),
+        ("kickoff_slots", KICKOFF_SLOTS, "slots", "assumption", "matches in 3 slots of 100"),
+        ("viewers", VIEWERS, "viewers", "assumption", "concurrent, one match each, spread evenly"),
+        ("poll_seconds", POLL_SECONDS, "s", "assumption", "app.js POLL_MS"),
+        ("routes_polled", ROUTES_POLLED, "requests/poll", "assumption", "directory, changes, stats"),
+        ("directory_poll_socket_s", DIRECTORY_POLL_WITH_SOCKET_S, "s", "assumption", "with the socket up"),
+        ("cdn_max_age", CDN_MAX_AGE_SECONDS, "s", "assumption", "Cache-Control max-age=2"),
+        ("edge_locations", EDGE_LOCATIONS, "edges", "assumption", "origin fetches scale with edges"),
+        ("ws_client_messages", WEBSOCKET_CLIENT_MESSAGES, "messages/viewer", "assumption", "subscribe + answer"),
+        ("ws_session_invocations", WEBSOCKET_SESSION_INVOCATIONS, "invocations", "assumption", ""),
+        ("ingest_events_per_request", INGEST_EVENTS_PER_REQUEST, "events", "assumption", "one POST per event"),
+        ("gib", GIB, "B", "limit", "GB as AWS bills it"),
+    ):
+        m.given(name, value, unit, note, kind=kind)
+
+    m.section = "Lambda duration per unit of work (this machine's CPU scaled to the function's share of a vCPU)"
+    m.let("lambda_gb", "lambda_memory_mb / 1024", "GB")
+    m.let("cpu_scale", "max(1, lambda_mb_per_vcpu / lambda_memory_mb)", "x", "CPU ms on Lambda per CPU ms here")
+    note = "CPU scaled; the waits as measured on the local stack (not AWS's latencies)"
+    m.let(
+        "consumer_ms_per_event",
+        "consumer_cpu_ms_per_event * cpu_scale + (consumer_wall_ms_per_event - consumer_cpu_ms_per_event)",
+        "ms",
+        note,
+    )
+    m.let(
+        "ingest_ms_per_request",
+        "ingest_cpu_ms_per_request * cpu_scale + (ingest_wall_ms_per_request - ingest_cpu_ms_per_request)",
+        "ms",
+        note,
+    )
+    for route in ("stats", "changes", "directory"):
+        m.let(f"ms_{route}", f"ms_cpu_{route} * cpu_scale + (ms_wall_{route} - ms_cpu_{route})", "ms", note)
+
+    m.section = "Per match: ingest, stream, store (no viewers)"
+    m.let("wcu_per_match", "events_per_match * wcu_per_event_live", "WCU")
+    m.let("rcu_per_match", "events_per_match * rcu_per_event_consumer", "RCU")
+    m.let("ingest_requests_per_match", "events_per_match / ingest_events_per_request", "requests")
+    m.let("ingest_gb_s_per_match", "ingest_requests_per_match * ingest_ms_per_request / 1000 * lambda_gb", "GB-s")
+    m.let("consumer_gb_s_per_match", "events_per_match * consumer_ms_per_event / 1000 * lambda_gb", "GB-s")
+    m.let("consumer_invocations_per_match", "events_per_match / consumer_events_per_invocation", "invocations")
+    m.let("kafka_gb_per_match", "events_per_match * kafka_bytes_per_event / gib", "GB")
+    m.let("stored_gb_per_match", "events_per_match * stored_bytes_per_event / gib", "GB")
+    m.let(
+        "dynamodb_usd_per_match",
+        "wcu_per_match * wru_usd_per_million / 1e6 + rcu_per_match * rru_usd_per_million / 1e6",
+        "$",
+    )
+    m.let(
+        "lambda_usd_per_match",
+        "(ingest_gb_s_per_match + consumer_gb_s_per_match) * lambda_usd_per_gb_s"
+        " + (ingest_requests_per_match + consumer_invocations_per_match) * lambda_request_usd_per_million / 1e6",
+        "$",
+    )
+    m.let("api_gateway_usd_per_match", "ingest_requests_per_match * rest_usd_per_million / 1e6", "$")
+    m.let(
+        "msk_usd_per_match",
+        "kafka_gb_per_match * (msk_in_usd_per_gb + msk_out_usd_per_gb)"
+        " + kafka_gb_per_match * msk_storage_usd_per_gb_month * kafka_retention_days / 30",
+        "$",
+        "in, out once (one consumer group), kept for the retention",
+    )
+    m.let(
+        "usd_per_match",
+        "dynamodb_usd_per_match + lambda_usd_per_match + api_gateway_usd_per_match + msk_usd_per_match",
+        "$",
+    )
+    m.let(
+        "storage_usd_per_match_month",
+        "stored_gb_per_match * (storage_usd_per_gb_month + pitr_usd_per_gb_month)",
+        "$ / month",
+        "kept: every month the match stays in the table",
+    )
+
+    m.section = "Busy Saturday: common to both ways of watching"
+    m.let("matches_usd", "matches * usd_per_match", "$")
+    m.let("msk_fixed_usd", "24 * (msk_cluster_usd_per_hour + topic_partitions * msk_partition_usd_per_hour)", "$")
+    m.let("viewer_seconds", "viewers * match_minutes * 60", "viewer-s")
+    m.let("viewers_per_match", "viewers / matches", "viewers")
+    m.let("events_per_s_match", "events_per_match / (match_minutes * 60)", "events/s")
+    m.let(
+        "p_changed",
+        "1 - exp(-events_per_s_match * poll_seconds)",
+        "",
+        "chance a match has a new event within one poll (Poisson)",
+    )
+    m.let("directory_windows", "kickoff_slots * match_minutes * 60 / cdn_max_age", "windows", "while any match is live")
+    m.let(
+        "origin_directory_requests",
+        "directory_windows * edge_locations",
+        "requests",
+        "each edge refetches the directory once per max-age, whatever the viewers",
+        assumption=True,
+    )
+    m.let(
+        "origin_directory_usd",
+        "origin_directory_requests * ((rest_usd_per_million + lambda_request_usd_per_million) / 1e6"
+        " + rcu_directory * rru_usd_per_million / 1e6 + ms_directory / 1000 * lambda_gb * lambda_usd_per_gb_s)",
+        "$",
+    )
+
+    m.section = "Busy Saturday: viewers polling every 2 s behind the CDN"
+    m.let("cdn_requests", "viewer_seconds / poll_seconds * routes_polled", "requests")
+    m.let(
+        "bytes_per_poll",
+        "bytes_directory + p_changed * bytes_stats + bytes_changes_empty"
+        " + p_changed * (bytes_changes_one - bytes_changes_empty)",
+        "B",
+        "the directory always changed (300 live matches); a 304 for an unchanged /stats counted as 0 B",
+        assumption=True,
+    )
+    m.let("cdn_gb", "viewer_seconds / poll_seconds * bytes_per_poll / gib", "GB")
+    m.let("cdn_usd", "cdn_requests / 10000 * cdn_usd_per_10k_requests + cdn_gb * cdn_usd_per_gb", "$")
+    m.let("edges_per_match", "min(edge_locations, viewers_per_match)", "edges")
+    m.let(
+        "change_urls_per_window",
+        "1 + events_per_s_match * cdn_max_age",
+        "URLs",
+        "viewers' after=<cursor> differ by the changes of one window",
+        assumption=True,
+    )
+    m.let("match_windows", "matches * match_minutes * 60 / cdn_max_age * edges_per_match", "edge-windows")
+    m.let("origin_match_requests", "match_windows * (1 + change_urls_per_window)", "requests", "stats + changes")
+    m.let("origin_rcu", "match_windows * (rcu_stats + change_urls_per_window * rcu_changes)", "RCU")
+    m.let("origin_gb_s", "match_windows * (ms_stats + change_urls_per_window * ms_changes) / 1000 * lambda_gb", "GB-s")
+    m.let(
+        "origin_usd",
+        "origin_match_requests * (rest_usd_per_million + lambda_request_usd_per_million) / 1e6"
+        " + origin_rcu * rru_usd_per_million / 1e6 + origin_gb_s * lambda_usd_per_gb_s + origin_directory_usd",
+        "$",
+    )
+    m.let("polling_viewers_usd", "cdn_usd + origin_usd", "$")
+    m.let("polling_rcu_per_match", "origin_rcu / matches", "RCU", "viewers' reads, per match")
+    m.let("polling_gb_s_per_match", "origin_gb_s / matches", "GB-s", "the API Lambda behind the CDN, per match")
+    m.let("saturday_polling_usd", "matches_usd + msk_fixed_usd + polling_viewers_usd", "$")
+
+    m.section = "Busy Saturday: the same viewers on the WebSocket"
+    m.let("ws_connection_minutes", "viewers * match_minutes", "conn-min")
+    m.let(
+        "ws_units_per_change",
+        "(msgs_per_change_per_subscriber - stats_per_change_per_subscriber)"
+        " * ceil(change_message_bytes / 32768) + stats_per_change_per_subscriber * ceil(stats_message_bytes / 32768)",
+        "metered messages",
+        "per change and subscriber, 32 KB each",
+    )
+    m.let("ws_messages", "viewers * (events_per_match * ws_units_per_change + ws_client_messages)", "messages")
+    m.let(
+        "ws_api_usd",
+        "ws_messages / 1e6 * ws_message_usd_per_million + ws_connection_minutes / 1e6 * ws_minute_usd_per_million",
+        "$",
+    )
+    m.let(
+        "broadcaster_ms_per_change",
+        "(broadcaster_cpu_ms_per_change"
+        " + broadcaster_cpu_ms_per_message * msgs_per_change_per_subscriber * viewers_per_match) * cpu_scale",
+        "ms",
+        "CPU only: the wait on each Management API call is not measured (see the what-if)",
+    )
+    m.let("broadcaster_gb_s_per_match", "events_per_match * broadcaster_ms_per_change / 1000 * lambda_gb", "GB-s")
+    m.let("broadcaster_invocations", "matches * events_per_match", "invocations", "one per change, an upper bound")
+    m.let("broadcaster_rcu_per_match", "events_per_match * broadcast_rcu_per_change", "RCU")
+    m.let(
+        "ws_lambda_usd",
+        "(matches * broadcaster_gb_s_per_match + viewers * ws_session_cpu_ms * cpu_scale / 1000 * lambda_gb)"
+        " * lambda_usd_per_gb_s"
+        " + (broadcaster_invocations + viewers * ws_session_invocations) * lambda_request_usd_per_million / 1e6",
+        "$",
+    )
+    m.let(
+        "ws_dynamodb_usd",
+        "(matches * broadcaster_rcu_per_match + viewers * ws_session_rcu) * rru_usd_per_million / 1e6"
+        " + viewers * ws_session_wcu * wru_usd_per_million / 1e6",
+        "$",
+    )
+    m.let("ws_cdn_requests", "viewer_seconds / directory_poll_socket_s", "requests", "the directory every 20 s")
+    m.let(
+        "ws_cdn_usd",
+        "ws_cdn_requests / 10000 * cdn_usd_per_10k_requests + ws_cdn_requests * bytes_directory / gib * cdn_usd_per_gb",
+        "$",
+    )
+    m.let("ws_viewers_usd", "ws_api_usd + ws_lambda_usd + ws_dynamodb_usd + ws_cdn_usd + origin_directory_usd", "$")
+    m.let("saturday_websocket_usd", "matches_usd + msk_fixed_usd + ws_viewers_usd", "$")
+    m.let(
+        "what_if_send_wait_usd",
+        f"matches * events_per_match * msgs_per_change_per_subscriber * viewers_per_match"
+        f" * {SENSITIVITY_SEND_WAIT_MS} / 1000 * lambda_gb * lambda_usd_per_gb_s",
+        "$",
+        f"each {SENSITIVITY_SEND_WAIT_MS} ms the broadcaster waits per send would add this",
+        assumption=True,
+    )
+
+    m.section = "Hot partition: one match is one partition key"
+    m.let("max_events_per_s_match", "partition_wcu_per_s / wcu_per_event_live", "events/s", "Saturday-like batches")
+    m.let(
+        "max_events_per_s_match_bulk", "partition_wcu_per_s / wcu_per_event_bulk", "events/s", "the match's own batches"
+    )
+    m.let(
+        "max_events_per_s_directory",
+        "partition_wcu_per_s / gsi_wcu_per_event_live",
+        "events/s",
+        "all matches together: every summary update moves its entry in the one directory partition key; unless "
+        "DynamoDB's split-for-heat spreads it (not measured)",
+    )
+    m.let("peak_events_per_s", "matches / kickoff_slots * events_per_s_match", "events/s", "Saturday's busiest slot")
+    m.let(
+        "polled_rcu_per_s_match",
+        "edges_per_match * (rcu_stats + change_urls_per_window * rcu_changes) / cdn_max_age"
+        " + events_per_s_match * broadcast_rcu_per_change",
+        "RCU/s",
+        "origin polls + broadcaster reads",
+    )
+    m.let(
+        "max_viewer_edges_per_match",
+        "partition_rcu_per_s * cdn_max_age / (rcu_stats + change_urls_per_window * rcu_changes)",
+        "edges",
+    )
+    m.let("max_events_per_match", "item_collection_bytes / collection_bytes_per_event", "events", "10 GB per match")
+
+    for label, rate in (("peak", None), ("1k", 1000.0), ("5k", 5000.0)):
+        m.section = f"Partitions needed for N events/s (N = {label})"
+        if rate is None:
+            m.let("n_events_per_s", "peak_events_per_s", "events/s")
+        else:
+            m.given("n_events_per_s", rate, "events/s", kind="assumption")
+        m.let(
+            f"kafka_partitions_bytes_{label}",
+            "ceil(n_events_per_s * kafka_bytes_per_event / msk_partition_ingress)",
+            "partitions",
+        )
+        m.let(
+            f"kafka_partitions_consumer_{label}",
+            "ceil(n_events_per_s * consumer_ms_per_event / 1000)",
+            "partitions",
+            "one concurrent consumer batch per partition",
+        )
+        m.let(
+            f"msk_cluster_share_{label}",
+            "n_events_per_s * kafka_bytes_per_event / msk_cluster_ingress",
+            "",
+            "of 200 MBps",
+        )
+        m.let(
+            f"dynamodb_partitions_{label}",
+            "ceil(n_events_per_s * wcu_per_event_live / partition_wcu_per_s)",
+            "partitions",
+        )
+        m.let(f"min_live_matches_{label}", "ceil(n_events_per_s / max_events_per_s_match)", "matches")
+        m.let(f"directory_load_{label}", "n_events_per_s / max_events_per_s_directory", "", "above 1: throttled")
+    return m
+
+
+# -- output ----------------------------------------------------------------------------------------------
+
+
+SUMMARY = (
+    "wcu_per_match",
+    "consumer_gb_s_per_match",
+    "ingest_gb_s_per_match",
+    "usd_per_match",
+    "storage_usd_per_match_month",
+    "saturday_polling_usd",
+    "saturday_websocket_usd",
+    "max_events_per_s_match",
+    "max_events_per_s_directory",
+    "peak_events_per_s",
+    "max_events_per_match",
+)
+
+
+def render(model: Model, source: str) -> str:
+    out = [f"Capacity and cost model ({source})", ""]
+    section = None
+    for line in model.lines:
+        if line.section != section:
+            section = line.section
+            out += ["", section, "-" * len(section)]
+        mark = " [assumption]" if line.kind == "assumption" else ""
+        note = f"  ({line.note})" if line.note else ""
+        if not line.formula:
+            out.append(f"  {line.name} = {fmt(line.value)} {line.unit}{mark}{note}")
+            continue
+        formula = line.formula.replace(" * ", TIMES)
+        numbers = line.numbers.replace(" * ", TIMES)
+        out.append(f"  {line.name} = {formula}")
+        out.append(f"      = {numbers} = {fmt(line.value)} {line.unit}{mark}{note}")
+    units = {line.name: line.unit for line in model.lines}
+    out += ["", "Summary", "-------"]
+    out += [f"  {name:32} {fmt(model[name]):>14} {units[name]}" for name in SUMMARY if name in model.values]
+    out.append(
+        "  not included: CloudWatch logs/metrics/alarms, VPC interface endpoints, Secrets Manager, cross-AZ "
+        "transfer, free tiers, eu-west-1's own prices"
+    )
+    return "\n".join(out)
+
+
+def latest_costs(directory: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest results JSON in ``directory`` that has a ``costs`` key."""
+    for path in sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            data = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if isinstance(data, dict) and "costs" in data:
+            return path, data["costs"]
+    return None
+
+
+@contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """File descriptor 1 to /dev/null: the app's structured logs and metrics (Powertools prints them, as a Lambda
+    does) are still formatted and written while measuring, so their CPU counts, but they do not bury the model."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def measure(directory: Path, quick: bool) -> tuple[Path, dict[str, Any]]:
+    """Per-event costs on a throw-away stack, kept as ``costs-<timestamp>.json``."""
+    from bench.costs import per_event_costs
+    from bench.report import machine
+    from bench.workload import TOKEN
+    from devstack.run_process import RunProcess
+    from devstack.stack import free_port
+
+    stack = RunProcess(Path(tempfile.mkdtemp(prefix="cost-")) / "data", free_port(), TOKEN)
+    try:
+        with quiet_stdout():
+            costs = per_event_costs(stack, quick=quick, say=lambda text: print(text, file=sys.stderr, flush=True))
+    finally:
+        stack.stop()
+    timestamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"costs-{timestamp}.json"
+    result = {"timestamp": timestamp, "quick": quick, "machine": machine(), "costs": costs}
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path, costs
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.cost", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--results", type=Path, help="a results JSON with a costs key (default: the newest)")
+    parser.add_argument("--measure", action="store_true", help="measure on a throw-away stack now")
+    parser.add_argument("--quick", action="store_true", help="with --measure: smaller samples")
+    parser.add_argument("--env", default="dev", help="infra/config/<env>.json: Lambda memory and partitions")
+    args = parser.parse_args(argv)
+    if args.results:
+        found: tuple[Path, dict[str, Any]] | None = (args.results, json.loads(args.results.read_text())["costs"])
+    else:
+        found = None if args.measure else latest_costs(RESULTS)
+    if found is None:
+        reason = "--measure" if args.measure else "no measured costs in bench/results"
+        print(f"{reason}: measuring on a throw-away stack (2-4 minutes) ...", file=sys.stderr, flush=True)
+        found = measure(RESULTS, args.quick)
+    path, costs = found
+    from infra.config import StackConfig
+
+    config = StackConfig.load(args.env)
+    model = compute(
+        measured_inputs(costs),
+        lambda_memory_mb=int(config.functions["memory_mb"]),
+        topic_partitions=int(config.topic["partitions"]) + 1,
+    )
+    check = costs["capacity_check"]
+    header = (
+        f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}, env {args.env}; "
+        f"DynamoDB Local {check['dynamodb_local']}: {check['source']}"
+    )
+    print(render(model, header))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1135 @@
+"""Per-event costs on the running local stack: what one event, one read and one push cost in AWS's units.
+
+    dynamodb     capacity units per event written (consumer) and per API read, from ``ReturnConsumedCapacity``
+                 (DynamoDB Local 3.1 returns it for every data-plane call, per index, and it agrees with AWS's
+                 sizing rules, checked on every run: ``capacity_check``), except TransactWriteItems, for which
+                 it reports one item's units per table: those writes are costed by the rules from the items
+                 written (``WriteRules``), themselves checked against DynamoDB Local item by item on a replay
+                 of the consumer's transactions (``replay_check``); bytes stored per event
+    kafka        record bytes per event as the API writes them (chalicelib.records.encode), and what the broker
+                 appended to its log for them (record batch headers included)
+    consumer     CPU and wall ms per event in the app's consumer Lambda handler (in this process, real clients)
+    ingest       CPU and wall ms per POST /events request through Chalice's gateway (authorizer included)
+    broadcast    messages each WebSocket subscriber receives per applied change (real sockets on the stack),
+                 message sizes, and the broadcaster process's CPU per change and per message (/proc)
+
+AWS's rules, as DynamoDB Local applies them (the check reproduces them from the item sizes):
+- item size: attribute names + values, strings in UTF-8, numbers about 1 byte per 2 digits + 1, and 100 bytes of
+  storage overhead per item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)
+- writes: 1 WCU per 1 KB rounded up per item; reads: 1 RCU per 4 KB strongly consistent, 0.5 eventually
+  consistent, a Query sums the item sizes and then rounds to 4 KB
+  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html)
+- transactions: 2 units per item, read or write (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html,
+  "Capacity management for transactions"; https://aws.amazon.com/dynamodb/pricing/on-demand/ "A transactional
+  write requires two write request units")
+- each local secondary index entry written is a write of its own, and changing an index key costs a delete and a
+  put in the index (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LSI.html,
+  "Provisioned throughput considerations for Local Secondary Indexes"; the same rule for GSIs:
+  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes)
+"""
+
+import asyncio
+import json
+import math
+import os
+import re
+import statistics
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+
+from bench.system import wait_idle
+from bench.workload import REQUEST_EVENTS, TOKEN, events_for
+from chalicelib import layout
+from chalicelib.config import Settings
+from chalicelib.events import parse_event
+from chalicelib.publishing import KafkaPublisher, producer_config
+from chalicelib.records import encode
+from chalicelib.repository import event_item
+from devstack.run_process import RunProcess
+from devstack.stack import dynamodb_client, ensure_topic, resolve_artifacts
+from matchtools.client import ApiClient
+from matchtools.generate import generate_match
+
+WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
+KB, READ_UNIT_BYTES, STORAGE_OVERHEAD = 1024, 4096, 100  # AWS sizing rules (module docstring)
+INDEX_KEYS = (layout.TIME_SORT_KEY, layout.TYPE_SORT_KEY, layout.PHASE_SORT_KEY)  # the LSIs' sort keys
+LIVE_BATCH_RECORDS = 30  # a consumer batch on a busy Saturday: ~180 events/s over 6 partitions, 1 s window
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# -- DynamoDB item sizes and units by AWS's rules -------------------------------------------------------
+
+Item = Mapping[str, Mapping[str, Any]]
+_VERBS = re.compile(r"\b(SET|ADD|REMOVE|DELETE)\b")
+
+
+def attribute_bytes(value: Mapping[str, Any]) -> int:
+    """The size of one attribute value (name excluded) by AWS's rules."""
+    (kind, raw), *_ = value.items()
+    if kind == "S":
+        return len(str(raw).encode())
+    if kind == "N":
+        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
+        return math.ceil(len(digits) / 2) + 1
+    if kind == "B":
+        return len(raw)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("L", "M"):
+        elements = raw if kind == "L" else raw.values()
+        return 3 + sum(attribute_bytes(element) + 1 for element in elements)
+    if kind in ("SS", "NS", "BS"):
+        return sum(attribute_bytes({kind[0]: element}) for element in raw)
+    raise ValueError(f"unknown attribute type {kind}")
+
+
+def item_bytes(item: Item) -> int:
+    """An item's size: its attribute names and values (storage adds STORAGE_OVERHEAD per item)."""
+    return sum(len(name.encode()) + attribute_bytes(value) for name, value in item.items())
+
+
+def units_of(size: int) -> int:
+    """Write units for an item (or index entry) of ``size`` bytes: 1 KB each, rounded up."""
+    return math.ceil(size / KB)
+
+
+def query_read_units(items: Sequence[Item], *, consistent: bool = False) -> float:
+    """One Query page's read units by the rules: the items' sizes summed, then rounded up to 4 KB."""
+    units = math.ceil(sum(item_bytes(item) for item in items) / READ_UNIT_BYTES)
+    return float(units if consistent else units / 2)
+
+
+def table_indexes(definition: Mapping[str, Any]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Index name -> ("lsi" or "gsi", its key attributes), from a create_table definition; every index of
+    ours projects ALL, so an index entry is as large as the item."""
+    out = {}
+    for kind, section in (("lsi", "LocalSecondaryIndexes"), ("gsi", "GlobalSecondaryIndexes")):
+        for index in definition.get(section, []):
+            assert index["Projection"]["ProjectionType"] == "ALL", index
+            out[index["IndexName"]] = (kind, tuple(k["AttributeName"] for k in index["KeySchema"]))
+    return out
+
+
+def apply_update(item: Item, expression: str, names: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The item after an UpdateExpression of SET a = :v, ADD n :d and REMOVE a clauses (what the repository
+    and the subscriptions write)."""
+    new = dict(item)
+    parts = _VERBS.split(expression)
+    for verb, body in zip(parts[1::2], parts[2::2], strict=True):
+        for clause in (c.strip() for c in body.split(",") if c.strip()):
+            if verb == "SET":
+                name, value = (token.strip() for token in clause.split("=", 1))
+                new[names.get(name, name)] = values[value]
+            elif verb == "ADD":
+                name, value = clause.split()
+                attribute, delta = names.get(name, name), Decimal(values[value]["N"])
+                new[attribute] = {"N": str(Decimal(new[attribute]["N"]) + delta if attribute in new else delta)}
+            elif verb == "REMOVE":
+                new.pop(names.get(clause, clause), None)
+            else:
+                raise ValueError(f"unsupported update clause {verb} {clause}")
+    return new
+
+
+class WriteRules:
+    """AWS's write-unit rules applied to a sequence of writes, keeping each item's image to know what a write
+    replaces: the table item costs its larger size (old or new) in 1 KB units; each index entry that is
+    written costs the same (projection ALL), an index key that changes costs a delete of the old entry and a
+    put of the new one, an entry that disappears a delete; a transaction doubles everything."""
+
+    def __init__(self, definition: Mapping[str, Any]) -> None:
+        self.indexes = table_indexes(definition)
+        self.keys = tuple(k["AttributeName"] for k in definition["KeySchema"])
+        self.images: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def _key(self, table: str, item: Item) -> tuple[str, ...]:
+        return (table, *(json.dumps(item[k], sort_keys=True) for k in self.keys))
+
+    def write(self, old: Item | None, new: Item | None) -> dict[str, int]:
+        """The units of one write that turns ``old`` into ``new`` (None: no item), not transactional."""
+        old_size, new_size = (item_bytes(i) if i is not None else 0 for i in (old, new))
+        units = {"table": units_of(max(old_size, new_size)), "lsi": 0, "gsi": 0}
+        for kind, key in self.indexes.values():
+            old_key = tuple(json.dumps(old[k]) for k in key) if old and all(k in old for k in key) else None
+            new_key = tuple(json.dumps(new[k]) for k in key) if new and all(k in new for k in key) else None
+            if old_key and new_key and old_key == new_key:
+                units[kind] += units_of(max(old_size, new_size))
+            else:
+                units[kind] += (units_of(old_size) if old_key else 0) + (units_of(new_size) if new_key else 0)
+        return units
+
+    def transaction(self, actions: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """A committed TransactWriteItems: its units (x2), the images moved on."""
+        total: Counter[str] = Counter()
+        for action in actions:
+            (verb, request), *_ = action.items()
+            table = request["TableName"]
+            if verb == "Put":
+                key = self._key(table, request["Item"])
+                new: dict[str, Any] | None = dict(request["Item"])
+            elif verb == "Update":
+                key = self._key(table, request["Key"])
+                base = self.images.get(key) or dict(request["Key"])
+                new = apply_update(
+                    base,
+                    request["UpdateExpression"],
+                    request.get("ExpressionAttributeNames", {}),
+                    request.get("ExpressionAttributeValues", {}),
+                )
+            elif verb == "Delete":
+                key, new = self._key(table, request["Key"]), None
+            else:  # ConditionCheck: a read of the item, 2 read units per 4 KB; the repository uses none
+                raise ValueError(f"unsupported transaction action {verb}")
+            for part, units in self.write(self.images.get(key), new).items():
+                total[part] += 2 * units
+            if new is None:
+                self.images.pop(key, None)
+            else:
+                self.images[key] = new
+        return {part: total[part] for part in ("table", "lsi", "gsi")}
+
+
+# -- capacity as DynamoDB (Local) reports it, and by the rules for transactional writes ------------------
+
+
+class CapacityMeter:
+    """Asks every data-plane call of a boto3 DynamoDB client for ``ReturnConsumedCapacity=INDEXES`` and adds
+    up what comes back: read and write units, split into table, local and global indexes, and per operation.
+
+    TransactWriteItems is the exception: DynamoDB Local 3.1 reports one item's units per table for a whole
+    transaction, so its writes are costed by ``WriteRules`` from the items themselves, after the measurement
+    (``take``), not in the timed calls; what DynamoDB Local reported for them is kept as
+    ``transact_reported``. ``close`` unregisters the meter, so the client is left as it was."""
+
+    SAMPLE_TRANSACTIONS = 20  # kept for replay_check
+
+    def __init__(self, client: Any, definition: Mapping[str, Any]) -> None:
+        self.client = client
+        self.rules = WriteRules(definition)
+        self.sample: list[list[Mapping[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._handlers: list[tuple[str, Callable[..., None]]] = [
+            ("before-parameter-build.dynamodb", self._ask),
+            ("after-call.dynamodb", self._record),
+        ]
+        for event, handler in self._handlers:
+            client.meta.events.register(event, handler)
+        self._reset()
+
+    def _reset(self) -> None:
+        self.units: dict[str, Counter[str]] = {"write": Counter(), "read": Counter()}
+        self.by_operation: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+        self.unreported: Counter[str] = Counter()
+        self.transact_reported = 0.0
+        self.transactions: list[list[Mapping[str, Any]]] = []
+
+    def close(self) -> None:
+        for event, handler in self._handlers:
+            self.client.meta.events.unregister(event, handler)
+
+    @staticmethod
+    def _ask(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if model.name in WRITE_OPERATIONS | READ_OPERATIONS:
+            params.setdefault("ReturnConsumedCapacity", "INDEXES")
+            context["costs_params"] = params
+
+    def _record(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
+        operation = model.name
+        if operation not in WRITE_OPERATIONS | READ_OPERATIONS:
+            return
+        kind = "write" if operation in WRITE_OPERATIONS else "read"
+        with self._lock:
+            self.calls[operation] += 1
+            if http_response.status_code >= 300:
+                self.failed[operation] += 1  # conditional failures and conflicts: AWS bills these too
+                return
+            consumed = parsed.get("ConsumedCapacity")
+            entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
+            if operation == "TransactWriteItems":
+                self.transactions.append(context["costs_params"]["TransactItems"])
+                self.transact_reported += sum(entry.get("CapacityUnits", 0.0) for entry in entries)
+                return
+            if consumed is None:
+                self.unreported[operation] += 1
+                return
+            for entry in entries:
+                units = self.units[kind]
+                units["total"] += entry.get("CapacityUnits", 0.0)
+                units["table"] += entry.get("Table", {}).get("CapacityUnits", 0.0)
+                units["lsi"] += sum(
+                    i.get("CapacityUnits", 0.0) for i in entry.get("LocalSecondaryIndexes", {}).values()
+                )
+                units["gsi"] += sum(
+                    i.get("CapacityUnits", 0.0) for i in entry.get("GlobalSecondaryIndexes", {}).values()
+                )
+                self.by_operation[operation] += entry.get("CapacityUnits", 0.0)
+
+    def take(self) -> dict[str, Any]:
+        """What was counted since the last take, transactional writes costed by the rules (and start over)."""
+        with self._lock:
+            units, by_operation = self.units, self.by_operation
+            calls, failed, unreported = self.calls, self.failed, self.unreported
+            transactions, transact_reported = self.transactions, self.transact_reported
+            self._reset()
+        for actions in transactions:
+            if len(self.sample) < self.SAMPLE_TRANSACTIONS:
+                self.sample.append(actions)
+            added = self.rules.transaction(actions)
+            for part, value in added.items():
+                units["write"][part] += value
+                units["write"]["total"] += value
+                by_operation["TransactWriteItems"] += value
+        taken: dict[str, Any] = {
+            kind: {part: float(units[kind][part]) for part in ("total", "table", "lsi", "gsi")} for kind in units
+        }
+        return taken | {
+            "by_operation": dict(by_operation),
+            "calls": dict(calls),
+            "failed": dict(failed),
+            "unreported": dict(unreported),
+            "transact_reported": transact_reported,
+            "transact_by_rules": float(by_operation["TransactWriteItems"]),
+        }
+
+
+def replay_check(client: Any, transactions: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
+    """The rules against DynamoDB Local, item by item: the consumer's first transactions replayed one write at a
+    time (its conditions dropped: they held) into a fresh table of the same definition, each write's reported
+    units x2 (AWS: a transactional write costs two), against ``WriteRules`` on the same writes."""
+    name = f"costs-replay-{uuid.uuid4().hex[:8]}"
+    definition = layout.table_definition(name)
+    client.create_table(**definition)
+    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+    rules = WriteRules(definition)
+    reported: Counter[str] = Counter()
+    by_rules: Counter[str] = Counter()
+    writes = 0
+    try:
+        for actions in transactions:
+            renamed = [{verb: dict(request, TableName=name)} for action in actions for verb, request in action.items()]
+            for part, units in rules.transaction(renamed).items():
+                by_rules[part] += units
+            for action in renamed:
+                (verb, request), *_ = action.items()
+                if verb == "Put":
+                    response = client.put_item(TableName=name, Item=request["Item"], ReturnConsumedCapacity="INDEXES")
+                else:
+                    expression = request["UpdateExpression"]
+                    used = set(re.findall(r"[#:]\w+", expression))
+                    names = {k: v for k, v in request.get("ExpressionAttributeNames", {}).items() if k in used}
+                    values = {k: v for k, v in request.get("ExpressionAttributeValues", {}).items() if k in used}
+                    response = client.update_item(
+                        TableName=name,
+                        Key=request["Key"],
+                        UpdateExpression=expression,
+                        ReturnConsumedCapacity="INDEXES",
+                        **({"ExpressionAttributeNames": names} if names else {}),
+                        **({"ExpressionAttributeValues": values} if values else {}),
+                    )
+                consumed = response["ConsumedCapacity"]
+                writes += 1
+                reported["table"] += 2 * consumed.get("Table", {}).get("CapacityUnits", 0.0)
+                reported["lsi"] += 2 * sum(
+                    i["CapacityUnits"] for i in consumed.get("LocalSecondaryIndexes", {}).values()
+                )
+                reported["gsi"] += 2 * sum(
+                    i["CapacityUnits"] for i in consumed.get("GlobalSecondaryIndexes", {}).values()
+                )
+    finally:
+        client.delete_table(TableName=name)
+    return {
+        "transactions": len(transactions),
+        "writes": writes,
+        "dynamodb_local_item_by_item_x2": dict(reported),
+        "rules": dict(by_rules),
+        "agree": all(reported[p] == by_rules[p] for p in ("table", "lsi", "gsi")),
+    }
+
+
+# -- the processes of the stack (read only: /proc) -------------------------------------------------------
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def stack_processes(stack: RunProcess) -> dict[str, int]:
+    """The PIDs of the runner's children that play Lambda: ``devstack.event_source`` (the consumer) and
+    ``devstack.stream_source`` (the broadcaster); the runner itself (API, WebSocket gateway) as ``devstack.run``."""
+    found = {"devstack.run": stack.process.pid}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == stack.process.pid:
+            for module in ("devstack.event_source", "devstack.stream_source"):
+                if module.encode() in command:
+                    found[module] = int(entry.name)
+    return found
+
+
+# -- helpers ---------------------------------------------------------------------------------------------
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def _app(stack: RunProcess) -> Any:
+    """The app module, its services pointed at the stack (as bench.system does)."""
+    os.environ.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": stack.endpoints.bootstrap_servers,
+            "DYNAMODB_ENDPOINT_URL": stack.endpoints.dynamodb_endpoint_url,
+            "INGEST_TOKEN": TOKEN,
+        }
+    )
+    import app
+
+    return app
+
+
+def _dynamodb_local_version() -> str:
+    jars = sorted(resolve_artifacts()[1].glob("DynamoDBLocal-*.jar"))
+    return jars[-1].stem.removeprefix("DynamoDBLocal-") if jars else "unknown"
+
+
+def _interleaved(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events of many matches reordered so consecutive events belong to different matches, each match's
+    own order kept: how a Saturday's feeds arrive."""
+    by_match: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        by_match[event["match_id"]].append(event)
+    queues = list(by_match.values())
+    return [queue[i] for i in range(max(map(len, queues))) for queue in queues if i < len(queue)]
+
+
+@contextmanager
+def _cpu_clock() -> Iterator[list[float]]:
+    """[cpu seconds, wall seconds] of this process over the block."""
+    out = [0.0, 0.0]
+    cpu, wall = time.process_time(), time.perf_counter()
+    yield out
+    out[0], out[1] = time.process_time() - cpu, time.perf_counter() - wall
+
+
+# -- 1. does DynamoDB Local report consumed capacity, and does it follow the rules? ----------------------
+
+
+def capacity_check(stack: RunProcess, table: str) -> dict[str, Any]:
+    """Every data-plane operation once with ReturnConsumedCapacity, on a scratch match; then DynamoDB Local's
+    figures for real event items against AWS's sizing rules computed from the items' sizes (``WriteRules``).
+    Single-item writes and reads agree; a TransactWriteItems of several items does not (DynamoDB Local 3.1
+    reports one item's units per table), which is why transactional writes are costed by the rules."""
+    client = dynamodb_client(stack.endpoints.dynamodb_endpoint_url)
+    rules = WriteRules(layout.table_definition(table))
+    match_id = f"costs-probe-{uuid.uuid4().hex[:8]}"
+    sample = [
+        event_item(match_id, parse_event(e).to_dict() | {"received_at": "2026-01-01T00:00:00.000Z"})
+        for e in generate_match(match_id, events=40, seed=11)
+    ]
+    reported: dict[str, Any] = {}
+
+    def record(operation: str, response: Mapping[str, Any]) -> Any:
+        reported[operation] = "ConsumedCapacity" in response
+        return response.get("ConsumedCapacity")
+
+    key = {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}}
+    puts = [
+        record("PutItem", client.put_item(TableName=table, Item=i, ReturnConsumedCapacity="INDEXES"))
+        for i in sample[:20]
+    ]
+    transact = record(
+        "TransactWriteItems",
+        client.transact_write_items(
+            TransactItems=[{"Put": {"TableName": table, "Item": i}} for i in sample[20:30]],
+            ReturnConsumedCapacity="INDEXES",
+        ),
+    )
+    record(
+        "BatchWriteItem",
+        client.batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": i}} for i in sample[30:]]}, ReturnConsumedCapacity="INDEXES"
+        ),
+    )
+    record(
+        "UpdateItem",
+        client.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnConsumedCapacity="INDEXES",
+        ),
+    )
+    record("GetItem", client.get_item(TableName=table, Key=key, ReturnConsumedCapacity="TOTAL"))
+    record("BatchGetItem", client.batch_get_item(RequestItems={table: {"Keys": [key]}}, ReturnConsumedCapacity="TOTAL"))
+    record(
+        "TransactGetItems",
+        client.transact_get_items(
+            TransactItems=[{"Get": {"TableName": table, "Key": key}}], ReturnConsumedCapacity="TOTAL"
+        ),
+    )
+    page = client.query(
+        TableName=table,
+        IndexName=layout.TIME_INDEX,
+        KeyConditionExpression="#pk = :m",
+        ExpressionAttributeNames={"#pk": layout.PARTITION_KEY},
+        ExpressionAttributeValues={":m": {"S": match_id}},
+        ReturnConsumedCapacity="INDEXES",
+    )
+    query = record("Query", page)
+    big = event_item(
+        match_id,
+        {
+            "match_id": match_id,
+            "event_id": "big",
+            "version": 1,
+            "event_type": "pass",
+            "timestamp": "2026-01-01T00:00:00.000Z",
+            "team_id": "home",
+            "player_id": "p" * 2500,
+        },
+    )
+    big_put = client.put_item(TableName=table, Item=big, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    record(
+        "DeleteItem",
+        client.delete_item(
+            TableName=table,
+            Key={k: big[k] for k in (layout.PARTITION_KEY, layout.SORT_KEY)},
+            ReturnConsumedCapacity="INDEXES",
+        ),
+    )
+    checks = {
+        "20 PutItem of event items, WCU": (
+            sum(p["CapacityUnits"] for p in puts),
+            sum(sum(rules.write(None, i).values()) for i in sample[:20]),
+        ),
+        "one TransactWriteItems of 10 event items, WCU": (
+            sum(t["CapacityUnits"] for t in transact),
+            sum(2 * sum(rules.write(None, i).values()) for i in sample[20:30]),
+        ),
+        f"PutItem of a {item_bytes(big):,}-byte event item, WCU": (
+            big_put["CapacityUnits"],
+            sum(rules.write(None, big).values()),
+        ),
+        f"Query of {len(page['Items'])} items on {layout.TIME_INDEX}, eventually consistent, RCU": (
+            query["CapacityUnits"],
+            query_read_units(page["Items"]),
+        ),
+    }
+    agree = {name: got == want for name, (got, want) in checks.items()}
+    transact_ok = agree["one TransactWriteItems of 10 event items, WCU"]
+    return {
+        "dynamodb_local": _dynamodb_local_version(),
+        "reports_consumed_capacity": reported,
+        "source": "ReturnConsumedCapacity for every operation"
+        + ("" if transact_ok else "; TransactWriteItems by AWS's sizing rules from its items (misreported)"),
+        "transact_write_items_reported_correctly": transact_ok,
+        "rules_vs_reported": {
+            name: {"reported": got, "rules": want, "agree": got == want} for name, (got, want) in checks.items()
+        },
+        "event_item_bytes": {
+            "mean": statistics.mean(item_bytes(i) for i in sample),
+            "max": max(item_bytes(i) for i in sample),
+        },
+    }
+
+
+# -- 2. the consumer: capacity and CPU per event ---------------------------------------------------------
+
+
+def consume(
+    stack: RunProcess,
+    app: Any,
+    meter: CapacityMeter,
+    records: list[tuple[bytes, bytes]],
+    events: int,
+    batch_records: int,
+) -> dict[str, Any]:
+    """Preload a fresh topic with these records, then run the app's consumer over it through the local event
+    source (the MSK event Lambda gets), ``batch_records`` records a batch: capacity, CPU and wall per event
+    stored, measured around the handler only."""
+    from devstack.event_source import LocalEventSource
+
+    bootstrap = stack.endpoints.bootstrap_servers
+    topic = f"bench-costs-{uuid.uuid4().hex[:6]}"
+    ensure_topic(bootstrap, topic, partitions=1)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    for future in [producer.send(topic, key=key, value=value) for key, value in records]:
+        future.get(timeout=60)
+    producer.close()
+    totals = {"stored": 0, "cpu": 0.0, "wall": 0.0, "invocations": 0}
+    done = threading.Event()
+
+    def handler(msk_event: dict[str, Any], context: Any) -> None:
+        with _cpu_clock() as clock:
+            result = app.consume_events(msk_event, context)
+        totals["cpu"] += clock[0]
+        totals["wall"] += clock[1]
+        totals["invocations"] += 1
+        totals["stored"] += result["stored"]
+        if totals["stored"] >= events:
+            done.set()
+
+    meter.take()
+    source = LocalEventSource(bootstrap, topic, handler, group_id=topic, batch_size=batch_records, log=lambda _: None)
+    stop = threading.Event()
+    thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
+    thread.start()
+    if not done.wait(timeout=900):
+        raise SystemExit(f"the consumer stored {totals['stored']} of {events} events")
+    stop.set()
+    thread.join(timeout=30)
+    used = meter.take()
+    stored = totals["stored"]
+    return {
+        "events": stored,
+        "records": len(records),
+        "invocations": totals["invocations"],
+        "events_per_invocation": stored / totals["invocations"],
+        "wcu_per_event": used["write"]["total"] / stored,
+        "wcu_per_event_table": used["write"]["table"] / stored,
+        "wcu_per_event_lsi": used["write"]["lsi"] / stored,
+        "wcu_per_event_gsi": used["write"]["gsi"] / stored,
+        "rcu_per_event": used["read"]["total"] / stored,
+        "cpu_ms_per_event": 1000 * totals["cpu"] / stored,
+        "wall_ms_per_event": 1000 * totals["wall"] / stored,
+        "transact_wcu_per_event_by_rules": used["transact_by_rules"] / stored,
+        "transact_wcu_per_event_as_dynamodb_local_reported": used["transact_reported"] / stored,
+        "calls": used["calls"],
+        "failed_calls": used["failed"],
+        "unreported_calls": used["unreported"],
+    }
+
+
+def stored_bytes(client: Any, table: str, match_id: str) -> dict[str, Any]:
+    """A match's partition item by item, sized by AWS's storage rule (size + 100 bytes an item), with the
+    local index entries (projection ALL: the item again, + 100) and the directory entry (global index)."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "#pk = :m",
+        "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY},
+        "ExpressionAttributeValues": {":m": {"S": match_id}},
+    }
+    collection = global_index = events = 0
+    while True:
+        page = client.query(**params)
+        for item in page["Items"]:
+            size = item_bytes(item) + STORAGE_OVERHEAD
+            entries = 1 + sum(1 for key in INDEX_KEYS if key in item)
+            collection += size * entries
+            global_index += size if layout.DIRECTORY_PARTITION_KEY in item else 0
+            events += 1 if item[layout.SORT_KEY]["S"].startswith(layout.EVENT_PREFIX) else 0
+        if "LastEvaluatedKey" not in page:
+            break
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return {
+        "events": events,
+        "item_collection_bytes": collection,
+        "stored_bytes": collection + global_index,
+        "item_collection_bytes_per_event": collection / max(1, events),
+        "stored_bytes_per_event": (collection + global_index) / max(1, events),
+    }
+
+
+# -- 3. API reads, ingest, WebSocket sessions: in process, through the app ------------------------------
+
+
+def api_reads(app: Any, meter: CapacityMeter, routes: Mapping[str, str], repeats: int) -> dict[str, dict[str, Any]]:
+    """Each GET through Chalice's local gateway: read units, response bytes, CPU and wall ms (medians)."""
+    from chalice.test import Client
+
+    out: dict[str, dict[str, Any]] = {}
+    with Client(app.app) as client:
+        for name, path in routes.items():
+            cpu, wall, rcu, size = [], [], [], 0
+            for _ in range(repeats):
+                meter.take()
+                with _cpu_clock() as clock:
+                    response = client.http.get(path)
+                assert response.status_code == 200, (path, response.status_code, response.body[:300])
+                cpu.append(clock[0])
+                wall.append(clock[1])
+                rcu.append(meter.take()["read"]["total"])
+                size = len(response.body)
+            out[name] = {
+                "path": path,
+                "rcu": _median(rcu),
+                "bytes": size,
+                "cpu_ms": 1000 * _median(cpu),
+                "wall_ms": 1000 * _median(wall),
+            }
+    return out
+
+
+def all_pages(app: Any, meter: CapacityMeter, match_id: str) -> dict[str, float]:
+    """The whole match as a client reads it: every page of GET /matches/{id}, following next_cursor."""
+    from chalice.test import Client
+
+    pages = rcu = size = 0.0
+    cursor: str | None = None
+    meter.take()
+    with Client(app.app) as client, _cpu_clock() as clock:
+        while True:
+            response = client.http.get(f"/matches/{match_id}" + (f"?cursor={cursor}" if cursor else ""))
+            body = json.loads(response.body)
+            pages, size = pages + 1, size + len(response.body)
+            cursor = body["next_cursor"]
+            if not cursor:
+                break
+    rcu = meter.take()["read"]["total"]
+    return {"pages": pages, "rcu": rcu, "bytes": size, "cpu_ms": 1000 * clock[0], "wall_ms": 1000 * clock[1]}
+
+
+def ingest(app: Any, matches: int, singles: int, batches: int) -> dict[str, float]:
+    """POST /events through Chalice's gateway and the producer authorizer to the stack's topic: CPU and wall
+    ms per request, single events and batches of 500 (medians)."""
+    from chalice.test import Client
+
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    single_events = events_for(matches, singles // matches + 1, 900)[:singles]
+    batch_events = events_for(4, batches * REQUEST_EVENTS // 4, 901)
+    out: dict[str, list[float]] = defaultdict(list)
+    with Client(app.app) as client:
+        client.http.post("/events", headers=headers, body=json.dumps(single_events[0]))  # producer connected
+        for name, bodies in (
+            ("single", [json.dumps(e) for e in single_events]),
+            (
+                "batch500",
+                [
+                    json.dumps({"events": batch_events[i : i + REQUEST_EVENTS]})
+                    for i in range(0, len(batch_events), REQUEST_EVENTS)
+                ],
+            ),
+        ):
+            for body in bodies:
+                with _cpu_clock() as clock:
+                    response = client.http.post("/events", headers=headers, body=body)
+                assert response.status_code == 202, response.body[:300]
+                out[f"{name}_cpu"].append(clock[0])
+                out[f"{name}_wall"].append(clock[1])
+    return {
+        "cpu_ms_per_request_single": 1000 * _median(out["single_cpu"]),
+        "wall_ms_per_request_single": 1000 * _median(out["single_wall"]),
+        "cpu_ms_per_request_batch500": 1000 * _median(out["batch500_cpu"]),
+        "wall_ms_per_request_batch500": 1000 * _median(out["batch500_wall"]),
+        "requests_single": len(out["single_cpu"]),
+        "requests_batch500": len(out["batch500_cpu"]),
+    }
+
+
+def websocket_session(app: Any, meter: CapacityMeter, match_id: str) -> dict[str, float]:
+    """One viewer's $connect, subscribe and $disconnect, as the WebSocket handlers do them: units and CPU."""
+    from chalicelib import live
+
+    services = app.services
+    connection_id = f"costs-{uuid.uuid4().hex[:10]}"
+    meter.take()
+    with _cpu_clock() as clock:
+        live.connect(connection_id, {}, {}, TOKEN, services.subscriptions)
+        live.message(
+            connection_id,
+            json.dumps({"action": "subscribe", "match_id": match_id}),
+            subscriptions=services.subscriptions,
+            repository=services.repository,
+            publisher=services.publisher,
+        )
+        services.subscriptions.forget(connection_id)
+    used = meter.take()
+    return {
+        "invocations": 3,
+        "wcu": used["write"]["total"],
+        "rcu": used["read"]["total"],
+        "cpu_ms": 1000 * clock[0],
+        "wall_ms": 1000 * clock[1],
+    }
+
+
+def broadcast_reads(app: Any, meter: CapacityMeter, stats_match: str, subscribed_match: str) -> dict[str, float]:
+    """What the broadcaster reads per match and batch with changes: the statistics (repository.totals, for the
+    stats message) and the match's connections (the subscriptions table)."""
+    services = app.services
+    meter.take()
+    services.repository.totals(stats_match)
+    stats_rcu = meter.take()["read"]["total"]
+    connections = services.subscriptions.connections(subscribed_match)
+    return {
+        "stats_rcu": stats_rcu,
+        "connections_rcu": meter.take()["read"]["total"],
+        "connections": len(connections),
+    }
+
+
+# -- 4. Kafka bytes --------------------------------------------------------------------------------------
+
+
+def kafka_bytes(stack: RunProcess, singles: int, batches: int) -> dict[str, float]:
+    """The API's own publish (chalicelib.ingest with the project's producer settings) into fresh topics: record
+    key + value bytes per event, and what the broker appended to the topic's log per event (record batch and
+    record headers included; one request at a time, as separate API Lambdas send them)."""
+    from chalicelib import ingest as ingest_module
+
+    settings = Settings.from_env(
+        {"KAFKA_BOOTSTRAP_SERVERS": stack.endpoints.bootstrap_servers, "KAFKA_ACK_TIMEOUT_SECONDS": "30"}
+    )
+    config = producer_config(settings)
+    out: dict[str, float] = {}
+    single_events = events_for(20, singles // 20 + 1, 910)[:singles]
+    batch_events = events_for(4, batches * REQUEST_EVENTS // 4, 911)
+    for name, bodies, count in (
+        ("single", [[e] for e in single_events], len(single_events)),
+        (
+            "batch500",
+            [batch_events[i : i + REQUEST_EVENTS] for i in range(0, len(batch_events), REQUEST_EVENTS)],
+            len(batch_events),
+        ),
+    ):
+        topic = f"bench-costs-bytes-{name}-{uuid.uuid4().hex[:6]}"
+        ensure_topic(stack.endpoints.bootstrap_servers, topic, partitions=1)
+        publisher = KafkaPublisher(lambda: KafkaProducer(**config), topic, f"{topic}-dlq", 30)
+        records = 0
+        record_bytes = 0
+        for body in bodies:
+            ingest_module.ingest(json.dumps({"events": body}).encode(), publisher)
+            encoded = encode([parse_event(e) for e in body], "2026-01-01T00:00:00.000Z")
+            records += len(encoded)
+            record_bytes += sum(len(key) + len(value) for key, value in encoded)
+        publisher.close()
+        log = sum(path.stat().st_size for path in (stack.data_dir / "kafka").glob(f"{topic}-*/*.log"))
+        out |= {
+            f"record_bytes_per_event_{name}": record_bytes / count,
+            f"log_bytes_per_event_{name}": log / count,
+            f"records_per_event_{name}": records / count,
+        }
+    return out
+
+
+# -- 5. pushes: real WebSocket subscribers on the stack --------------------------------------------------
+
+
+class Listeners:
+    """WebSocket connections subscribed to matches (``{match_id: count}``), recording every message."""
+
+    def __init__(self, ws_url: str, subscribers: Mapping[str, int]) -> None:
+        from websockets.asyncio.client import connect
+
+        self._connect, self.ws_url = connect, ws_url
+        self.assigned = [match_id for match_id, count in subscribers.items() for _ in range(count)]
+        self.messages: list[tuple[str, str, int, tuple[Any, Any] | None]] = []  # match, type, bytes, (event, version)
+        self._lock = threading.Lock()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
+
+    def __enter__(self) -> "Listeners":
+        self._thread.start()
+        if not self._ready.wait(120):
+            raise SystemExit("the WebSocket subscribers did not connect")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)
+
+    async def _run(self) -> None:
+        self._stop = asyncio.Event()
+        connected: list[Any] = []
+        for match_id in self.assigned:
+            connection = await self._connect(self.ws_url, open_timeout=60, max_queue=None)
+            await connection.send(json.dumps({"action": "subscribe", "match_id": match_id}))
+            while json.loads(await connection.recv())["type"] != "subscribed":
+                pass
+            connected.append((connection, match_id))
+        tasks = [asyncio.create_task(self._listen(c, m)) for c, m in connected]
+        self._ready.set()
+        await self._stop.wait()
+        for connection, _ in connected:
+            await connection.close()
+        for task in tasks:
+            task.cancel()
+
+    async def _listen(self, connection: Any, match_id: str) -> None:
+        async for text in connection:
+            message = json.loads(text)
+            event: dict[str, Any] = message.get("event") or {}
+            with self._lock:
+                self.messages.append(
+                    (
+                        match_id,
+                        message["type"],
+                        len(text.encode()),
+                        (event.get("event_id"), event.get("version")) if event else None,
+                    )
+                )
+
+    def count(self, match_id: str) -> Counter[str]:
+        with self._lock:
+            return Counter(kind for match, kind, _, _ in self.messages if match == match_id)
+
+    def delivered(self, match_id: str, event: tuple[str, int]) -> int:
+        with self._lock:
+            return sum(
+                1 for match, kind, _, key in self.messages if match == match_id and kind == "change" and key == event
+            )
+
+    def sizes(self, kind: str) -> list[int]:
+        with self._lock:
+            return [size for _, k, size, _ in self.messages if k == kind]
+
+
+def _pace(
+    listeners: Listeners,
+    api: ApiClient,
+    match_id: str,
+    subscribers: int,
+    requests: list[list[dict[str, Any]]],
+    broadcaster: int | None,
+    timeout: float = 60,
+) -> dict[str, float]:
+    """Post each request and wait until every subscriber of the match got its changes: changes applied,
+    messages per change per subscriber, and the broadcaster process's CPU seconds over the phase."""
+    before = listeners.count(match_id)
+    cpu = process_cpu_seconds(broadcaster) if broadcaster else 0.0
+    started = time.monotonic()
+    for request in requests:
+        api.post_events(request)
+        deadline = time.monotonic() + timeout
+        for event in request:
+            key = (event["event_id"], event.get("version", 1))
+            while listeners.delivered(match_id, key) < subscribers:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"no push of {key} to all {subscribers} subscribers of {match_id} in {timeout} s")
+                time.sleep(0.02)
+    time.sleep(1.5)  # the stats message follows the last change
+    seconds = time.monotonic() - started
+    after = listeners.count(match_id)
+    changes = sum(len(request) for request in requests)
+    received = {kind: after[kind] - before[kind] for kind in ("change", "stats")}
+    return {
+        "changes": changes,
+        "subscribers": subscribers,
+        "change_messages": received["change"],
+        "stats_messages": received["stats"],
+        "messages_per_change_per_subscriber": (received["change"] + received["stats"]) / (changes * subscribers),
+        "stats_per_change": received["stats"] / (changes * subscribers),
+        "seconds": seconds,
+        "broadcaster_cpu_s": (process_cpu_seconds(broadcaster) - cpu) if broadcaster else 0.0,
+    }
+
+
+def pushes(
+    stack: RunProcess,
+    *,
+    changes: int,
+    few: int,
+    many: int,
+    burst: int,
+    while_subscribed: Callable[[str], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Subscribers on two matches (``few`` and ``many`` each); changes posted one at a time at a live pace
+    (each its own stream batch), inserts then an amendment and a void; then a burst of ``burst`` events in
+    one request. The broadcaster's CPU from /proc, its idle polling subtracted. ``while_subscribed`` runs with
+    the busy match's subscribers connected (its answer is under ``while_subscribed``)."""
+    prefix = uuid.uuid4().hex[:6]
+    quiet, busy = f"push-{prefix}-few", f"push-{prefix}-many"
+    broadcaster = stack_processes(stack).get("devstack.stream_source")
+    api = ApiClient(stack.url, TOKEN)
+
+    def live_changes(match_id: str) -> list[list[dict[str, Any]]]:
+        base = [
+            {
+                "match_id": match_id,
+                "event_type": "pass",
+                "team_id": "home",
+                "player_id": f"p{i % 11}",
+                "event_id": f"{match_id}-{i}",
+                "timestamp": f"2026-01-01T15:{i // 60:02d}:{i % 60:02d}.000Z",
+            }
+            for i in range(changes - 2)
+        ]
+        amended = base[0] | {"version": 2, "outcome": "incomplete"}
+        void = {"match_id": match_id, "event_id": base[1]["event_id"], "version": 2, "deleted": True}
+        return [[e] for e in base] + [[amended], [void]]
+
+    wait_idle(stack)  # what earlier steps left on the topic is consumed first
+    with Listeners(stack.ws_url, {quiet: few, busy: many}) as listeners:
+        # one push first, not measured: it arrives once the broadcaster worked off any older stream records
+        warm_up = {
+            "match_id": quiet,
+            "event_type": "kick_off",
+            "event_id": f"{quiet}-k",
+            "timestamp": "2026-01-01T15:00:00.000Z",
+        }
+        _pace(listeners, api, quiet, few, [[warm_up]], None, timeout=600)
+        idle_cpu = process_cpu_seconds(broadcaster) if broadcaster else 0.0
+        time.sleep(3.0)
+        idle_rate = ((process_cpu_seconds(broadcaster) - idle_cpu) / 3.0) if broadcaster else 0.0
+        phases = {
+            "live_few": _pace(listeners, api, quiet, few, live_changes(quiet), broadcaster),
+            "live_many": _pace(listeners, api, busy, many, live_changes(busy), broadcaster),
+        }
+        burst_events = [
+            {
+                "match_id": busy,
+                "event_type": "pass",
+                "team_id": "away",
+                "player_id": f"a{i % 11}",
+                "event_id": f"{busy}-b{i}",
+                "timestamp": f"2026-01-01T16:{i // 60:02d}:{i % 60:02d}.000Z",
+            }
+            for i in range(burst)
+        ]
+        phases["burst_many"] = _pace(listeners, api, busy, many, [burst_events], broadcaster)
+        change_bytes, stats_bytes = listeners.sizes("change"), listeners.sizes("stats")
+        extra = while_subscribed(busy) if while_subscribed else {}
+    for phase in phases.values():
+        phase["broadcaster_busy_cpu_s"] = max(0.0, phase["broadcaster_cpu_s"] - idle_rate * phase["seconds"])
+        phase["broadcaster_cpu_ms_per_change"] = 1000 * phase["broadcaster_busy_cpu_s"] / phase["changes"]
+        phase["messages"] = phase["change_messages"] + phase["stats_messages"]
+    # per message: the burst, where one batch's fixed work (reads, the stats message's render) is spread over
+    # hundreds of sends (an upper bound); per change at a live pace: what the live phases spent beyond that
+    burst_phase = phases["burst_many"]
+    per_message = 1000 * burst_phase["broadcaster_busy_cpu_s"] / max(1, burst_phase["messages"])
+    live_phases = [phases["live_few"], phases["live_many"]]
+    base = statistics.mean(
+        max(0.0, p["broadcaster_cpu_ms_per_change"] - per_message * p["messages"] / p["changes"]) for p in live_phases
+    )
+    return {
+        "phases": phases,
+        "subscribers_few": few,
+        "subscribers_many": many,
+        "messages_per_change_per_subscriber_live": phases["live_many"]["messages_per_change_per_subscriber"],
+        "stats_per_change_per_subscriber_live": phases["live_many"]["stats_per_change"],
+        "messages_per_change_per_subscriber_burst": phases["burst_many"]["messages_per_change_per_subscriber"],
+        "change_message_bytes": {"mean": statistics.mean(change_bytes), "max": max(change_bytes)},
+        "stats_message_bytes": {"mean": statistics.mean(stats_bytes), "max": max(stats_bytes)},
+        "broadcaster_idle_cpu_per_s": idle_rate,
+        "broadcaster_cpu_ms_per_message": per_message,
+        "broadcaster_cpu_ms_per_change_base": base,
+        "broadcaster_found": broadcaster is not None,
+        "while_subscribed": extra,
+    }
+
+
+# -- all of it -------------------------------------------------------------------------------------------
+
+
+def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Every per-event figure against the running stack (takes 2-4 minutes; ``quick``: smaller samples).
+
+    Writes scratch matches into the stack's table and records into fresh topics; leaves the app's DynamoDB
+    client as it found it."""
+    app = _app(stack)
+    settings = app.services.settings
+    client = dynamodb_client(stack.endpoints.dynamodb_endpoint_url)
+    meter = CapacityMeter(app.services.dynamodb, layout.table_definition(settings.table))
+    scale = 0.3 if quick else 1.0
+    try:
+        say("costs: probing ConsumedCapacity and the sizing rules ...")
+        check = capacity_check(stack, settings.table)
+        say(f"costs: capacity from {check['source']} (DynamoDB Local {check['dynamodb_local']})")
+
+        # live: single-event records of many matches, interleaved, in batches as a Saturday partition sees them
+        live_matches, per_match = max(40, int(120 * scale)), 15
+        live_events = _interleaved(events_for(live_matches, per_match, 700))
+        live_records = [record for e in live_events for record in encode([parse_event(e)], "2026-01-01T00:00:00.000Z")]
+        say(f"costs: consumer, live ({len(live_events):,} single-event records of {live_matches} matches) ...")
+        live = consume(stack, app, meter, live_records, len(live_events), LIVE_BATCH_RECORDS)
+        say(f"costs: the write rules replayed item by item on DynamoDB Local ({len(meter.sample)} transactions) ...")
+        check["replay"] = replay_check(client, meter.sample)
+        # bulk: one whole match posted in requests of 500 (records of 100 events): a match's own batches
+        full_match = generate_match(f"costs-full-{uuid.uuid4().hex[:6]}", events=3400 if not quick else 1000, seed=5)
+        full_id = str(full_match[0]["match_id"])
+        bulk_records = [
+            record
+            for i in range(0, len(full_match), REQUEST_EVENTS)
+            for record in encode(
+                [parse_event(e) for e in full_match[i : i + REQUEST_EVENTS]], "2026-01-01T00:00:00.000Z"
+            )
+        ]
+        say(f"costs: consumer, bulk (one {len(full_match):,}-event match in {len(bulk_records)} records) ...")
+        bulk = consume(stack, app, meter, bulk_records, len(full_match), 500)
+        storage = stored_bytes(client, settings.table, full_id)
+
+        say("costs: API reads ...")
+        live_match = str(live_events[0]["match_id"])
+        feed = json.loads(_get(app, f"/matches/{live_match}/changes"))["changes"]
+        reads = api_reads(
+            app,
+            meter,
+            {
+                "match_page_1000": f"/matches/{full_id}",
+                "goals": f"/matches/{full_id}/goals",
+                "stats": f"/matches/{full_id}/stats",
+                "changes_page_1000": f"/matches/{full_id}/changes",
+                "changes_poll_empty": f"/matches/{live_match}/changes?after={feed[-1]['cursor']}",
+                "changes_poll_one": f"/matches/{live_match}/changes?after={feed[-2]['cursor']}",
+                "directory_100": "/matches?limit=100",
+            },
+            repeats=3 if quick else 7,
+        )
+        reads["match_all_pages"] = all_pages(app, meter, full_id)
+        directory = json.loads(_get(app, "/matches?limit=100"))
+        reads["directory_100"]["matches"] = directory["count"]
+
+        say("costs: ingest (POST /events in process) ...")
+        ingest_costs = ingest(app, 20, int(200 * scale), 2 if quick else 6)
+        session = websocket_session(app, meter, full_id)
+
+        say("costs: Kafka bytes ...")
+        kafka = kafka_bytes(stack, int(200 * scale), 2 if quick else 4)
+
+        say("costs: pushes over WebSocket ...")
+        push = pushes(
+            stack,
+            changes=8 if quick else 12,
+            few=1,
+            many=4 if quick else 8,
+            burst=50 if quick else 100,
+            while_subscribed=lambda busy: broadcast_reads(app, meter, full_id, busy),
+        )
+    finally:
+        meter.close()
+    return {
+        "what": "per-event costs on the local stack (bench/costs.py); capacity as DynamoDB Local reports it",
+        "capacity_check": check,
+        "consumer_live": live,
+        "consumer_bulk": bulk,
+        "storage_full_match": storage,
+        "api_reads": reads,
+        "ingest": ingest_costs,
+        "websocket_session": session,
+        "kafka": kafka,
+        "broadcast": push,
+    }
+
+
+def _get(app: Any, path: str) -> str:
+    from chalice.test import Client
+
+    with Client(app.app) as client:
+        response = client.http.get(path)
+    return response.body.decode()
