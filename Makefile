@@ -8,7 +8,7 @@ DEPLOY_ENV ?= dev
 # jsii (under aws-cdk-lib) warns on every run about the machine's Node.js version; the synth works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test lint synth deploy destroy bench profile screenshots postman clean
+.PHONY: install run test lint synth deploy destroy bench cost soak profile screenshots postman clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,16 @@ lint: install
 # Benchmarks against a throw-away local stack: bench/results/<timestamp>.json and .png, a table at the end.
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
+
+# The AWS capacity and cost model from the newest measured per-event costs (bench/results), formulas printed;
+# COST_ARGS=--measure measures them first on a throw-away stack.
+cost: install
+	$(PY) -m bench.cost $(COST_ARGS)
+
+# Chaos soak: MINUTES of steady load with random SIGKILLs and restarts of every part, then an exact check.
+MINUTES ?= 20
+soak: install
+	$(PY) -m soak --minutes $(MINUTES)
 
 # pyinstrument profiles of the ingest handler, a consumer batch and a whole-match read.
 profile: install

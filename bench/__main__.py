@@ -13,6 +13,11 @@ bench/results/<timestamp>.json and .png, and a table prints.
                   idle), freshness (202 -> readable) at 500 events/s over 300 matches, full-match read and
                   /stats latency, push latency (202 -> change message) at 500 events/s over 300 matches to
                   1,000 WebSocket subscribers, and the fan-out rate of a burst
+    cold start    (bench/coldstart.py) fresh interpreters on the unzipped Lambda package, as Lambda runs it:
+                  `import app`, then the first ingest, query, consumer and broadcaster call; the package's size
+    costs         (bench/costs.py) per-event costs: DynamoDB capacity units written and read, Kafka bytes, CPU ms
+                  of the consumer, the API and the broadcaster, messages per change; `make cost` (bench/cost.py)
+                  turns the newest into AWS figures
     report        (bench/report.py) each system figure over its raw limit: above 1.0 the limit is not one, a
                   benchmark bug, and the run exits non-zero naming it (--quick only warns); then the targets
 
@@ -28,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import limits, report, system
+from bench.coldstart import cold_start
+from bench.cost import quiet_stdout
+from bench.costs import per_event_costs
 from bench.push import push_latency
 from bench.workload import TOKEN
 from chalicelib.config import Settings
@@ -97,10 +105,14 @@ def main(argv: list[str] | None = None) -> None:
         measured("push_latency_s", live["delays"] or [float("inf")])  # inf: nothing arrived in time
         measured("fan_out_per_s", [live["fan_out_per_s"]])
         say(f"push: {live['delivered']} of {live['due']} deliveries within the drain")
+        with quiet_stdout():  # the app's own logs, printed as a Lambda prints them, would bury the progress
+            costs = per_event_costs(stack, quick=quick, say=say)
+        cold = cold_start(2 if quick else 20, endpoints=stack.endpoints, log=say)
     finally:
         stack.stop()
 
     ratios = report.compare(figures, raw)
+    import_ms = max(path["import_ms"]["median"] for path in cold["paths"].values())
     result = {
         "timestamp": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "quick": quick,
@@ -109,7 +121,9 @@ def main(argv: list[str] | None = None) -> None:
         "figures": figures,
         "limits": raw,
         "ratios": ratios,
-        "targets": report.targets(figures, ratios),
+        "targets": report.targets(figures, ratios, import_ms),
+        "costs": costs,
+        "cold_start": cold,
     }
     path = report.write(result, args.results)
     report.print_table(result)

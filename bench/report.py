@@ -16,13 +16,14 @@ from typing import Any
 
 Summary = dict[str, float]
 
-TARGETS = {  # name: (figure, comparison, bound) -- from the issues that asked for this benchmark
-    "consumer / raw DynamoDB write limit": ("ratio_consumer", ">=", 0.7),
+TARGETS = {  # name: (figure, comparison, bound) -- from the issues that asked for this benchmark (6/6 last)
+    "consumer / raw DynamoDB write limit": ("ratio_consumer", ">=", 0.8),
     "batch ingest / raw producer": ("ratio_ingest", ">=", 0.7),
-    "freshness p99 at 500 ev/s (s)": ("freshness_p99_s", "<=", 1.0),
-    "/stats p99 (ms)": ("stats_p99_ms", "<=", 20.0),
+    "freshness p99 at 500 ev/s (ms)": ("freshness_p99_ms", "<=", 250.0),
+    "/stats p99 (ms)": ("stats_p99_ms", "<=", 10.0),
     "full 3,400-event read p99 (ms)": ("full_read_p99_ms", "<=", 500.0),
     "push p99 at 500 ev/s, 1,000 subscribers (s)": ("push_p99_s", "<=", 0.5),
+    "cold import p50, slowest path (ms)": ("import_p50_ms", "<=", 150.0),
 }
 # limits section: (ratios key, system figure, limit figure, name, the figures are times)
 RAW_LIMITS = {
@@ -108,11 +109,12 @@ def breaches(limits: dict[str, dict[str, Any]]) -> list[str]:
     return found
 
 
-def targets(figures: dict[str, Summary], ratios: dict[str, float]) -> dict[str, dict[str, Any]]:
+def targets(figures: dict[str, Summary], ratios: dict[str, float], import_ms: float) -> dict[str, dict[str, Any]]:
     values = {
+        "import_p50_ms": import_ms,
         "ratio_consumer": ratios["consumer_per_s"],
         "ratio_ingest": ratios["ingest_batch_per_s"],
-        "freshness_p99_s": figures["freshness_s"]["p99"],
+        "freshness_p99_ms": figures["freshness_s"]["p99"] * 1000,
         "stats_p99_ms": figures["stats_s"]["p99"] * 1000,
         "full_read_p99_ms": figures["full_read_s"]["p99"] * 1000,
         "push_p99_s": figures["push_latency_s"]["p99"],
@@ -201,8 +203,8 @@ def chart(result: dict[str, Any], path: Path) -> None:
     left.set_title("throughput: system vs the raw limit of its part")
     left.legend()
     lat = [
-        ("freshness", "freshness_s", 1000, 1000),
-        ("/stats", "stats_s", 1000, 20),
+        ("freshness", "freshness_s", 1000, 250),
+        ("/stats", "stats_s", 1000, 10),
         ("full read", "full_read_s", 1000, 500),
         ("raw Query\n(best, full match)", "raw_full_query_s", 1000, None),
         ("POST 500", "ingest_batch_latency_s", 1000, None),

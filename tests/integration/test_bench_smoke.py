@@ -66,7 +66,11 @@ def test_quick_bench_measures_and_reports_every_figure(tmp_path):
     assert {c["linger_ms"] for c in limits["producer"]["combinations"]} == {5, 20}
     assert len(limits["query"]["combinations"]) == 3
 
-    assert len(data["targets"]) == 6 and data["machine"]["cores"]
+    assert len(data["targets"]) == 7 and data["machine"]["cores"]
+    assert set(data["cold_start"]["paths"]) == {"ingest", "query", "consumer", "broadcaster"}
+    assert all(path["import_ms"]["median"] > 0 for path in data["cold_start"]["paths"].values())
+    assert data["cold_start"]["package"]["zipped_bytes"] > 0
+    assert data["costs"]["consumer_live"] and data["costs"]["kafka"] and data["costs"]["broadcast"]
     for name in ("batch ingest / raw producer", "consumer / raw DynamoDB write limit", "raw Query / API full read"):
         assert name in result.stdout
 
