@@ -5,14 +5,25 @@ exact event AWS would (``eventSource: aws:kafka``, records grouped by
 ``<topic>-<partition>``, base64 keys and values), and commits offsets only
 after the handler returned. A handler that raises gets the same records again,
 after a bounded backoff, as Lambda would retry the batch.
+
+``python -m devstack.event_source`` feeds the app's consumer from
+``EVENTS_TOPIC`` in consumer group ``EVENT_SOURCE_GROUP`` (default
+``football-consumer``) as static member ``EVENT_SOURCE_ID`` (default
+``devstack-event-source``). ``spawn`` starts several in one group, as
+``make run`` does with ``EVENT_SOURCES=N``: Kafka spreads the topic's
+partitions over them, as the MSK event source mapping scales its pollers, and
+a process beyond the partition count idles.
 """
 
 import base64
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from chalice.local import LambdaContext
@@ -24,6 +35,7 @@ from chalicelib.config import Settings
 
 Handler = Callable[[dict[str, Any], Any], Any]
 LOCAL_CLUSTER_ARN = "arn:aws:kafka:local:000000000000:cluster/devstack/00000000-0000-0000-0000-000000000000-1"
+GROUP_ID, INSTANCE_ID = "football-consumer", "devstack-event-source"
 
 
 def _b64(data: bytes | None) -> str | None:
@@ -64,7 +76,7 @@ class LocalEventSource:
         topic: str,
         handler: Handler,
         *,
-        group_id: str = "football-consumer",
+        group_id: str = GROUP_ID,
         instance_id: str | None = None,
         batch_size: int = 500,
         window_ms: int = 100,
@@ -151,8 +163,27 @@ def main() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     LocalEventSource(
-        settings.bootstrap_servers, settings.topic, app.consume_events, instance_id="devstack-event-source"
+        settings.bootstrap_servers,
+        settings.topic,
+        app.consume_events,
+        group_id=os.environ.get("EVENT_SOURCE_GROUP", GROUP_ID),
+        instance_id=os.environ.get("EVENT_SOURCE_ID", INSTANCE_ID),
     ).run(stop)
+
+
+def spawn(count: int, env: Mapping[str, str], cwd: Path, stdout: Any = None) -> list["subprocess.Popen[bytes]"]:
+    """``count`` event-source processes in one consumer group, each a static member of its own: the first
+    is ``INSTANCE_ID`` (a single source keeps the id it always had), the others ``INSTANCE_ID-<n>``."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-m", "devstack.event_source"],
+            cwd=cwd,
+            env=dict(env) | {"EVENT_SOURCE_ID": INSTANCE_ID if n == 0 else f"{INSTANCE_ID}-{n}"},
+            stdout=stdout,
+            stderr=None if stdout is None else subprocess.STDOUT,
+        )
+        for n in range(count)
+    ]
 
 
 if __name__ == "__main__":

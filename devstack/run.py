@@ -5,6 +5,11 @@ DYNAMODB_ENDPOINT_URL point at running ones), creates topics and tables,
 serves the Chalice app on 127.0.0.1:$PORT and its WebSocket API on
 ws://127.0.0.1:$WS_PORT, and runs the local event sources that feed the
 consumer Lambda (from Kafka) and the broadcaster (from the table's stream).
+
+EVENT_SOURCES=N (default 1) runs N consumer event sources in one consumer
+group, and EVENTS_TOPIC_PARTITIONS (default 3) is the partition count of a
+topic this creates (an existing topic keeps its own): Kafka gives each source
+a share of the partitions, so more sources than partitions leaves some idle.
 """
 
 import os
@@ -16,6 +21,7 @@ import threading
 from pathlib import Path
 
 from chalicelib.config import Settings
+from devstack import event_source
 from devstack.api_server import local_api_server
 from devstack.stack import LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic
 from devstack.websocket_gateway import LocalWebSocketGateway
@@ -49,7 +55,7 @@ def main() -> None:
         token = os.environ.get("INGEST_TOKEN") or _saved_token()
         os.environ["INGEST_TOKEN"] = token
         settings = Settings.from_env(os.environ)
-        ensure_topic(settings.bootstrap_servers, settings.topic)
+        ensure_topic(settings.bootstrap_servers, settings.topic, int(os.environ.get("EVENTS_TOPIC_PARTITIONS", "3")))
         ensure_topic(settings.bootstrap_servers, settings.dead_letter_topic)
         ensure_table(settings.dynamodb_endpoint_url or "", settings.table)
         ensure_subscriptions_table(settings.dynamodb_endpoint_url or "", settings.subscriptions_table)
@@ -71,10 +77,11 @@ def main() -> None:
         # The consumer and the broadcaster run in processes of their own, as each runs in its own Lambda:
         # ingest, consumption and fan-out then share no interpreter lock.
         env = os.environ | {"WEBSOCKET_ENDPOINT_URL": gateway.management_url}
-        sources = {
-            module: subprocess.Popen([sys.executable, "-m", module], cwd=PROJECT_DIR, env=env)
-            for module in ("devstack.event_source", "devstack.stream_source")
-        }
+        consumers = event_source.spawn(int(os.environ.get("EVENT_SOURCES", "1")), env, PROJECT_DIR)
+        sources = {f"devstack.event_source #{n + 1}": source for n, source in enumerate(consumers)}
+        sources["devstack.stream_source"] = subprocess.Popen(
+            [sys.executable, "-m", "devstack.stream_source"], cwd=PROJECT_DIR, env=env
+        )
         print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
         print(
             f"Match centre on http://127.0.0.1:{port}/, WebSocket on {gateway.url} - Ctrl-C stops everything",
