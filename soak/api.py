@@ -1,0 +1,40 @@
+"""``python -m soak.api``: the API alone, as ``make run`` serves it, so the soak can SIGKILL it by its PID.
+
+``make run`` serves the HTTP API and the WebSocket API from its own process, next to Kafka, DynamoDB
+Local and both event sources; here the same two servers (devstack.api_server, devstack.websocket_gateway)
+run in a process of their own, configured by the same environment (PORT, WS_PORT, WS_MANAGEMENT_PORT,
+KAFKA_BOOTSTRAP_SERVERS, DYNAMODB_ENDPOINT_URL, INGEST_TOKEN, ...). SIGTERM stops it.
+"""
+
+import os
+import signal
+import threading
+
+from devstack.api_server import local_api_server
+from devstack.websocket_gateway import LocalWebSocketGateway
+
+
+def main() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    import app  # after the environment is final: its Services read it lazily
+
+    server = local_api_server(app.app, int(os.environ["PORT"]))
+    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
+    ws_port = int(os.environ["WS_PORT"])
+    gateway = LocalWebSocketGateway(
+        app.ws_connect,
+        app.ws_message,
+        app.ws_disconnect,
+        port=ws_port,
+        management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 1)),
+    ).start()
+    print(f"API on http://127.0.0.1:{os.environ['PORT']}/, WebSocket on {gateway.url}", flush=True)
+    stop.wait()
+    server.shutdown()
+    gateway.stop()
+
+
+if __name__ == "__main__":
+    main()

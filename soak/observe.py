@@ -1,0 +1,156 @@
+"""What the pipeline says once the load and the faults are over: drained, then read through the public API.
+
+Drained means the event source's consumer group has committed every offset of the events topic and
+the topic's end did not move for a while (a request abandoned mid-flight could still land late).
+Everything else is read over HTTP, every page followed: each match's timeline, /stats and change feed,
+and the whole directory. The dead-letter topic is read from Kafka directly, from its first offset.
+"""
+
+import inspect
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import requests
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
+from kafka.structs import TopicPartition
+
+from devstack.event_source import LocalEventSource
+
+# The consumer group `python -m devstack.event_source` joins: its LocalEventSource's default.
+CONSUMER_GROUP: str = inspect.signature(LocalEventSource.__init__).parameters["group_id"].default
+READ_ATTEMPTS = 10
+
+
+def _end_offsets(bootstrap_servers: str, topic: str) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","), request_timeout_ms=15_000)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return dict(consumer.end_offsets(partitions)) if partitions else {}
+    finally:
+        consumer.close()
+
+
+def lag(bootstrap_servers: str, topic: str, group: str) -> tuple[int, dict[TopicPartition, int]]:
+    """(records not yet committed by the group, the topic's end offsets)."""
+    ends = _end_offsets(bootstrap_servers, topic)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), request_timeout_ms=15_000)
+    try:
+        committed = admin.list_group_offsets({group: None}).get(group, {})
+    finally:
+        admin.close()
+    behind = sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
+    return behind, ends
+
+
+def wait_drained(
+    bootstrap_servers: str,
+    topic: str,
+    group: str,
+    timeout_s: float,
+    quiet_s: float,
+    log: Callable[[str], None] = print,
+) -> float:
+    """Block until nothing is left to consume and the topic stayed still for ``quiet_s``; seconds taken."""
+    started = time.monotonic()
+    still_since, last_ends, reported = None, None, 0.0
+    while True:
+        try:
+            behind, ends = lag(bootstrap_servers, topic, group)
+        except KafkaError as error:  # e.g. the coordinator still loading after a restart
+            behind, ends = -1, None
+            log(f"soak: drain check failed ({error!r}); retrying")
+        now = time.monotonic()
+        if behind == 0 and ends == last_ends:
+            still_since = still_since or now
+            if now - still_since >= quiet_s:
+                return now - started
+        else:
+            still_since = None
+        last_ends = ends
+        if now - started > timeout_s:
+            raise TimeoutError(f"the consumer did not drain within {timeout_s:.0f}s ({behind} records behind)")
+        if now - reported > 15:
+            log(f"soak: draining, {behind} records behind")
+            reported = now
+        time.sleep(1.0)
+
+
+@attrs.frozen
+class MatchReads:
+    timeline: list[dict[str, Any]]
+    stats: dict[str, Any]
+    changes: list[dict[str, Any]]
+
+
+class Reader:
+    """GETs with a few retries: the verification must not fail on a connection the OS dropped."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+
+    def get(self, path: str, **params: Any) -> Any:
+        for attempt in range(1, READ_ATTEMPTS + 1):
+            try:
+                response = self.session.get(self.url + path, params=params, timeout=60)
+            except requests.RequestException:
+                if attempt == READ_ATTEMPTS:
+                    raise
+                time.sleep(1.0)
+                continue
+            if response.status_code == 200:
+                return response.json()
+            if response.status_code < 500 or attempt == READ_ATTEMPTS:
+                raise RuntimeError(f"GET {path} {params} answered {response.status_code}: {response.text[:300]}")
+            time.sleep(1.0)
+        raise AssertionError("unreachable")
+
+    def pages(self, path: str, items: str, cursor_parameter: str, **params: Any) -> list[dict[str, Any]]:
+        """Every item of every page, following next_cursor until it is null."""
+        found: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self.get(path, **params, **({cursor_parameter: cursor} if cursor else {}))
+            found += page[items]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return found
+
+    def match(self, match_id: str) -> MatchReads:
+        return MatchReads(
+            timeline=self.pages(f"/matches/{match_id}", "events", "cursor", limit=1000),
+            stats=self.get(f"/matches/{match_id}/stats"),
+            changes=self.pages(f"/matches/{match_id}/changes", "changes", "after", limit=1000),
+        )
+
+    def directory(self) -> list[dict[str, Any]]:
+        return self.pages("/matches", "matches", "cursor", limit=100)
+
+
+def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:
+    """Every record of the topic from its first offset to its end now: (key, value, headers)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","), enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        found: list[tuple[bytes | None, bytes, dict[str, bytes]]] = []
+        deadline = time.monotonic() + 120
+        while any(consumer.position(tp) < ends[tp] for tp in partitions):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"could not read {topic} to its end")
+            for records in consumer.poll(timeout_ms=1000).values():
+                found += [(r.key, r.value, dict(r.headers or [])) for r in records]
+        return found
+    finally:
+        consumer.close()
+
+
+def read_all(reader: Reader, match_ids: Iterable[str]) -> dict[str, MatchReads]:
+    return {match_id: reader.match(match_id) for match_id in match_ids}

@@ -1,0 +1,168 @@
+"""The run's figures: a JSON document (soak/results/<timestamp>.json) and the table printed at the end."""
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from soak.faults import Fault
+from soak.ledger import Request
+from soak.topology import Topology
+from soak.verify import Verification
+
+if TYPE_CHECKING:
+    from soak.runner import SoakConfig
+
+AMBIGUITY = (
+    "An event counts as acknowledged only when a 202 answered its request. Requests that got a 503, a "
+    "timeout or a dropped connection were retried unchanged (same event ids and versions) until a 202; "
+    "the copies Kafka may have got from the failed attempts are duplicates the version rule must ignore. "
+    "A request still unacknowledged after the retry budget was abandoned: each of its events was tried "
+    "as landed and as lost, and accepted if one of the two reproduces the change feed exactly (events "
+    "without an id are recognised by content). Such events are counted under 'unacknowledged, stored' "
+    "and never as lost or double-counted; acknowledged ones must be stored at their final version."
+)
+
+
+def build(
+    *,
+    config: "SoakConfig",
+    started_at: datetime,
+    load_s: float,
+    drain_s: float,
+    requests: Sequence[Request],
+    faults: Sequence[Fault],
+    planned_faults: int,
+    topology: Topology,
+    verification: Verification,
+    poison: Mapping[bytes, bool],
+    data_dir: Path,
+) -> dict[str, Any]:
+    failures: Counter[str] = Counter()
+    for request in requests:
+        failures.update(request.failures)
+    retried = [request for request in requests if request.attempts > 1]
+    v = verification
+    return {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "config": {
+            "minutes": config.minutes,
+            "rate_events_per_s": config.rate,
+            "seed": config.seed,
+            "clients": config.clients,
+            "active_matches_per_client": config.active_matches,
+            "match_events": config.match_events,
+            "downtime_s": list(config.downtime_s),
+            "give_up_s": config.give_up_s,
+            "kinds": list(config.kinds),
+            "raw_dynamodb_kill": config.raw_dynamodb_kill,
+        },
+        "load_s": round(load_s, 1),
+        "drain_s": round(drain_s, 1),
+        "faults": {
+            "planned": planned_faults,
+            "injected": len(faults),
+            "by_kind": dict(Counter(fault.kind for fault in faults)),
+            "list": [attrs.asdict(fault) for fault in faults],
+        },
+        "unexpected_exits": [attrs.asdict(exit_) for exit_ in topology.unexpected],
+        "restart_failures": topology.restart_failures,
+        "requests": {
+            "sent": v.requests,
+            "acknowledged": v.requests_acked,
+            "abandoned": v.requests_abandoned,
+            "rejected": v.requests_rejected,
+            "retried": len(retried),
+            "attempts": sum(request.attempts for request in requests),
+            "failed_attempts": dict(failures),
+        },
+        "events": {
+            "acknowledged": v.events_acked,
+            "distinct_acknowledged": v.distinct_events_acked,
+            "by_op": dict(v.ops_acked),
+            "retried": sum((request.attempts - 1) * len(request.events) for request in retried),
+            "achieved_rate_per_s": round(v.events_acked / load_s, 1) if load_s else 0.0,
+            "matches": v.matches,
+        },
+        "ambiguity": {
+            "treatment": AMBIGUITY,
+            "unacknowledged_landed": v.unacked_landed,
+            "unacknowledged_not_landed": v.unacked_not_landed,
+            "unacknowledged_without_id_matched_by_content": v.unacked_derived_matched,
+        },
+        "verification": {
+            "lost": v.lost,
+            "double_counted": v.double_counted,
+            "mismatches": v.mismatches,
+            "stats_over_counted_units": v.stats_over_units,
+            "stats_under_counted_units": v.stats_under_units,
+            "examples": dict(v.examples),
+        },
+        "dead_letter": {
+            "records": v.dead_letter_records,
+            "valid": v.dead_letter_valid,
+            "poison_injected": len(poison),
+            "poison_acknowledged": sum(poison.values()),
+            "poison_found": v.poison_found,
+            "poison_missing": v.poison_missing,
+        },
+        "data_dir": str(data_dir),
+        "passed": v.passed,
+    }
+
+
+def table(result: Mapping[str, Any]) -> str:
+    """The summary a person reads at the end of the run."""
+    faults, requests, events = result["faults"], result["requests"], result["events"]
+    check, dead, ambiguity = result["verification"], result["dead_letter"], result["ambiguity"]
+    by_kind = ", ".join(f"{kind} {n}" for kind, n in sorted(faults["by_kind"].items())) or "none"
+    exits = Counter(exit_["target"] for exit_ in result["unexpected_exits"])
+    exits_text = ", ".join(f"{kind} {n}" for kind, n in sorted(exits.items())) or "none"
+    failed = ", ".join(f"{kind} {n}" for kind, n in sorted(requests["failed_attempts"].items())) or "none"
+    ops = ", ".join(f"{op} {n}" for op, n in sorted(events["by_op"].items()))
+    rows = [
+        (
+            "load",
+            f"{result['load_s']:.0f}s at {result['config']['rate_events_per_s']:g} events/s offered, "
+            f"{events['achieved_rate_per_s']:g}/s acknowledged; drained in {result['drain_s']:.0f}s",
+        ),
+        ("faults injected", f"{faults['injected']} of {faults['planned']} planned ({by_kind})"),
+        ("unexpected exits", f"{sum(exits.values())} ({exits_text})"),
+        ("matches", f"{events['matches']}"),
+        (
+            "requests",
+            f"{requests['sent']} sent, {requests['acknowledged']} acknowledged, {requests['retried']} retried, "
+            f"{requests['abandoned']} abandoned, {requests['rejected']} rejected",
+        ),
+        ("failed attempts", failed),
+        ("events acknowledged", f"{events['acknowledged']} ({events['distinct_acknowledged']} distinct events; {ops})"),
+        ("events retried", f"{events['retried']}"),
+        (
+            "unacknowledged",
+            f"{ambiguity['unacknowledged_landed']} landed, {ambiguity['unacknowledged_not_landed']} not",
+        ),
+        ("LOST", f"{check['lost']}"),
+        ("DOUBLE-COUNTED", f"{check['double_counted']} (statistics over by {check['stats_over_counted_units']})"),
+        ("other mismatches", f"{check['mismatches']} (statistics under by {check['stats_under_counted_units']})"),
+        (
+            "dead-letter topic",
+            f"{dead['records']} records: {dead['valid']} valid, {dead['poison_found']} of "
+            f"{dead['poison_acknowledged']} acknowledged poison records",
+        ),
+        ("result", "PASSED" if result["passed"] else "FAILED"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{name:<{width}}  {value}" for name, value in rows]
+    for category, examples in check["examples"].items():
+        lines.append(f"{category}:")
+        lines += [f"  {example}" for example in examples[:10]]
+    return "\n".join(lines)
+
+
+def write(result: Mapping[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
