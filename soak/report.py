@@ -23,7 +23,7 @@ AMBIGUITY = (
     "the copies Kafka may have got from the failed attempts are duplicates the version rule must ignore. "
     "A request still unacknowledged after the retry budget was abandoned: each of its events was tried "
     "as landed and as lost, and accepted if one of the two reproduces the change feed exactly (events "
-    "without an id are recognised by content). Such events are counted under 'unacknowledged, stored' "
+    "without an id are recognised by content). Such events are counted as 'unacknowledged: landed' or 'not' "
     "and never as lost or double-counted; acknowledged ones must be stored at their final version."
 )
 
@@ -46,6 +46,8 @@ def build(
     for request in requests:
         failures.update(request.failures)
     retried = [request for request in requests if request.attempts > 1]
+    # an attempt that got no answer (dropped connection, timeout) may have reached Kafka: its retry is a duplicate
+    unanswered = [request for request in retried if request.failures.keys() & {"connection", "timeout"}]
     v = verification
     return {
         "started_at": started_at.isoformat(timespec="seconds"),
@@ -67,7 +69,7 @@ def build(
             "planned": planned_faults,
             "injected": len(faults),
             "by_kind": dict(Counter(fault.kind for fault in faults)),
-            "list": [attrs.asdict(fault) for fault in faults],
+            "list": [attrs.asdict(fault) | {"paused": list(fault.paused)} for fault in faults],  # JSON as written
         },
         "unexpected_exits": [attrs.asdict(exit_) for exit_ in topology.unexpected],
         "restart_failures": topology.restart_failures,
@@ -77,6 +79,7 @@ def build(
             "abandoned": v.requests_abandoned,
             "rejected": v.requests_rejected,
             "retried": len(retried),
+            "retried_after_no_answer": len(unanswered),
             "attempts": sum(request.attempts for request in requests),
             "failed_attempts": dict(failures),
         },
@@ -135,7 +138,8 @@ def table(result: Mapping[str, Any]) -> str:
         ("matches", f"{events['matches']}"),
         (
             "requests",
-            f"{requests['sent']} sent, {requests['acknowledged']} acknowledged, {requests['retried']} retried, "
+            f"{requests['sent']} sent, {requests['acknowledged']} acknowledged, {requests['retried']} retried "
+            f"({requests['retried_after_no_answer']} after an attempt with no answer), "
             f"{requests['abandoned']} abandoned, {requests['rejected']} rejected",
         ),
         ("failed attempts", failed),
