@@ -1,10 +1,10 @@
 """Cold start: a fresh interpreter imports the app and serves one first call, per path, as Lambda runs it.
 
-    python -m bench.coldstart [--runs 20] [--tree] [--package ZIP] [--baseline ZIP] [--bytecode] [--json FILE]
+    python -m bench.coldstart [--runs 20] [--tree] [--package ZIP] [--baseline ZIP] [--json FILE]
 
 For each path, ``runs`` times (the paths taking turns, so the machine's drift spreads evenly), a new
-interpreter (bench/coldstart_child.py) imports the handler's module (``import app``: Chalice has one
-module for every function) and then serves the path's first call, each timed from inside:
+interpreter (tests/support/lambda_bootstrap.py, for one invocation) imports the handler's module (``import
+app``: Chalice has one module for every function) and then serves the path's first call, timed from inside:
 
     ingest       POST /events (10 events of a new match), API Gateway's REST proxy event after the authorizer
     query        GET /matches/{match_id}/stats of a stored match, the REST proxy event
@@ -14,12 +14,11 @@ module for every function) and then serves the path's first call, each timed fro
 
 The events are tests/support/aws_events' builders over devstack's (``event_source.msk_event``,
 ``stream_source.stream_event``). By default the code is the Lambda package the CDK app builds
-(``infra.app.build``, as ``make synth``), unzipped, run with ``python -I -S -B`` seeing only the package,
-the standard library and the SDK that Lambda's Python runtime provides (as tests/support/lambda_bootstrap.py).
-``-B`` because Lambda's /var/task is read-only: the package ships no bytecode and none can be written, so
-every cold start compiles the package's modules (the runtime's own SDK is precompiled); ``--bytecode``
-measures the package compiled first, as if it shipped bytecode for the runtime's Python. ``--tree`` runs
-the source tree with the venv instead (no package build).
+(``infra.app.build``, as ``make synth``), unzipped, run by the runtime's Python (infra/package.py's
+``runtime_python``, else this one) with ``-I -S -B``, seeing only the package, the standard library and
+the SDK that Lambda's Python runtime provides, precompiled as there. ``-B`` because Lambda's /var/task is
+read-only: the bytecode the package ships (infra/package.py) is all there is; a package without any is
+compiled by every cold start. ``--tree`` runs the source tree with the venv instead (no package build).
 
 The first calls need real services: Kafka, DynamoDB with the tables, and a WebSocket gateway with its
 Management API. ``cold_start`` takes the endpoints of a running stack, or starts a throw-away one (Kafka
@@ -40,7 +39,6 @@ import uuid
 import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +51,10 @@ from chalicelib.records import encode
 from devstack.stack import Endpoints, LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic, free_port
 from devstack.stream_source import stream_event
 from matchtools.generate import generate_match
+from tests.support import lambda_runtime
 from tests.support.aws_events import REGION, change_record, kafka_record, msk_event, rest_api_event
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CHILD = Path(__file__).resolve().parent / "coldstart_child.py"
 PATHS = ("ingest", "query", "consumer", "broadcaster")
 HANDLERS = {
     "ingest": "app.app",
@@ -73,31 +71,25 @@ CALL_TIMEOUT_S = 120.0
 
 
 class Code:
-    """What a run imports: the unzipped Lambda package and the runtime's SDK, or the source tree."""
+    """What a run imports: the Lambda package laid out as Lambda runs it, or the source tree."""
 
-    def __init__(self, work: Path, *, tree: bool = False, package: Path | None = None, bytecode: bool = False) -> None:
+    def __init__(self, work: Path, *, tree: bool = False, package: Path | None = None) -> None:
         self.tree, self.zip, self.size = tree, None, None
         work.mkdir(parents=True, exist_ok=True)
         if tree:
-            self.dirs, self.flags = [str(PROJECT_DIR)], ["-I"]  # the venv's site-packages: no -S
+            self.python, self.dirs = sys.executable, (PROJECT_DIR,)
             return
         self.zip = package or _build_package(work)
         self.size = package_size(self.zip) | {"zip": str(package) if package else "built by infra.app.build('dev')"}
-        task, runtime = work / "task", work / "runtime"
-        with zipfile.ZipFile(self.zip) as archive:
-            archive.extractall(task)
-        _runtime_sdk(runtime)
-        if bytecode:
-            subprocess.run([sys.executable, "-m", "compileall", "-q", str(task)], check=True)
-        self.dirs, self.flags = [str(task), str(runtime)], ["-I", "-S", "-B"]
+        self.python, self.dirs = lambda_runtime.python(), lambda_runtime.lay_out(self.zip, work)
 
     def describe(self) -> str:
-        if self.tree:
-            return f"source tree, python {' '.join(self.flags)}"
-        return f"Lambda package, python {' '.join(self.flags)}"
+        return f"source tree, {self.python} -I" if self.tree else f"Lambda package, {self.python} -I -S -B"
 
     def command(self, *extra: str) -> list[str]:
-        return [sys.executable, *self.flags, *extra, str(CHILD), *self.dirs]
+        if self.tree:  # the venv's site-packages: no -S
+            return [self.python, "-I", *extra, str(lambda_runtime.BOOTSTRAP), str(PROJECT_DIR)]
+        return lambda_runtime.command(*self.dirs, *extra)
 
 
 def _build_package(work: Path) -> Path:
@@ -108,18 +100,6 @@ def _build_package(work: Path) -> Path:
         build("dev", str(work / "cdk.out"))
     (package_zip,) = (work / "chalice.out").glob("*/deployment.zip")
     return package_zip
-
-
-def _runtime_sdk(runtime: Path) -> None:
-    """What Lambda's Python runtime adds to the standard library (/var/runtime): the SDK, from this venv."""
-    from infra.package import RUNTIME_PROVIDED
-
-    for name in RUNTIME_PROVIDED:
-        for file in metadata.distribution(name).files or []:
-            source = Path(str(file.locate()))
-            if source.is_file() and not str(file).startswith(".."):
-                (runtime / str(file)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, runtime / str(file))
 
 
 def package_size(package_zip: Path, largest: int = 6) -> dict[str, Any]:
@@ -289,8 +269,10 @@ def _invoke(code: Code, environ: Mapping[str, str], invocation: Mapping[str, Any
     if process.returncode != 0 or not lines:
         raise RuntimeError(f"the cold start failed (exit {process.returncode}):\n{log[-3000:]}")
     answer: dict[str, Any] = json.loads(lines[-1])
-    if "error" in answer:
-        raise RuntimeError(f"{invocation.get('handler')}: {answer['error']}\n{log[-3000:]}")
+    if "errorType" in answer:
+        raise RuntimeError(
+            f"{invocation.get('handler')}: {answer['errorType']}: {answer['errorMessage']}\n{log[-3000:]}"
+        )
     answer["stderr"] = log
     return answer
 
@@ -355,7 +337,6 @@ def cold_start(
     environ: Mapping[str, str] | None = None,
     tree: bool = False,
     package: Path | None = None,
-    bytecode: bool = False,
     baseline: Path | None = None,
     paths: Sequence[str] = PATHS,
     warmup: int = 1,
@@ -370,7 +351,7 @@ def cold_start(
     websocket   (ws_url, management_url) of a running WebSocket gateway; None starts devstack's gateway in
                 this process on the app's handlers, pointed at ``endpoints``.
     tree        run the source tree (venv) instead of the Lambda package; ``package``: a deployment.zip to
-                use instead of building one; ``bytecode``: compile the package first (see the module doc).
+                use instead of building one.
     baseline    another deployment.zip, measured in the same runs (taking turns with the code measured), so
                 a before/after comparison shares the machine's state; its figures go under "baseline".
     warmup      rounds of every path run first and not counted (a fresh stack's JVMs are still warming up).
@@ -378,9 +359,9 @@ def cold_start(
     settings = Settings.from_env(os.environ if environ is None else environ)
     work = Path(tempfile.mkdtemp(prefix="coldstart-"))
     try:
-        codes = {"measured": Code(work / "measured", tree=tree, package=package, bytecode=bytecode)}
+        codes = {"measured": Code(work / "measured", tree=tree, package=package)}
         if baseline:
-            codes["baseline"] = Code(work / "baseline", package=baseline, bytecode=bytecode)
+            codes["baseline"] = Code(work / "baseline", package=baseline)
         log(f"cold start: {codes['measured'].describe()}, {runs} runs of {', '.join(paths)}")
         with contextlib.ExitStack() as exit_stack:
             stack = Stack(exit_stack, endpoints, websocket, settings, log)
@@ -452,7 +433,7 @@ def _result(
     }
     return {
         "code": code.describe(),
-        "python": sys.version.split()[0],
+        "python": subprocess.run([code.python, "-V"], capture_output=True, text=True).stdout.split()[-1],
         "runs": runs,
         "paths": paths,
         "import_target_ms": IMPORT_TARGET_MS,
@@ -507,7 +488,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--tree", action="store_true", help="the source tree with the venv, not the Lambda package")
     parser.add_argument("--package", type=Path, help="a deployment.zip to measure instead of building one")
-    parser.add_argument("--bytecode", action="store_true", help="compile the package first")
     parser.add_argument("--baseline", type=Path, help="a deployment.zip measured in the same runs, for comparison")
     parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds first (default 1)")
     parser.add_argument("--importtime-runs", type=int, default=5)
@@ -517,7 +497,6 @@ def main(argv: list[str] | None = None) -> None:
         args.runs,
         tree=args.tree,
         package=args.package,
-        bytecode=args.bytecode,
         baseline=args.baseline,
         warmup=args.warmup,
         importtime_runs=args.importtime_runs,

@@ -3,8 +3,9 @@
 The package is built by the CDK app exactly as `make synth`/`make deploy` build
 it, unzipped into an empty directory, and imported by a fresh interpreter that
 sees only that directory, the standard library and the AWS SDK that Lambda's
-Python runtime provides (tests/support/lambda_bootstrap.py). Every function in
-the template is invoked with the events AWS sends it.
+Python runtime provides (tests/support/lambda_runtime.py), with the runtime's
+Python where this machine has it (infra/package.py's ``runtime_python``). Every
+function in the template is invoked with the events AWS sends it.
 """
 
 import ast
@@ -12,11 +13,8 @@ import contextlib
 import json
 import shutil
 import subprocess
-import sys
 import threading
 import uuid
-import zipfile
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +25,8 @@ from websockets.exceptions import InvalidStatus
 from devstack.stack import LocalStack, ensure_topic, free_port
 from devstack.websocket_gateway import STAGE, LocalWebSocketGateway
 from infra.app import build
-from infra.package import RUNTIME_PROVIDED
-from tests.support import TOKEN, eventually
+from infra.package import CACHE_TAG, RUNTIME, runtime_python
+from tests.support import TOKEN, eventually, lambda_runtime
 from tests.support.aws_events import (
     change_record,
     custom_resource_event,
@@ -38,7 +36,6 @@ from tests.support.aws_events import (
 )
 from tests.support.live import LiveClient
 
-BOOTSTRAP = Path(__file__).resolve().parents[1] / "support" / "lambda_bootstrap.py"
 # Standard-library modules that Python 3.12 and 3.13 removed (PEP 594, PEP 632, What's New): the functions run
 # on python3.13, this machine has only 3.11.
 REMOVED_BY_3_13 = {
@@ -79,16 +76,7 @@ class Package:
         (package_dir,) = (work / "chalice.out").glob("*/")
         self.zip = package_dir / "deployment.zip"
         self.template = json.loads((package_dir / "sam.json").read_text())
-        self.task = work / "task"
-        with zipfile.ZipFile(self.zip) as archive:
-            archive.extractall(self.task)
-        self.runtime = work / "runtime"  # what the Lambda Python runtime adds to the standard library
-        for name in RUNTIME_PROVIDED:
-            for file in metadata.distribution(name).files or []:
-                source = Path(str(file.locate()))
-                if source.is_file() and not str(file).startswith(".."):
-                    (self.runtime / str(file)).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, self.runtime / str(file))
+        self.task, self.runtime = lambda_runtime.lay_out(self.zip, work)
 
     def handlers(self) -> dict[str, str]:
         return {
@@ -107,7 +95,7 @@ class LambdaRuntime:
     def __init__(self, package: Package, environ: dict[str, str], log: Path) -> None:
         self._log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(BOOTSTRAP), str(package.task), str(package.runtime)],
+            lambda_runtime.command(package.task, package.runtime),
             env=environ,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -150,6 +138,22 @@ def test_the_package_is_pure_python_small_and_leaves_the_sdk_to_the_runtime(pack
     zipped, unzipped = package.zip.stat().st_size, package.unzipped_bytes()
     print(f"\nLambda package: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped, {len(files)} files")
     assert zipped < 5_000_000 and unzipped < 15_000_000  # was 19.4 MB / 30.5 MB with the SDK bundled
+
+
+@pytest.mark.skipif(runtime_python() is None, reason=f"no {RUNTIME} here: the package ships no bytecode")
+def test_the_package_ships_the_bytecode_the_runtime_imports_instead_of_compiling(package, tmp_path):
+    sources = {f.relative_to(package.task) for f in package.task.rglob("*.py")}
+    bytecode = package.task.rglob(f"__pycache__/*.{CACHE_TAG}.pyc")
+    compiled = {f.parent.parent.relative_to(package.task) / f"{f.name.split('.')[0]}.py" for f in bytecode}
+    assert sources == compiled
+    # unchecked-hash bytecode: the runtime never reads the source, so an unreadable one changes nothing
+    task = shutil.copytree(package.task, tmp_path / "task")
+    (task / "app.py").write_text("raise SystemExit('the source was compiled')\n")
+    answer = subprocess.run(
+        lambda_runtime.command(task, package.runtime), input='{"module": "app"}\n', capture_output=True, text=True
+    )
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    assert "chalicelib" in json.loads(answer.stdout)["imported"]
 
 
 def test_the_package_imports_no_module_that_python_3_13_removed(package):
