@@ -26,7 +26,6 @@ The raw DynamoDB writes go to the stack's own table, whose stream (for live push
 
 import argparse
 import os
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,10 +36,8 @@ from bench.coldstart import cold_start
 from bench.cost import quiet_stdout
 from bench.costs import per_event_costs
 from bench.push import push_latency
-from bench.workload import TOKEN
+from bench.workload import TOKEN, throwaway_stack
 from chalicelib.config import Settings
-from devstack.run_process import RunProcess
-from devstack.stack import free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -62,8 +59,6 @@ def main(argv: list[str] | None = None) -> None:
     quick, scale = args.quick, 0.1 if args.quick else 1.0
     trials = 2 if quick else args.trials
 
-    stack = RunProcess(Path(tempfile.mkdtemp(prefix="bench-")) / "data", free_port(), TOKEN)
-    bootstrap, dynamodb_url = stack.endpoints.bootstrap_servers, stack.endpoints.dynamodb_endpoint_url
     figures: dict[str, report.Summary] = {}
     raw: dict[str, dict[str, Any]] = {}
 
@@ -76,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         figures[name] = report.summary(values)
         say(f"{name}: {figures[name]}")
 
-    try:
+    with throwaway_stack("bench") as stack:
+        bootstrap, dynamodb_url = stack.endpoints.bootstrap_servers, stack.endpoints.dynamodb_endpoint_url
         say(f"stack up: API {stack.url}, Kafka {bootstrap}, DynamoDB {dynamodb_url}")
         limit("producer", "raw_producer_per_s", lambda: limits.raw_producer(bootstrap, trials, quick))
         rates, latencies = system.ingest_batches(stack.url, trials, max(2, int(12 * scale)))
@@ -105,11 +101,11 @@ def main(argv: list[str] | None = None) -> None:
         measured("push_latency_s", live["delays"] or [float("inf")])  # inf: nothing arrived in time
         measured("fan_out_per_s", [live["fan_out_per_s"]])
         say(f"push: {live['delivered']} of {live['due']} deliveries within the drain")
+    # on a new stack: the one above holds a few hundred thousand items and the push run's backlog
+    with throwaway_stack("bench-costs") as stack:
         with quiet_stdout():  # the app's own logs, printed as a Lambda prints them, would bury the progress
             costs = per_event_costs(stack, quick=quick, say=say)
         cold = cold_start(2 if quick else 20, endpoints=stack.endpoints, log=say)
-    finally:
-        stack.stop()
 
     ratios = report.compare(figures, raw)
     import_ms = max(path["import_ms"]["median"] for path in cold["paths"].values())

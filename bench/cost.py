@@ -17,7 +17,6 @@ import math
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -613,16 +612,10 @@ def measure(directory: Path, quick: bool) -> tuple[Path, dict[str, Any]]:
     """Per-event costs on a throw-away stack, kept as ``costs-<timestamp>.json``."""
     from bench.costs import per_event_costs
     from bench.report import machine
-    from bench.workload import TOKEN
-    from devstack.run_process import RunProcess
-    from devstack.stack import free_port
+    from bench.workload import throwaway_stack
 
-    stack = RunProcess(Path(tempfile.mkdtemp(prefix="cost-")) / "data", free_port(), TOKEN)
-    try:
-        with quiet_stdout():
-            costs = per_event_costs(stack, quick=quick, say=lambda text: print(text, file=sys.stderr, flush=True))
-    finally:
-        stack.stop()
+    with throwaway_stack("cost") as stack, quiet_stdout():
+        costs = per_event_costs(stack, quick=quick, say=lambda text: print(text, file=sys.stderr, flush=True))
     timestamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"costs-{timestamp}.json"

@@ -47,7 +47,7 @@ from typing import Any
 from kafka import KafkaProducer
 
 from bench.system import wait_idle
-from bench.workload import REQUEST_EVENTS, TOKEN, events_for
+from bench.workload import REQUEST_EVENTS, TOKEN, app_on, events_for
 from chalicelib import layout
 from chalicelib.config import Settings
 from chalicelib.events import parse_event
@@ -395,20 +395,6 @@ def _median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def _app(stack: RunProcess) -> Any:
-    """The app module, its services pointed at the stack (as bench.system does)."""
-    os.environ.update(
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": stack.endpoints.bootstrap_servers,
-            "DYNAMODB_ENDPOINT_URL": stack.endpoints.dynamodb_endpoint_url,
-            "INGEST_TOKEN": TOKEN,
-        }
-    )
-    import app
-
-    return app
-
-
 def _dynamodb_local_version() -> str:
     jars = sorted(resolve_artifacts()[1].glob("DynamoDBLocal-*.jar"))
     return jars[-1].stem.removeprefix("DynamoDBLocal-") if jars else "unknown"
@@ -580,11 +566,16 @@ def consume(
         future.get(timeout=60)
     producer.close()
     totals = {"stored": 0, "cpu": 0.0, "wall": 0.0, "invocations": 0}
-    done = threading.Event()
+    done, failures = threading.Event(), []
 
     def handler(msk_event: dict[str, Any], context: Any) -> None:
-        with _cpu_clock() as clock:
-            result = app.consume_events(msk_event, context)
+        try:
+            with _cpu_clock() as clock:
+                result = app.consume_events(msk_event, context)
+        except Exception as error:  # a measurement, not a pipeline: the first failure ends it
+            failures.append(error)
+            done.set()
+            raise
         totals["cpu"] += clock[0]
         totals["wall"] += clock[1]
         totals["invocations"] += 1
@@ -597,10 +588,11 @@ def consume(
     stop = threading.Event()
     thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
     thread.start()
-    if not done.wait(timeout=900):
-        raise SystemExit(f"the consumer stored {totals['stored']} of {events} events")
+    finished = done.wait(timeout=900)
     stop.set()
     thread.join(timeout=30)
+    if failures or not finished:
+        raise SystemExit(f"the consumer stored {totals['stored']} of {events} events: {failures[:1]}")
     used = meter.take()
     stored = totals["stored"]
     return {
@@ -1042,7 +1034,7 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
 
     Writes scratch matches into the stack's table and records into fresh topics; leaves the app's DynamoDB
     client as it found it."""
-    app = _app(stack)
+    app = app_on(stack)
     settings = app.services.settings
     client = dynamodb_client(stack.endpoints.dynamodb_endpoint_url)
     meter = CapacityMeter(app.services.dynamodb, layout.table_definition(settings.table))

@@ -28,29 +28,24 @@ consumer_scale        events/s from a topic of P partitions into the table, with
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
-import tempfile
-import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import requests
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
 
 from bench.report import Summary, summary
-from bench.system import load_full_match, wait_idle
-from bench.workload import TOKEN, api_records, events_for
+from bench.system import RATE_REQUEST_EVENTS, freshness_samples, load_full_match, wait_idle
+from bench.workload import TOKEN, api_records, events_for, throwaway_stack
 from chalicelib.config import Settings
 from devstack import event_source
 from devstack.run_process import PROJECT_DIR, RunProcess
-from devstack.stack import ensure_topic, free_port
-from matchtools.client import ApiClient
+from devstack.stack import ensure_topic
 
 STAGES = ("ack", "poll", "store", "read")
 LOG_TIME = "%Y-%m-%d %H:%M:%S,%f%z"  # Powertools Logger's default timestamp
@@ -101,74 +96,15 @@ def _ms(values: list[float]) -> Summary:
 def freshness_breakdown(
     stack: RunProcess, seconds: float, rate: int = 500, matches: int = 300, checkers: int = 6
 ) -> dict[str, Any]:
-    """Offer ``rate`` events/s over ``matches`` matches through the API (requests of 25, as
-    bench.system.freshness); for the last event of each request, time every stage to readable (ms)."""
+    """bench.system.freshness_samples (make bench's freshness harness) at ``rate`` events/s over ``matches``
+    matches, each sample joined with the consumer's batch log: every stage to readable (ms)."""
     topic = Settings.from_env(os.environ).topic  # the runner's: it gets this environment
     log_start = stack.log_file.stat().st_size
-    prefix, samples, pending = uuid.uuid4().hex[:6], [], []
-    lock, stop = threading.Lock(), threading.Event()
-    per_request, interval = 25, 25 / rate
-    clock = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
-    posted = [0]
-
-    def produce() -> None:
-        api, n = ApiClient(stack.url, TOKEN), 0
-        next_at = time.perf_counter()
-        while not stop.is_set():
-            batch = []
-            for _ in range(per_request):
-                n += 1
-                batch.append(
-                    {
-                        "match_id": f"f{prefix}-{random.randrange(matches)}",
-                        "event_type": "pass",
-                        "team_id": "home",
-                        "player_id": "p1",
-                        "event_id": f"{prefix}-{n}",
-                        "timestamp": datetime.fromtimestamp(clock + n / 1000, UTC).isoformat(timespec="milliseconds"),
-                    }
-                )
-            api.post_events(batch)
-            acked = time.time()
-            posted[0] += len(batch)
-            with lock:
-                pending.append((batch[-1], acked))
-            next_at += interval
-            time.sleep(max(0.0, next_at - time.perf_counter()))
-
-    def check() -> None:
-        session = requests.Session()
-        while not stop.is_set() or pending:
-            with lock:
-                item = pending.pop(0) if pending else None
-            if item is None:
-                time.sleep(0.01)
-                continue
-            event, acked = item
-            while True:
-                asked = time.time()
-                body = session.get(
-                    f"{stack.url}/matches/{event['match_id']}",
-                    params={"from": event["timestamp"], "to": event["timestamp"]},
-                    timeout=30,
-                ).json()
-                found = next((e for e in body["events"] if e["event_id"] == event["event_id"]), None)
-                if found is not None:
-                    samples.append({"acked": acked, "asked": asked, "seen": time.time(), "stored": found})
-                    break
-                time.sleep(0.02)
-
-    threads = [threading.Thread(target=produce)] + [threading.Thread(target=check) for _ in range(checkers)]
     meter = CpuMeter(_stack_parts(stack))
-    began = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds)
-    stop.set()
-    threads[0].join()
-    offered, cpu = posted[0] / (time.perf_counter() - began), meter.read()
-    for thread in threads[1:]:
-        thread.join()
+    cpu: dict[str, Any] = {}  # while offering, not while the readers drain
+    samples, offered = freshness_samples(
+        stack.url, seconds, rate, matches, checkers, on_offered=lambda: cpu.update(meter.read())
+    )
     time.sleep(0.5)  # the last lines are written right after the commit the reader saw; let them land
     log = batches(stack.log_file, log_start)
 
@@ -176,12 +112,12 @@ def freshness_breakdown(
     parts: dict[str, list[float]] = {"behind_previous_batch": [], "poll_and_window": [], "reader_wait": [], "get": []}
     freshness, end_to_end, unmatched, early = [], [], 0, 0
     for sample in samples:
-        stored = sample["stored"]
+        stored = sample.stored
         index = _batch_of(log, topic, stored["partition"], stored["offset"])
         if index is None:
             unmatched += 1
             continue
-        batch, acked, seen = log[index], sample["acked"], sample["seen"]
+        batch, acked, seen = log[index], sample.acked, sample.seen
         stages["ack"].append(acked - _wall(stored["received_at"]))
         stages["poll"].append(batch["started"] - acked)
         # The batch's line marks its last commit; the sample's own transaction may commit earlier (a batch
@@ -196,7 +132,7 @@ def freshness_breakdown(
         behind = max(0.0, min(previous, batch["started"]) - acked)  # 0 when it found the consumer idle
         parts["behind_previous_batch"].append(behind)
         parts["poll_and_window"].append(batch["started"] - acked - behind)
-        wait = max(0.0, sample["asked"] - committed)  # a GET asked before the commit may not have seen it
+        wait = max(0.0, sample.asked - committed)  # a GET asked before the commit may not have seen it
         parts["reader_wait"].append(wait)
         parts["get"].append(seen - committed - wait)
         freshness.append(seen - acked)
@@ -204,7 +140,7 @@ def freshness_breakdown(
     p50 = {stage: statistics.median(values) for stage, values in stages.items() if values}
     p99 = {stage: summary(values)["p99"] for stage, values in stages.items() if values}
     return {
-        "what": f"{rate} events/s offered over {matches} matches for {seconds:g} s, requests of {per_request}: "
+        "what": f"{rate} events/s offered over {matches} matches for {seconds:g} s, requests of {RATE_REQUEST_EVENTS}: "
         "the last event of each request, stage by stage (ms), joined with the consumer's batch log",
         "offered_per_s": round(offered, 1),
         "samples": len(samples),
@@ -464,9 +400,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip", choices=("freshness", "scale"), action="append", default=[])
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
-    stack = RunProcess(Path(tempfile.mkdtemp(prefix="bench-pipeline-")) / "data", free_port(), TOKEN)
     result: dict[str, Any] = {"machine_load_before": os.getloadavg()}
-    try:
+    with throwaway_stack("bench-pipeline") as stack:
         print(f"stack up: {stack.url}, log {stack.log_file}", flush=True)
         if "freshness" not in args.skip:
             load_full_match(stack)  # warm: DynamoDB Local's JIT and the consumer's clients, as make bench is by then
@@ -477,8 +412,6 @@ def main(argv: list[str] | None = None) -> None:
                 print(json.dumps(result[key], indent=2), flush=True)
         if "scale" not in args.skip:
             result["scale"] = consumer_scale(stack, count=args.count, trials=args.trials)
-    finally:
-        stack.stop()
     text = json.dumps(result, indent=2, default=str)
     if args.output:
         args.output.write_text(text)

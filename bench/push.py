@@ -10,16 +10,16 @@ the last one arrives.
 
 import asyncio
 import json
-import random
 import threading
 import time
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from collections.abc import Iterator
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.system import post_at
 from matchtools.client import ApiClient
 
 CONNECT_CONCURRENCY = 50
@@ -84,7 +84,7 @@ class Subscribers:
 
     async def _listen(self, connection: ClientConnection) -> None:
         async for text in connection:
-            now = time.perf_counter()
+            now = time.time()  # the clock of post_at's 202s
             message = json.loads(text)
             self.messages += 1
             self.last_message_at = now
@@ -92,39 +92,9 @@ class Subscribers:
                 self.arrivals[message["event"]["event_id"]].append(now)
 
 
-def _post_at(
-    api: ApiClient,
-    rate: int,
-    seconds: float,
-    match_ids: list[str],
-    prefix: str,
-    acked: dict[str, tuple[float, str]],
-    per_request: int = 25,
-) -> None:
-    """Offer ``rate`` events/s for ``seconds`` (``inf`` rate: as fast as the API answers)."""
-    clock = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
-    interval = per_request / rate
-    started = next_at = time.perf_counter()
-    n = 0
-    while time.perf_counter() - started < seconds:
-        batch = []
-        for _ in range(per_request):
-            n += 1
-            batch.append(
-                {
-                    "match_id": random.choice(match_ids),
-                    "event_type": "pass",
-                    "team_id": "home",
-                    "player_id": "p1",
-                    "event_id": f"{prefix}-{n}",
-                    "timestamp": datetime.fromtimestamp(clock + n / 1000, UTC).isoformat(timespec="milliseconds"),
-                }
-            )
-        api.post_events(batch)
-        now = time.perf_counter()
-        acked.update({e["event_id"]: (now, e["match_id"]) for e in batch})
-        next_at += interval
-        time.sleep(max(0.0, next_at - now))
+def _acked(requests: Iterator[tuple[list[dict[str, Any]], float]]) -> dict[str, tuple[float, str]]:
+    """event_id -> (its 202, its match) for the requests bench.system.post_at makes."""
+    return {event["event_id"]: (acked, event["match_id"]) for batch, acked in requests for event in batch}
 
 
 def _drain(subscribers: Subscribers, due: int) -> None:
@@ -154,16 +124,14 @@ def push_latency(
     per_match = clients.per_match()
     api = ApiClient(url, token)
     try:
-        steady: dict[str, tuple[float, str]] = {}
-        _post_at(api, rate, seconds, match_ids, f"{prefix}s", steady)
+        steady = _acked(post_at(api, rate, seconds, match_ids, f"{prefix}s"))
         due = sum(per_match[match_id] for _, match_id in steady.values())
         _drain(clients, due)
         delays = [
             arrived - acked for event_id, (acked, _) in steady.items() for arrived in clients.arrivals.get(event_id, [])
         ]
-        burst: dict[str, tuple[float, str]] = {}
-        messages_before, burst_started = clients.messages, time.perf_counter()
-        _post_at(api, 1_000_000, burst_seconds, match_ids, f"{prefix}b", burst, per_request=500)
+        messages_before, burst_started = clients.messages, time.time()
+        burst = _acked(post_at(api, 1_000_000, burst_seconds, match_ids, f"{prefix}b", per_request=500))
         _drain(clients, due + sum(per_match[match_id] for _, match_id in burst.values()))
         fan_out = (clients.messages - messages_before) / max(1e-9, clients.last_message_at - burst_started)
     finally:

@@ -7,11 +7,13 @@ freshness    202 -> readable, at 500 events/s over 300 matches
 reads        a whole 3,400-event match through the API, and /stats
 """
 
-import os
+import queue
 import random
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -19,7 +21,7 @@ from typing import Any
 import requests
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from bench.workload import REQUEST_EVENTS, TOKEN, api_records, events_for, run_all, timed
+from bench.workload import REQUEST_EVENTS, TOKEN, api_records, app_on, events_for, run_all, timed
 from devstack.run_process import RunProcess
 from devstack.stack import ensure_topic
 from matchtools.client import ApiClient
@@ -105,12 +107,9 @@ class WriteCounter:
 def consumer_throughput(stack: RunProcess, trials: int, count: int) -> tuple[list[float], list[float]]:
     """Preload a topic with the API's records, then time the app's consumer (via the local event source)
     draining it into the stack's table: events stored per second, and items written per event stored."""
-    bootstrap, dynamodb_url = stack.endpoints.bootstrap_servers, stack.endpoints.dynamodb_endpoint_url
-    os.environ.update(
-        {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "DYNAMODB_ENDPOINT_URL": dynamodb_url, "INGEST_TOKEN": TOKEN}
-    )
-    import app
     from devstack.event_source import LocalEventSource
+
+    bootstrap, app = stack.endpoints.bootstrap_servers, app_on(stack)
 
     counter = WriteCounter(app.services.dynamodb)
     rates, items_per_event = [], []
@@ -148,65 +147,107 @@ def consumer_throughput(stack: RunProcess, trials: int, count: int) -> tuple[lis
     return rates, items_per_event
 
 
-def freshness(url: str, seconds: float, rate: int = 500, matches: int = 300) -> list[float]:
-    """Offer `rate` events/s over `matches` matches; for one event per request, time 202 -> readable."""
-    prefix, delays, pending = uuid.uuid4().hex[:6], [], []
-    lock, stop = threading.Lock(), threading.Event()
-    per_request, interval = 25, 25 / rate
-    clock = datetime(2024, 1, 1, tzinfo=UTC)
+RATE_REQUEST_EVENTS = 25  # events per request when offering at a steady rate
 
-    def produce() -> None:
-        api, n = ApiClient(url, TOKEN), 0
-        next_at = time.perf_counter()
-        while not stop.is_set():
-            batch = []
-            for _ in range(per_request):
-                n += 1
-                stamp = clock.replace(microsecond=0).timestamp() + n / 1000
-                batch.append(
-                    {
-                        "match_id": f"f{prefix}-{random.randrange(matches)}",
-                        "event_type": "pass",
-                        "team_id": "home",
-                        "player_id": "p1",
-                        "event_id": f"{prefix}-{n}",
-                        "timestamp": datetime.fromtimestamp(stamp, UTC).isoformat(timespec="milliseconds"),
-                    }
-                )
-            api.post_events(batch)
-            with lock:
-                pending.append((batch[-1], time.perf_counter()))
-            next_at += interval
-            time.sleep(max(0.0, next_at - time.perf_counter()))
 
-    def check() -> None:
+def post_at(
+    api: ApiClient,
+    rate: float,
+    seconds: float,
+    match_ids: list[str],
+    prefix: str,
+    per_request: int = RATE_REQUEST_EVENTS,
+) -> Iterator[tuple[list[dict[str, Any]], float]]:
+    """Offer ``rate`` events/s over ``match_ids`` for ``seconds``: each request's events and the wall time its
+    202 came back (wall, not monotonic: it joins with the stack's own timestamps and logs)."""
+    clock = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    interval = per_request / rate
+    started = next_at = time.perf_counter()
+    n = 0
+    while time.perf_counter() - started < seconds:
+        first, n = n + 1, n + per_request
+        batch = [
+            {
+                "match_id": random.choice(match_ids),
+                "event_type": "pass",
+                "team_id": "home",
+                "player_id": "p1",
+                "event_id": f"{prefix}-{i}",
+                "timestamp": datetime.fromtimestamp(clock + i / 1000, UTC).isoformat(timespec="milliseconds"),
+            }
+            for i in range(first, n + 1)
+        ]
+        api.post_events(batch)
+        yield batch, time.time()
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+
+
+@dataclass
+class Sample:
+    """One request's last event, on the wall clock: its 202 (``acked``), when the GET that found it was sent
+    (``asked``) and returned (``seen``), and the event as the API read it back (``stored``)."""
+
+    event: dict[str, Any]
+    acked: float
+    asked: float
+    seen: float
+    stored: dict[str, Any]
+
+
+def freshness_samples(
+    url: str,
+    seconds: float,
+    rate: int = 500,
+    matches: int = 300,
+    readers: int = 6,
+    on_offered: Callable[[], None] | None = None,
+) -> tuple[list[Sample], float]:
+    """Offer ``rate`` events/s over ``matches`` matches while ``readers`` threads poll the API for the last event
+    of each request until it is readable: the samples and the events/s offered. ``on_offered`` runs when the
+    offering stops, before the readers drain (to measure what the offering alone cost)."""
+    prefix = uuid.uuid4().hex[:6]
+    todo: queue.Queue[tuple[dict[str, Any], float] | None] = queue.Queue()
+    samples: list[Sample] = []
+
+    def read() -> None:
         session = requests.Session()
-        while not stop.is_set() or pending:
-            with lock:
-                item = pending.pop(0) if pending else None
-            if item is None:
-                time.sleep(0.01)
-                continue
+        while (item := todo.get()) is not None:
             event, acked = item
             while True:
+                asked = time.time()
                 body = session.get(
                     f"{url}/matches/{event['match_id']}",
                     params={"from": event["timestamp"], "to": event["timestamp"]},
                     timeout=30,
                 ).json()
-                if any(e["event_id"] == event["event_id"] for e in body["events"]):
-                    delays.append(time.perf_counter() - acked)
+                stored = next((e for e in body["events"] if e["event_id"] == event["event_id"]), None)
+                if stored is not None:
+                    samples.append(Sample(event, acked, asked, time.time(), stored))
                     break
                 time.sleep(0.02)
 
-    threads = [threading.Thread(target=produce)] + [threading.Thread(target=check) for _ in range(6)]
+    threads = [threading.Thread(target=read) for _ in range(readers)]
     for thread in threads:
         thread.start()
-    time.sleep(seconds)
-    stop.set()
+    api, match_ids = ApiClient(url, TOKEN), [f"f{prefix}-{m}" for m in range(matches)]
+    began, posted = time.perf_counter(), 0
+    for batch, acked in post_at(api, rate, seconds, match_ids, prefix):
+        posted += len(batch)
+        todo.put((batch[-1], acked))
+    offered = posted / (time.perf_counter() - began)
+    if on_offered:
+        on_offered()
+    for _ in threads:
+        todo.put(None)
     for thread in threads:
         thread.join()
-    return delays
+    return samples, offered
+
+
+def freshness(url: str, seconds: float, rate: int = 500, matches: int = 300) -> list[float]:
+    """202 -> readable (s) per sample of freshness_samples: make bench's freshness figure."""
+    return [sample.seen - sample.acked for sample in freshness_samples(url, seconds, rate, matches)[0]]
 
 
 def wait_idle(stack: RunProcess, timeout: float = 600) -> None:
