@@ -20,6 +20,8 @@ import sys
 import threading
 from pathlib import Path
 
+from chalice.local import LocalDevServer
+
 from chalicelib.config import Settings
 from devstack import event_source
 from devstack.api_server import local_api_server
@@ -38,6 +40,23 @@ def _saved_token() -> str:
         path.write_text(secrets.token_urlsafe(24))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def serve_api(port: int, ws_port: int) -> tuple[LocalDevServer, LocalWebSocketGateway]:
+    """The HTTP API (on a daemon thread) and the WebSocket API, as ``make run`` and ``soak.api`` serve them.
+    Imports app, so call it once the environment is final: its Services read it lazily."""
+    import app
+
+    server = local_api_server(app.app, port)
+    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
+    gateway = LocalWebSocketGateway(
+        app.ws_connect,
+        app.ws_message,
+        app.ws_disconnect,
+        port=ws_port,
+        management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 1)),
+    ).start()
+    return server, gateway
 
 
 def main() -> None:
@@ -62,18 +81,8 @@ def main() -> None:
 
         ws_port = int(os.environ.get("WS_PORT", "8001"))
         os.environ.setdefault("WEBSOCKET_URL", f"ws://127.0.0.1:{ws_port}")  # for the match centre page
-        import app  # after the environment is final: its Services read it lazily
-
         port = int(os.environ.get("PORT", "8000"))
-        server = local_api_server(app.app, port)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        gateway = LocalWebSocketGateway(
-            app.ws_connect,
-            app.ws_message,
-            app.ws_disconnect,
-            port=ws_port,
-            management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 1)),
-        ).start()
+        _, gateway = serve_api(port, ws_port)
         # The consumer and the broadcaster run in processes of their own, as each runs in its own Lambda:
         # ingest, consumption and fan-out then share no interpreter lock.
         env = os.environ | {"WEBSOCKET_ENDPOINT_URL": gateway.management_url}

@@ -19,6 +19,14 @@ from devstack.stack import Endpoints, StackError, free_port
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+def api_healthy(url: str) -> bool:
+    """Whether the API at ``url`` answers GET /health: a started one may not listen yet, a killed one not any more."""
+    try:
+        return requests.get(f"{url}/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 class RunProcess:
     """Started and ready (GET /health answers) on construction; data in ``data_dir``, log beside it."""
 
@@ -45,19 +53,13 @@ class RunProcess:
                 start_new_session=True,
             )
         deadline = time.monotonic() + startup_timeout_s
-        while not self._healthy():
+        while not api_healthy(self.url):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.kill()
                 raise StackError(f"make run did not start; {self.log_file}:\n{self.log_file.read_text()[-3000:]}")
             time.sleep(0.5)
         ports = json.loads((data_dir / "ports.json").read_text())
         self.endpoints = Endpoints(f"127.0.0.1:{ports['kafka']}", f"http://127.0.0.1:{ports['dynamodb']}")
-
-    def _healthy(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
 
     def kill(self) -> None:
         """SIGKILL the whole group: the runner, its event source and both JVMs."""

@@ -10,26 +10,14 @@ import os
 import signal
 import threading
 
-from devstack.api_server import local_api_server
-from devstack.websocket_gateway import LocalWebSocketGateway
+from devstack.run import serve_api
 
 
 def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    import app  # after the environment is final: its Services read it lazily
-
-    server = local_api_server(app.app, int(os.environ["PORT"]))
-    threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
-    ws_port = int(os.environ["WS_PORT"])
-    gateway = LocalWebSocketGateway(
-        app.ws_connect,
-        app.ws_message,
-        app.ws_disconnect,
-        port=ws_port,
-        management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 1)),
-    ).start()
+    server, gateway = serve_api(int(os.environ["PORT"]), int(os.environ["WS_PORT"]))
     print(f"API on http://127.0.0.1:{os.environ['PORT']}/, WebSocket on {gateway.url}", flush=True)
     stop.wait()
     server.shutdown()

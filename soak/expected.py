@@ -2,7 +2,7 @@
 
 Written from DESIGN.md and README.md ("GET /matches/{match_id}/stats", "GET /matches") without importing
 ``chalicelib.stats`` or the repository: a rule implemented wrongly there must not be able to confirm
-itself by being computed twice.
+itself by being computed twice. The integration tests check the app against it too (tests.support).
 """
 
 from collections import defaultdict

@@ -19,12 +19,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import attrs
-import requests
 
 from chalicelib.config import Settings
+from devstack.run_process import api_healthy
 from devstack.stack import (
     JavaService,
     LocalStack,
@@ -186,13 +187,14 @@ class Topology:
             "WEBSOCKET_URL": f"ws://127.0.0.1:{ws_port}",
             "WEBSOCKET_ENDPOINT_URL": f"http://127.0.0.1:{management_port}/{STAGE}",
             "PYTHONUNBUFFERED": "1",
+            "DEVSTACK_DATA": str(data_dir / "stack"),  # the broadcaster's stream positions, kept across its restarts
         }
         self.settings = Settings.from_env(self.env)
         logs = data_dir / "logs"
         self.targets: dict[str, Target] = {
             "kafka": JavaTarget("kafka", self.stack.kafka),
             "dynamodb": JavaTarget("dynamodb", self.stack.dynamodb),
-            "api": PythonTarget("api", "soak.api", self.env, logs / "api.log", self._api_ready),
+            "api": PythonTarget("api", "soak.api", self.env, logs / "api.log", partial(api_healthy, self.url)),
             "event_source": PythonTarget("event_source", "devstack.event_source", self.env, logs / "event_source.log"),
             "broadcaster": PythonTarget("broadcaster", "devstack.stream_source", self.env, logs / "broadcaster.log"),
         }
@@ -202,12 +204,6 @@ class Topology:
         self.unexpected: list[UnexpectedExit] = []
         self.restart_failures: list[str] = []
         self.started_at = time.monotonic()
-
-    def _api_ready(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
 
     def start(self) -> None:
         """Kafka and DynamoDB Local, the topics and tables, then the three Python processes."""

@@ -2,12 +2,12 @@
 
 import json
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from chalicelib.events import parse_event
 from chalicelib.records import encode
+from soak import expected
 from tests.support.aws_events import kafka_record, msk_event
 
 TOKEN = "integration-test-token"
@@ -87,80 +87,16 @@ def live_events(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in final_versions(events).values() if not e.get("deleted")]
 
 
+def _live_as_stored(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The live final versions, each with the event_id the API derives if none was posted (the tie-break)."""
+    return [e if "event_id" in e else parse_event(e).to_dict() for e in live_events(events)]
+
+
 def expected_status(events: Iterable[dict[str, Any]]) -> str:
-    """pre_match, live, half_time or finished after the latest live match-level event (timestamp, event_id)."""
-    phases = [e for e in live_events(events) if e["event_type"] in ("kick_off", "half_time", "full_time")]
-    if not phases:
-        return "pre_match"
-    latest = max(phases, key=lambda e: (e["timestamp"], e.get("event_id", "")))
-    return {"kick_off": "live", "half_time": "half_time", "full_time": "finished"}[latest["event_type"]]
+    """The status the final versions imply (soak.expected, independent of chalicelib.stats)."""
+    return expected.status(_live_as_stored(events))
 
 
 def expected_stats(match_id: str, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The contract's statistics rules, computed straight from the events (independent of chalicelib.stats)."""
-    events = list(events)
-    unique = live_events(events)
-    team_keys = (
-        "goals",
-        "shots",
-        "shots_on_target",
-        "passes",
-        "passes_completed",
-        "fouls",
-        "yellow_cards",
-        "red_cards",
-        "corners",
-        "offsides",
-        "saves",
-        "substitutions",
-    )
-    player_keys = ("goals", "shots", "passes", "fouls", "yellow_cards", "red_cards")
-    teams: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(team_keys, 0))
-    players: dict[str, dict[str, Any]] = defaultdict(lambda: dict.fromkeys(player_keys, 0))
-    plural = {
-        "foul": "fouls",
-        "yellow_card": "yellow_cards",
-        "red_card": "red_cards",
-        "corner": "corners",
-        "offside": "offsides",
-        "save": "saves",
-        "substitution": "substitutions",
-    }
-    for e in unique:
-        kind, team, player = e["event_type"], e.get("team_id"), e.get("player_id")
-        if team:
-            teams[team]
-        if player and kind != "own_goal":
-            players[player]
-        if kind == "goal":
-            for key in ("goals", "shots", "shots_on_target"):
-                teams[team][key] += 1
-            players[player]["goals"] += 1
-            players[player]["shots"] += 1
-        elif kind == "own_goal":
-            teams[team]["goals"] += 1
-        elif kind == "shot":
-            teams[team]["shots"] += 1
-            teams[team]["shots_on_target"] += e.get("outcome") == "saved"
-            players[player]["shots"] += 1
-        elif kind == "pass":
-            teams[team]["passes"] += 1
-            teams[team]["passes_completed"] += e.get("outcome") != "incomplete"
-            players[player]["passes"] += 1
-        elif kind in plural:
-            teams[team][plural[kind]] += 1
-            if plural[kind] in player_keys:
-                players[player][plural[kind]] += 1
-    for totals in teams.values():
-        passes = totals["passes"]
-        totals["pass_accuracy"] = round(100 * totals["passes_completed"] / passes + 1e-9, 1) if passes else 0.0
-    stamps = [e["timestamp"] for e in unique]
-    return {
-        "match_id": match_id,
-        "status": expected_status(events),
-        "score": {team: totals["goals"] for team, totals in sorted(teams.items())},
-        "teams": dict(sorted(teams.items())),
-        "players": dict(sorted(players.items())),
-        "event_count": len(unique),
-        "last_event_at": max(stamps) if stamps else None,
-    }
+    """The /stats body the final versions imply (soak.expected, independent of chalicelib.stats)."""
+    return expected.stats(match_id, _live_as_stored(events))
