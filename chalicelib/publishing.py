@@ -159,4 +159,15 @@ class KafkaPublisher:
             self._producer = None
         # close() flushes first and cannot finish while records are pending; they expire after
         # delivery_timeout_ms, so close in the background with a timeout beyond that.
-        threading.Thread(target=close, kwargs={"timeout": 3 * self.ack_timeout_seconds}, daemon=True).start()
+        threading.Thread(
+            target=_close_quietly, args=(close,), kwargs={"timeout": 3 * self.ack_timeout_seconds}, daemon=True
+        ).start()
+
+
+def _close_quietly(close: Callable[..., None], **kwargs: Any) -> None:
+    """A discarded producer's close fails while Kafka is out (its flush times out); that is expected then,
+    so it gets one log line rather than a background thread's traceback on every failed publish."""
+    try:
+        close(**kwargs)
+    except Exception as error:
+        logger.warning("discarded kafka producer did not close", extra={"error": f"{type(error).__name__}: {error}"})
