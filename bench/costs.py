@@ -1032,8 +1032,8 @@ def pushes(
 def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Every per-event figure against the running stack (takes 2-4 minutes; ``quick``: smaller samples).
 
-    Writes scratch matches into the stack's table and records into fresh topics; leaves the app's DynamoDB
-    client as it found it."""
+    Writes scratch matches into the stack's table and records into fresh topics; the app in this process is
+    left with services pointed at this stack (bench.workload.app_on)."""
     app = app_on(stack)
     settings = app.services.settings
     client = dynamodb_client(stack.endpoints.dynamodb_endpoint_url)

@@ -92,16 +92,19 @@ class Checkpoint:
         """The shards as last saved; None if this stream was never read with this directory."""
         try:
             saved = json.loads(self.path.read_text())
+            if saved.get("stream_arn") != self.stream_arn:
+                return None
+            finished = set(saved["finished"])
+            shards = {
+                shard_id: _Shard(shard_id, position, shard_id in finished)
+                for shard_id, position in saved["positions"].items()
+            }
         except FileNotFoundError:
             return None
-        if saved.get("stream_arn") != self.stream_arn:
+        except (ValueError, KeyError, TypeError, AttributeError):  # not one this source wrote: as if none
             return None
         self._written = saved
-        finished = set(saved["finished"])
-        return {
-            shard_id: _Shard(shard_id, position, shard_id in finished)
-            for shard_id, position in saved["positions"].items()
-        }
+        return shards
 
     def save(self, shards: Mapping[str, _Shard]) -> None:
         """Write the positions if they changed, atomically: a crash leaves the old file or the new one."""

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,13 @@ def test_the_package_is_pure_python_small_and_leaves_the_sdk_to_the_runtime(pack
     zipped, unzipped = package.zip.stat().st_size, package.unzipped_bytes()
     print(f"\nLambda package: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped, {len(files)} files")
     assert zipped < 5_000_000 and unzipped < 15_000_000  # was 19.4 MB / 30.5 MB with the SDK bundled
+
+
+def test_every_file_in_the_package_is_readable_by_the_runtimes_user(package):
+    # Lambda keeps the zip's modes, and Python silently compiles the source when it cannot read the bytecode
+    with zipfile.ZipFile(package.zip) as archive:
+        unreadable = [i.filename for i in archive.infolist() if (i.external_attr >> 16) & 0o444 != 0o444]
+    assert unreadable == []
 
 
 @pytest.mark.skipif(runtime_python() is None, reason=f"no {RUNTIME} here: the package ships no bytecode")

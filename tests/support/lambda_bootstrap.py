@@ -52,14 +52,18 @@ def invoke(invocation: dict[str, object]) -> dict[str, object]:
     module_name, _, attribute = handler_name.rpartition(".") if handler_name else (str(invocation["module"]), "", "")
     answer: dict[str, object] = {}
     before, started, started_cpu = _packages(), time.perf_counter(), time.process_time()
-    if module_name not in sys.modules:
-        __import__(module_name)  # the import statement's way in (importlib.import_module's is not in -X importtime)
-        answer |= {"import_s": time.perf_counter() - started, "import_cpu_s": time.process_time() - started_cpu}
-        answer["imported"] = sorted(_packages() - before)
-    if not handler_name:
+    try:
+        if module_name not in sys.modules:
+            __import__(module_name)  # the import statement's way in (importlib.import_module's is not in -X importtime)
+            answer |= {"import_s": time.perf_counter() - started, "import_cpu_s": time.process_time() - started_cpu}
+            answer["imported"] = sorted(_packages() - before)
+        handler = getattr(sys.modules[module_name], attribute) if handler_name else None
+    except Exception as error:  # Lambda's Runtime.ImportModuleError / HandlerNotFound
+        traceback.print_exc()
+        return {"errorType": type(error).__name__, "errorMessage": str(error)}
+    if handler is None:
         return answer
     before, started, started_cpu = _packages(), time.perf_counter(), time.process_time()
-    handler = getattr(sys.modules[module_name], attribute)
     try:
         answer["result"] = handler(invocation["event"], LambdaContext(handler_name))
     except Exception as error:  # what Lambda reports for an unhandled exception

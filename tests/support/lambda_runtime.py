@@ -12,17 +12,19 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-from infra.package import RUNTIME_PROVIDED, runtime_python
-
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 
 
 def python() -> str:
+    from infra.package import runtime_python  # with chalice.cdk: aws_cdk, only where a package is laid out
+
     return runtime_python() or sys.executable
 
 
 def lay_out(package_zip: Path, work: Path) -> tuple[Path, Path]:
     """(task, runtime) under ``work``."""
+    from infra.package import RUNTIME_PROVIDED
+
     task, runtime = work / "task", work / "runtime"
     with zipfile.ZipFile(package_zip) as archive:
         archive.extractall(task)

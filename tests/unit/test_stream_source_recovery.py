@@ -253,5 +253,13 @@ def test_a_stop_while_a_batch_is_retried_does_not_checkpoint_it(tmp_path):
 
 
 def test_a_checkpoint_of_another_stream_is_not_used(tmp_path):
-    Checkpoint(tmp_path, STREAM_ARN.replace("2026", "2025")).save({})
-    assert Checkpoint(tmp_path, STREAM_ARN).load() is None
+    checkpoint = Checkpoint(tmp_path, STREAM_ARN)
+    other = {"stream_arn": STREAM_ARN.replace("2026", "2025"), "positions": {"shard-0": "1"}, "finished": []}
+    checkpoint.path.write_text(json.dumps(other))
+    assert checkpoint.load() is None
+
+
+def test_an_unreadable_checkpoint_counts_as_none(tmp_path):
+    checkpoint = Checkpoint(tmp_path, STREAM_ARN)
+    checkpoint.path.write_text('{"stream_arn": "')
+    assert checkpoint.load() is None
