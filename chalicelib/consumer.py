@@ -66,9 +66,10 @@ def consume(msk_event: Mapping[str, Any], repository: EventRepository, publisher
     metrics.add_metric(name="DuplicateEvents", unit=MetricUnit.Count, value=summary["duplicates"])
     metrics.add_metric(name="DeadLetteredRecords", unit=MetricUnit.Count, value=len(dead))
     metrics.add_metric(name="StoreTime", unit=MetricUnit.Milliseconds, value=store_ms)
-    timing: dict[str, Any] = {"store_ms": store_ms, "offsets": _offsets(r for r, _ in [*decoded, *invalid])}
-    stamps = [r["timestamp"] for rs in msk_event.get("records", {}).values() for r in rs if r.get("timestamp", 0) > 0]
-    if stamps:  # Kafka's timestamp: when the producer created the record (CreateTime, the topic's default)
+    records = [record for record, _ in [*decoded, *invalid]]
+    timing: dict[str, Any] = {"store_ms": store_ms, "offsets": _offsets(records)}
+    stamps = [record.timestamp for record in records if record.timestamp > 0]
+    if stamps:
         timing["record_age_ms"] = round(started * 1000) - min(stamps)
         metrics.add_metric(name="RecordAge", unit=MetricUnit.Milliseconds, value=timing["record_age_ms"])
     logger.info("batch stored", extra=summary | timing)

@@ -31,6 +31,7 @@ class StreamRecord:
     offset: int
     key: bytes | None
     value: bytes
+    timestamp: int = 0  # Kafka's, ms since the epoch: when the producer created it (CreateTime); 0 if unknown
 
 
 class InvalidRecord(Exception):
@@ -67,6 +68,7 @@ def stream_records(msk_event: Mapping[str, Any]) -> Iterator[StreamRecord]:
             offset=int(record.offset),
             key=record.decoded_key or None,
             value=base64.b64decode(record.get("value") or ""),  # a tombstone has none; it is dead-lettered
+            timestamp=max(0, int(record.get("timestamp") or 0)),
         )
 
 
