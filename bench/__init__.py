@@ -1,1 +1,1 @@
-"""Benchmarks and profiles of the pipeline on real local Kafka and DynamoDB Local (make bench, make profile)."""
+"""Benchmarks and profiles of the pipeline on real local Kafka and the DynamoDB engine (make bench, make profile)."""

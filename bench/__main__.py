@@ -1,6 +1,6 @@
 """``make bench``: the pipeline against the raw limits of its parts, measured the same way every time.
 
-Starts the real `make run` stack (API, local event source, Kafka, DynamoDB Local) in a subprocess on a
+Starts the real `make run` stack (API, local event source, Kafka, the DynamoDB engine) in a subprocess on a
 throw-away data dir. Each figure is the median and p99 over --trials; results go to
 bench/results/<timestamp>.json and .png, and a table prints.
 

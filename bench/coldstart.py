@@ -22,7 +22,7 @@ compiled by every cold start. ``--tree`` runs the source tree with the venv inst
 
 The first calls need real services: Kafka, DynamoDB with the tables, and a WebSocket gateway with its
 Management API. ``cold_start`` takes the endpoints of a running stack, or starts a throw-away one (Kafka
-and DynamoDB Local, as ``make run`` does). Also reported: the package's size, and ``python -X importtime``'s
+and the DynamoDB engine, as ``make run`` does). Also reported: the package's size, and ``python -X importtime``'s
 costliest imports for ``import app`` (the medians over a few runs), by module and by top-level package.
 """
 

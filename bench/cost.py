@@ -195,7 +195,7 @@ def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str
         "wcu_per_event_bulk": (bulk["wcu_per_event"], "WCU/event", "consumer, a whole match in its own batches"),
         "rcu_per_event_consumer": (live["rcu_per_event"], "RCU/event", "consumer reads (heads, edges)"),
         "consumer_cpu_ms_per_event": (live["cpu_ms_per_event"], "ms/event", "consumer handler CPU, this machine"),
-        "consumer_wall_ms_per_event": (live["wall_ms_per_event"], "ms/event", "handler wall time, DynamoDB Local"),
+        "consumer_wall_ms_per_event": (live["wall_ms_per_event"], "ms/event", "handler wall time, local engine"),
         "consumer_events_per_invocation": (live["events_per_invocation"], "events", "per batch (30 records)"),
         "ingest_cpu_ms_per_request": (ingest["cpu_ms_per_request_single"], "ms/request", "POST /events, 1 event"),
         "ingest_wall_ms_per_request": (ingest["wall_ms_per_request_single"], "ms/request", "acks=all, local Kafka"),
@@ -650,11 +650,8 @@ def main(argv: list[str] | None = None) -> None:
         lambda_memory_mb=int(config.functions["memory_mb"]),
         topic_partitions=int(config.topic["partitions"]) + 1,
     )
-    check = costs["capacity_check"]
-    header = (
-        f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}, env {args.env}; "
-        f"DynamoDB Local {check['dynamodb_local']}: {check['source']}"
-    )
+    source = costs.get("sizing", {}).get("source", "AWS's sizing rules")
+    header = f"{path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}, env {args.env}; {source}"
     print(render(model, header))
 
 

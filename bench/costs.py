@@ -1,11 +1,8 @@
 """Per-event costs on the running local stack: what one event, one read and one push cost in AWS's units.
 
-    dynamodb     capacity units per event written (consumer) and per API read, from ``ReturnConsumedCapacity``
-                 (DynamoDB Local 3.1 returns it for every data-plane call, per index, and it agrees with AWS's
-                 sizing rules, checked on every run: ``capacity_check``), except TransactWriteItems, for which
-                 it reports one item's units per table: those writes are costed by the rules from the items
-                 written (``WriteRules``), themselves checked against DynamoDB Local item by item on a replay
-                 of the consumer's transactions (``replay_check``); bytes stored per event
+    dynamodb     capacity units per event written (consumer) and per API read, by AWS's sizing rules applied to
+                 the requests the app makes and the items they read and write (``CapacityMeter``, ``WriteRules``);
+                 never from the local engine, which models no capacity; bytes stored per event
     kafka        record bytes per event as the API writes them (chalicelib.records.encode), and what the broker
                  appended to its log for them (record batch headers included)
     consumer     CPU and wall ms per event in the app's consumer Lambda handler (in this process, real clients)
@@ -13,11 +10,12 @@
     broadcast    messages each WebSocket subscriber receives per applied change (real sockets on the stack),
                  message sizes, and the broadcaster process's CPU per change and per message (/proc)
 
-AWS's rules, as DynamoDB Local applies them (the check reproduces them from the item sizes):
+AWS's rules (tests/unit/test_cost_model.py checks them on the documentation's own examples):
 - item size: attribute names + values, strings in UTF-8, numbers about 1 byte per 2 digits + 1, and 100 bytes of
   storage overhead per item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)
 - writes: 1 WCU per 1 KB rounded up per item; reads: 1 RCU per 4 KB strongly consistent, 0.5 eventually
-  consistent, a Query sums the item sizes and then rounds to 4 KB
+  consistent; GetItem and each item of a BatchGetItem round up on their own, a Query sums the item sizes and
+  then rounds to 4 KB
   (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html)
 - transactions: 2 units per item, read or write (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html,
   "Capacity management for transactions"; https://aws.amazon.com/dynamodb/pricing/on-demand/ "A transactional
@@ -55,7 +53,7 @@ from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.records import encode
 from chalicelib.repository import event_item
 from devstack.run_process import RunProcess
-from devstack.stack import dynamodb_client, ensure_topic, resolve_artifacts
+from devstack.stack import dynamodb_client, ensure_topic
 from matchtools.client import ApiClient
 from matchtools.generate import generate_match
 
@@ -104,8 +102,14 @@ def units_of(size: int) -> int:
 
 
 def query_read_units(items: Sequence[Item], *, consistent: bool = False) -> float:
-    """One Query page's read units by the rules: the items' sizes summed, then rounded up to 4 KB."""
-    units = math.ceil(sum(item_bytes(item) for item in items) / READ_UNIT_BYTES)
+    """One Query page's read units by the rules: the items' sizes summed, then rounded up to 4 KB (at least one)."""
+    units = max(1, math.ceil(sum(item_bytes(item) for item in items) / READ_UNIT_BYTES))
+    return float(units if consistent else units / 2)
+
+
+def item_read_units(items: Sequence[Item | None], *, consistent: bool = False) -> float:
+    """GetItem, or each item of a BatchGetItem: every item rounded up to 4 KB on its own (at least one unit)."""
+    units = sum(max(1, math.ceil(item_bytes(item) / READ_UNIT_BYTES)) if item else 1 for item in items)
     return float(units if consistent else units / 2)
 
 
@@ -147,19 +151,25 @@ class WriteRules:
     written costs the same (projection ALL), an index key that changes costs a delete of the old entry and a
     put of the new one, an entry that disappears a delete; a transaction doubles everything."""
 
-    def __init__(self, definition: Mapping[str, Any]) -> None:
-        self.indexes = table_indexes(definition)
-        self.keys = tuple(k["AttributeName"] for k in definition["KeySchema"])
+    def __init__(self, definition: Mapping[str, Any], *others: Mapping[str, Any]) -> None:
+        """``definition`` (create_table arguments) sizes any table not named by one of ``others``."""
+        self.tables = {
+            d["TableName"]: (tuple(k["AttributeName"] for k in d["KeySchema"]), table_indexes(d))
+            for d in (definition, *others)
+        }
+        self.default = self.tables[definition["TableName"]]
         self.images: dict[tuple[str, ...], dict[str, Any]] = {}
 
     def _key(self, table: str, item: Item) -> tuple[str, ...]:
-        return (table, *(json.dumps(item[k], sort_keys=True) for k in self.keys))
+        keys = self.tables.get(table, self.default)[0]
+        return (table, *(json.dumps(item[k], sort_keys=True) for k in keys))
 
-    def write(self, old: Item | None, new: Item | None) -> dict[str, int]:
+    def write(self, old: Item | None, new: Item | None, table: str | None = None) -> dict[str, int]:
         """The units of one write that turns ``old`` into ``new`` (None: no item), not transactional."""
         old_size, new_size = (item_bytes(i) if i is not None else 0 for i in (old, new))
         units = {"table": units_of(max(old_size, new_size)), "lsi": 0, "gsi": 0}
-        for kind, key in self.indexes.values():
+        indexes = self.tables.get(table or "", self.default)[1]
+        for kind, key in indexes.values():
             old_key = tuple(json.dumps(old[k]) for k in key) if old and all(k in old for k in key) else None
             new_key = tuple(json.dumps(new[k]) for k in key) if new and all(k in new for k in key) else None
             if old_key and new_key and old_key == new_key:
@@ -168,8 +178,9 @@ class WriteRules:
                 units[kind] += (units_of(old_size) if old_key else 0) + (units_of(new_size) if new_key else 0)
         return units
 
-    def transaction(self, actions: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-        """A committed TransactWriteItems: its units (x2), the images moved on."""
+    def transaction(self, actions: Sequence[Mapping[str, Any]], *, transactional: bool = True) -> dict[str, int]:
+        """A committed TransactWriteItems: its units (x2), the images moved on; ``transactional=False``: the
+        same writes made one by one (PutItem, UpdateItem, DeleteItem, BatchWriteItem), at single cost."""
         total: Counter[str] = Counter()
         for action in actions:
             (verb, request), *_ = action.items()
@@ -190,8 +201,8 @@ class WriteRules:
                 key, new = self._key(table, request["Key"]), None
             else:  # ConditionCheck: a read of the item, 2 read units per 4 KB; the repository uses none
                 raise ValueError(f"unsupported transaction action {verb}")
-            for part, units in self.write(self.images.get(key), new).items():
-                total[part] += 2 * units
+            for part, units in self.write(self.images.get(key), new, table).items():
+                total[part] += (2 if transactional else 1) * units
             if new is None:
                 self.images.pop(key, None)
             else:
@@ -199,27 +210,23 @@ class WriteRules:
         return {part: total[part] for part in ("table", "lsi", "gsi")}
 
 
-# -- capacity as DynamoDB (Local) reports it, and by the rules for transactional writes ------------------
+# -- capacity by the rules, from the requests a client makes --------------------------------------------
 
 
 class CapacityMeter:
-    """Asks every data-plane call of a boto3 DynamoDB client for ``ReturnConsumedCapacity=INDEXES`` and adds
-    up what comes back: read and write units, split into table, local and global indexes, and per operation.
+    """Sizes every data-plane call of a boto3 DynamoDB client by AWS's rules: reads from the items they return,
+    writes from the items they write and the images ``WriteRules`` keeps of what they replace, split into
+    table, local and global indexes, and per operation. Writes are costed after the measurement (``take``),
+    not in the timed calls. A projection or a filter makes a read's figure a lower bound (DynamoDB charges
+    for the whole items evaluated); the app's Queries use neither where it matters (event pages, /stats).
+    ``close`` unregisters the meter, so the client is left as it was."""
 
-    TransactWriteItems is the exception: DynamoDB Local 3.1 reports one item's units per table for a whole
-    transaction, so its writes are costed by ``WriteRules`` from the items themselves, after the measurement
-    (``take``), not in the timed calls; what DynamoDB Local reported for them is kept as
-    ``transact_reported``. ``close`` unregisters the meter, so the client is left as it was."""
-
-    SAMPLE_TRANSACTIONS = 20  # kept for replay_check
-
-    def __init__(self, client: Any, definition: Mapping[str, Any]) -> None:
+    def __init__(self, client: Any, definition: Mapping[str, Any], *others: Mapping[str, Any]) -> None:
         self.client = client
-        self.rules = WriteRules(definition)
-        self.sample: list[list[Mapping[str, Any]]] = []
+        self.rules = WriteRules(definition, *others)
         self._lock = threading.Lock()
         self._handlers: list[tuple[str, Callable[..., None]]] = [
-            ("before-parameter-build.dynamodb", self._ask),
+            ("before-parameter-build.dynamodb", self._keep),
             ("after-call.dynamodb", self._record),
         ]
         for event, handler in self._handlers:
@@ -231,19 +238,15 @@ class CapacityMeter:
         self.by_operation: Counter[str] = Counter()
         self.calls: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
-        self.unreported: Counter[str] = Counter()
-        self.transact_reported = 0.0
-        self.transactions: list[list[Mapping[str, Any]]] = []
+        self.writes: list[tuple[str, Mapping[str, Any]]] = []
 
     def close(self) -> None:
         for event, handler in self._handlers:
             self.client.meta.events.unregister(event, handler)
 
     @staticmethod
-    def _ask(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        if model.name in WRITE_OPERATIONS | READ_OPERATIONS:
-            params.setdefault("ReturnConsumedCapacity", "INDEXES")
-            context["costs_params"] = params
+    def _keep(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        context["costs_params"] = params
 
     def _record(
         self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
@@ -251,113 +254,73 @@ class CapacityMeter:
         operation = model.name
         if operation not in WRITE_OPERATIONS | READ_OPERATIONS:
             return
-        kind = "write" if operation in WRITE_OPERATIONS else "read"
         with self._lock:
             self.calls[operation] += 1
             if http_response.status_code >= 300:
                 self.failed[operation] += 1  # conditional failures and conflicts: AWS bills these too
                 return
-            consumed = parsed.get("ConsumedCapacity")
-            entries = consumed if isinstance(consumed, list) else [consumed] if consumed else []
-            if operation == "TransactWriteItems":
-                self.transactions.append(context["costs_params"]["TransactItems"])
-                self.transact_reported += sum(entry.get("CapacityUnits", 0.0) for entry in entries)
+            params = context["costs_params"]
+            if operation in WRITE_OPERATIONS:
+                self.writes.append((operation, params))
                 return
-            if consumed is None:
-                self.unreported[operation] += 1
-                return
-            for entry in entries:
-                units = self.units[kind]
-                units["total"] += entry.get("CapacityUnits", 0.0)
-                units["table"] += entry.get("Table", {}).get("CapacityUnits", 0.0)
-                units["lsi"] += sum(
-                    i.get("CapacityUnits", 0.0) for i in entry.get("LocalSecondaryIndexes", {}).values()
-                )
-                units["gsi"] += sum(
-                    i.get("CapacityUnits", 0.0) for i in entry.get("GlobalSecondaryIndexes", {}).values()
-                )
-                self.by_operation[operation] += entry.get("CapacityUnits", 0.0)
+            units = _read_units(operation, params, parsed)
+            self.units["read"]["total"] += units
+            self.units["read"]["lsi" if params.get("IndexName") in LOCAL_INDEXES else "table"] += units
+            self.by_operation[operation] += units
 
     def take(self) -> dict[str, Any]:
-        """What was counted since the last take, transactional writes costed by the rules (and start over)."""
+        """What was counted since the last take, the writes costed by the rules (and start over)."""
         with self._lock:
-            units, by_operation = self.units, self.by_operation
-            calls, failed, unreported = self.calls, self.failed, self.unreported
-            transactions, transact_reported = self.transactions, self.transact_reported
+            units, by_operation, calls, failed, writes = (
+                self.units,
+                self.by_operation,
+                self.calls,
+                self.failed,
+                self.writes,
+            )
             self._reset()
-        for actions in transactions:
-            if len(self.sample) < self.SAMPLE_TRANSACTIONS:
-                self.sample.append(actions)
-            added = self.rules.transaction(actions)
-            for part, value in added.items():
+        for operation, params in writes:
+            for part, value in self._write_units(operation, params).items():
                 units["write"][part] += value
                 units["write"]["total"] += value
-                by_operation["TransactWriteItems"] += value
+                by_operation[operation] += value
         taken: dict[str, Any] = {
             kind: {part: float(units[kind][part]) for part in ("total", "table", "lsi", "gsi")} for kind in units
         }
-        return taken | {
-            "by_operation": dict(by_operation),
-            "calls": dict(calls),
-            "failed": dict(failed),
-            "unreported": dict(unreported),
-            "transact_reported": transact_reported,
-            "transact_by_rules": float(by_operation["TransactWriteItems"]),
-        }
+        return taken | {"by_operation": dict(by_operation), "calls": dict(calls), "failed": dict(failed)}
+
+    def _write_units(self, operation: str, params: Mapping[str, Any]) -> dict[str, int]:
+        if operation == "TransactWriteItems":
+            return self.rules.transaction(params["TransactItems"])
+        if operation == "BatchWriteItem":
+            actions = [
+                {"Put": {"TableName": table, "Item": w["PutRequest"]["Item"]}}
+                if "PutRequest" in w
+                else {"Delete": {"TableName": table, "Key": w["DeleteRequest"]["Key"]}}
+                for table, requests in params["RequestItems"].items()
+                for w in requests
+            ]
+        else:
+            verb = {"PutItem": "Put", "UpdateItem": "Update", "DeleteItem": "Delete"}[operation]
+            actions = [{verb: dict(params)}]
+        return self.rules.transaction(actions, transactional=False)
 
 
-def replay_check(client: Any, transactions: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
-    """The rules against DynamoDB Local, item by item: the consumer's first transactions replayed one write at a
-    time (its conditions dropped: they held) into a fresh table of the same definition, each write's reported
-    units x2 (AWS: a transactional write costs two), against ``WriteRules`` on the same writes."""
-    name = f"costs-replay-{uuid.uuid4().hex[:8]}"
-    definition = layout.table_definition(name)
-    client.create_table(**definition)
-    client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
-    rules = WriteRules(definition)
-    reported: Counter[str] = Counter()
-    by_rules: Counter[str] = Counter()
-    writes = 0
-    try:
-        for actions in transactions:
-            renamed = [{verb: dict(request, TableName=name)} for action in actions for verb, request in action.items()]
-            for part, units in rules.transaction(renamed).items():
-                by_rules[part] += units
-            for action in renamed:
-                (verb, request), *_ = action.items()
-                if verb == "Put":
-                    response = client.put_item(TableName=name, Item=request["Item"], ReturnConsumedCapacity="INDEXES")
-                else:
-                    expression = request["UpdateExpression"]
-                    used = set(re.findall(r"[#:]\w+", expression))
-                    names = {k: v for k, v in request.get("ExpressionAttributeNames", {}).items() if k in used}
-                    values = {k: v for k, v in request.get("ExpressionAttributeValues", {}).items() if k in used}
-                    response = client.update_item(
-                        TableName=name,
-                        Key=request["Key"],
-                        UpdateExpression=expression,
-                        ReturnConsumedCapacity="INDEXES",
-                        **({"ExpressionAttributeNames": names} if names else {}),
-                        **({"ExpressionAttributeValues": values} if values else {}),
-                    )
-                consumed = response["ConsumedCapacity"]
-                writes += 1
-                reported["table"] += 2 * consumed.get("Table", {}).get("CapacityUnits", 0.0)
-                reported["lsi"] += 2 * sum(
-                    i["CapacityUnits"] for i in consumed.get("LocalSecondaryIndexes", {}).values()
-                )
-                reported["gsi"] += 2 * sum(
-                    i["CapacityUnits"] for i in consumed.get("GlobalSecondaryIndexes", {}).values()
-                )
-    finally:
-        client.delete_table(TableName=name)
-    return {
-        "transactions": len(transactions),
-        "writes": writes,
-        "dynamodb_local_item_by_item_x2": dict(reported),
-        "rules": dict(by_rules),
-        "agree": all(reported[p] == by_rules[p] for p in ("table", "lsi", "gsi")),
-    }
+LOCAL_INDEXES = frozenset({layout.TIME_INDEX, layout.TYPE_INDEX, layout.PHASE_INDEX})
+
+
+def _read_units(operation: str, params: Mapping[str, Any], parsed: Mapping[str, Any]) -> float:
+    consistent = bool(params.get("ConsistentRead"))
+    if operation == "GetItem":
+        return item_read_units([parsed.get("Item")], consistent=consistent)
+    if operation == "BatchGetItem":
+        return sum(
+            item_read_units(items, consistent=bool(params["RequestItems"][table].get("ConsistentRead")))
+            for table, items in parsed.get("Responses", {}).items()
+        )
+    if operation == "TransactGetItems":  # a transactional read costs two units per 4 KB
+        return 2 * item_read_units([r.get("Item") for r in parsed.get("Responses", [])], consistent=True)
+    return query_read_units(parsed.get("Items", []), consistent=consistent)
 
 
 # -- the processes of the stack (read only: /proc) -------------------------------------------------------
@@ -395,11 +358,6 @@ def _median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
-def _dynamodb_local_version() -> str:
-    jars = sorted(resolve_artifacts()[1].glob("DynamoDBLocal-*.jar"))
-    return jars[-1].stem.removeprefix("DynamoDBLocal-") if jars else "unknown"
-
-
 def _interleaved(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Events of many matches reordered so consecutive events belong to different matches, each match's
     own order kept: how a Saturday's feeds arrive."""
@@ -419,122 +377,20 @@ def _cpu_clock() -> Iterator[list[float]]:
     out[0], out[1] = time.process_time() - cpu, time.perf_counter() - wall
 
 
-# -- 1. does DynamoDB Local report consumed capacity, and does it follow the rules? ----------------------
+# -- 1. the sizing rules and the items they size ---------------------------------------------------------
+
+SIZING_SOURCE = "AWS's sizing rules applied to the app's own requests and items (bench.costs.WriteRules)"
 
 
-def capacity_check(stack: RunProcess, table: str) -> dict[str, Any]:
-    """Every data-plane operation once with ReturnConsumedCapacity, on a scratch match; then DynamoDB Local's
-    figures for real event items against AWS's sizing rules computed from the items' sizes (``WriteRules``).
-    Single-item writes and reads agree; a TransactWriteItems of several items does not (DynamoDB Local 3.1
-    reports one item's units per table), which is why transactional writes are costed by the rules."""
-    client = dynamodb_client(stack.endpoints.dynamodb_endpoint_url)
-    rules = WriteRules(layout.table_definition(table))
+def sizing() -> dict[str, Any]:
+    """Where every capacity figure comes from, and the event items they size (a generated match's)."""
     match_id = f"costs-probe-{uuid.uuid4().hex[:8]}"
     sample = [
         event_item(match_id, parse_event(e).to_dict() | {"received_at": "2026-01-01T00:00:00.000Z"})
         for e in generate_match(match_id, events=40, seed=11)
     ]
-    reported: dict[str, Any] = {}
-
-    def record(operation: str, response: Mapping[str, Any]) -> Any:
-        reported[operation] = "ConsumedCapacity" in response
-        return response.get("ConsumedCapacity")
-
-    key = {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}}
-    puts = [
-        record("PutItem", client.put_item(TableName=table, Item=i, ReturnConsumedCapacity="INDEXES"))
-        for i in sample[:20]
-    ]
-    transact = record(
-        "TransactWriteItems",
-        client.transact_write_items(
-            TransactItems=[{"Put": {"TableName": table, "Item": i}} for i in sample[20:30]],
-            ReturnConsumedCapacity="INDEXES",
-        ),
-    )
-    record(
-        "BatchWriteItem",
-        client.batch_write_item(
-            RequestItems={table: [{"PutRequest": {"Item": i}} for i in sample[30:]]}, ReturnConsumedCapacity="INDEXES"
-        ),
-    )
-    record(
-        "UpdateItem",
-        client.update_item(
-            TableName=table,
-            Key=key,
-            UpdateExpression="ADD n :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnConsumedCapacity="INDEXES",
-        ),
-    )
-    record("GetItem", client.get_item(TableName=table, Key=key, ReturnConsumedCapacity="TOTAL"))
-    record("BatchGetItem", client.batch_get_item(RequestItems={table: {"Keys": [key]}}, ReturnConsumedCapacity="TOTAL"))
-    record(
-        "TransactGetItems",
-        client.transact_get_items(
-            TransactItems=[{"Get": {"TableName": table, "Key": key}}], ReturnConsumedCapacity="TOTAL"
-        ),
-    )
-    page = client.query(
-        TableName=table,
-        IndexName=layout.TIME_INDEX,
-        KeyConditionExpression="#pk = :m",
-        ExpressionAttributeNames={"#pk": layout.PARTITION_KEY},
-        ExpressionAttributeValues={":m": {"S": match_id}},
-        ReturnConsumedCapacity="INDEXES",
-    )
-    query = record("Query", page)
-    big = event_item(
-        match_id,
-        {
-            "match_id": match_id,
-            "event_id": "big",
-            "version": 1,
-            "event_type": "pass",
-            "timestamp": "2026-01-01T00:00:00.000Z",
-            "team_id": "home",
-            "player_id": "p" * 2500,
-        },
-    )
-    big_put = client.put_item(TableName=table, Item=big, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
-    record(
-        "DeleteItem",
-        client.delete_item(
-            TableName=table,
-            Key={k: big[k] for k in (layout.PARTITION_KEY, layout.SORT_KEY)},
-            ReturnConsumedCapacity="INDEXES",
-        ),
-    )
-    checks = {
-        "20 PutItem of event items, WCU": (
-            sum(p["CapacityUnits"] for p in puts),
-            sum(sum(rules.write(None, i).values()) for i in sample[:20]),
-        ),
-        "one TransactWriteItems of 10 event items, WCU": (
-            sum(t["CapacityUnits"] for t in transact),
-            sum(2 * sum(rules.write(None, i).values()) for i in sample[20:30]),
-        ),
-        f"PutItem of a {item_bytes(big):,}-byte event item, WCU": (
-            big_put["CapacityUnits"],
-            sum(rules.write(None, big).values()),
-        ),
-        f"Query of {len(page['Items'])} items on {layout.TIME_INDEX}, eventually consistent, RCU": (
-            query["CapacityUnits"],
-            query_read_units(page["Items"]),
-        ),
-    }
-    agree = {name: got == want for name, (got, want) in checks.items()}
-    transact_ok = agree["one TransactWriteItems of 10 event items, WCU"]
     return {
-        "dynamodb_local": _dynamodb_local_version(),
-        "reports_consumed_capacity": reported,
-        "source": "ReturnConsumedCapacity for every operation"
-        + ("" if transact_ok else "; TransactWriteItems by AWS's sizing rules from its items (misreported)"),
-        "transact_write_items_reported_correctly": transact_ok,
-        "rules_vs_reported": {
-            name: {"reported": got, "rules": want, "agree": got == want} for name, (got, want) in checks.items()
-        },
+        "source": SIZING_SOURCE,
         "event_item_bytes": {
             "mean": statistics.mean(item_bytes(i) for i in sample),
             "max": max(item_bytes(i) for i in sample),
@@ -607,11 +463,8 @@ def consume(
         "rcu_per_event": used["read"]["total"] / stored,
         "cpu_ms_per_event": 1000 * totals["cpu"] / stored,
         "wall_ms_per_event": 1000 * totals["wall"] / stored,
-        "transact_wcu_per_event_by_rules": used["transact_by_rules"] / stored,
-        "transact_wcu_per_event_as_dynamodb_local_reported": used["transact_reported"] / stored,
         "calls": used["calls"],
         "failed_calls": used["failed"],
-        "unreported_calls": used["unreported"],
     }
 
 
@@ -1037,12 +890,15 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
     app = app_on(stack)
     settings = app.services.settings
     client = dynamodb_client(stack.endpoints.dynamodb_endpoint_url)
-    meter = CapacityMeter(app.services.dynamodb, layout.table_definition(settings.table))
+    meter = CapacityMeter(
+        app.services.dynamodb,
+        layout.table_definition(settings.table),
+        layout.subscriptions_table_definition(settings.subscriptions_table),
+    )
     scale = 0.3 if quick else 1.0
     try:
-        say("costs: probing ConsumedCapacity and the sizing rules ...")
-        check = capacity_check(stack, settings.table)
-        say(f"costs: capacity from {check['source']} (DynamoDB Local {check['dynamodb_local']})")
+        check = sizing()
+        say(f"costs: capacity from {check['source']}")
 
         # live: single-event records of many matches, interleaved, in batches as a Saturday partition sees them
         live_matches, per_match = max(40, int(120 * scale)), 15
@@ -1050,8 +906,6 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
         live_records = [record for e in live_events for record in encode([parse_event(e)], "2026-01-01T00:00:00.000Z")]
         say(f"costs: consumer, live ({len(live_events):,} single-event records of {live_matches} matches) ...")
         live = consume(stack, app, meter, live_records, len(live_events), LIVE_BATCH_RECORDS)
-        say(f"costs: the write rules replayed item by item on DynamoDB Local ({len(meter.sample)} transactions) ...")
-        check["replay"] = replay_check(client, meter.sample)
         # bulk: one whole match posted in requests of 500 (records of 100 events): a match's own batches
         full_match = generate_match(f"costs-full-{uuid.uuid4().hex[:6]}", events=3400 if not quick else 1000, seed=5)
         full_id = str(full_match[0]["match_id"])
@@ -1106,8 +960,8 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
     finally:
         meter.close()
     return {
-        "what": "per-event costs on the local stack (bench/costs.py); capacity as DynamoDB Local reports it",
-        "capacity_check": check,
+        "what": "per-event costs on the local stack (bench/costs.py); capacity by AWS's sizing rules",
+        "sizing": check,
         "consumer_live": live,
         "consumer_bulk": bulk,
         "storage_full_match": storage,

@@ -1,4 +1,4 @@
-"""Raw limits of the parts: what Kafka, DynamoDB Local and a Query give at best, with no pipeline around them.
+"""Raw limits of the parts: what Kafka, the DynamoDB engine and a Query give at best, with no pipeline around them.
 
 Each limit is the best of several ways the project could use the part, measured with the project's own
 payloads, so the system built on it can only come below it (``make bench`` fails if it does not):

@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     with throwaway_stack("bench-pipeline") as stack:
         print(f"stack up: {stack.url}, log {stack.log_file}", flush=True)
         if "freshness" not in args.skip:
-            load_full_match(stack)  # warm: DynamoDB Local's JIT and the consumer's clients, as make bench is by then
+            load_full_match(stack)  # warm: the engine and the consumer's clients, as make bench is by then
             for rate in args.rate or [500]:
                 _idle(stack)  # no backlog left from the run before
                 key = "freshness" if rate == 500 else f"freshness_at_{rate}"

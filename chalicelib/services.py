@@ -63,7 +63,7 @@ class Services:
 
         settings = self.settings
         endpoint = settings.dynamodb_endpoint_url
-        local = "local" if endpoint else None  # DynamoDB Local takes any credentials
+        local = "local" if endpoint else None  # the local engine takes any credentials
         return boto3.client(
             "dynamodb",
             region_name=settings.region,

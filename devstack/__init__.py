@@ -1,1 +1,1 @@
-"""Local stack: real Kafka and DynamoDB Local, and the local event source."""
+"""Local stack: real Kafka, the local DynamoDB engine (moto behind `devstack.dynamodb`), the event sources."""

@@ -1,6 +1,6 @@
 """``make run``: the whole product on this machine, stopped by Ctrl-C.
 
-Starts Kafka and DynamoDB Local (unless KAFKA_BOOTSTRAP_SERVERS and
+Starts Kafka and the local DynamoDB engine (unless KAFKA_BOOTSTRAP_SERVERS and
 DYNAMODB_ENDPOINT_URL point at running ones), creates topics and tables,
 serves the Chalice app on 127.0.0.1:$PORT and its WebSocket API on
 ws://127.0.0.1:$WS_PORT, and runs the local event sources that feed the
@@ -65,7 +65,7 @@ def main() -> None:
     stack = None
     sources: dict[str, subprocess.Popen[bytes]] = {}
     if not (os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DYNAMODB_ENDPOINT_URL")):
-        print(f"starting Kafka and DynamoDB Local (data in {DATA_DIR}) ...", flush=True)
+        print(f"starting Kafka and the DynamoDB engine (data in {DATA_DIR}) ...", flush=True)
         stack = LocalStack(DATA_DIR, persistent=True)
         endpoints = stack.start()
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = endpoints.bootstrap_servers

@@ -1,7 +1,7 @@
 """`make run` (``python -m devstack.run``) as a child process in a process group of its own.
 
 For tests and benchmarks that need the whole stack as a user runs it (API,
-event source, Kafka, DynamoDB Local), and that may kill all of it at once.
+event source, Kafka, the DynamoDB engine), and that may kill all of it at once.
 """
 
 import json
@@ -62,7 +62,7 @@ class RunProcess:
         self.endpoints = Endpoints(f"127.0.0.1:{ports['kafka']}", f"http://127.0.0.1:{ports['dynamodb']}")
 
     def kill(self) -> None:
-        """SIGKILL the whole group: the runner, its event source and both JVMs."""
+        """SIGKILL the whole group: the runner, its event source, Kafka and the DynamoDB engine."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()

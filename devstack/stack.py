@@ -1,19 +1,21 @@
-"""Real Apache Kafka (KRaft, one node) and DynamoDB Local, run with ``java``.
+"""Real Apache Kafka (KRaft, one node, run with ``java``) and the local DynamoDB engine (``devstack.dynamodb``).
 
-The jars come from Maven Central through ``mvn dependency:copy-dependencies``
-on the poms beside this file and are cached in ``~/.cache/football-devstack``
-(or ``$DEVSTACK_CACHE``), so only the first start needs the network. Both
-JVMs get small heaps and are waited on with real requests, not sleeps. Every
-process is stopped by the PID this module started it with.
+Kafka's jars come from Maven Central through ``mvn dependency:copy-dependencies``
+on the pom in ``kafka/`` and are cached in ``~/.cache/football-devstack`` (or
+``$DEVSTACK_CACHE``), so only the first start needs the network. Kafka's JVM
+gets a small heap; both services are waited on with real requests, not sleeps.
+Every process is stopped by the PID this module started it with.
 """
 
 import base64
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 
 HERE = Path(__file__).resolve().parent
 KAFKA_MAIN = "kafka.Kafka"
-DYNAMODB_MAIN = "software.amazon.dynamodb.services.local.main.ServerRunner"  # 3.x package
 READY_TIMEOUT_S = 120.0
 
 
@@ -61,30 +62,27 @@ class Endpoints:
     dynamodb_endpoint_url: str
 
 
-def resolve_artifacts(cache_dir: Path | None = None) -> tuple[Path, Path]:
-    """Jar folders for Kafka and DynamoDB Local, fetched by mvn once per pom version."""
+def resolve_kafka(cache_dir: Path | None = None) -> Path:
+    """Kafka's jar folder, fetched by mvn once per pom version."""
     cache = cache_dir or Path(os.environ.get("DEVSTACK_CACHE", Path.home() / ".cache" / "football-devstack"))
-    folders = []
-    for name in ("kafka", "dynamodb"):
-        pom = HERE / name / "pom.xml"
-        lib = cache / f"{name}-{hashlib.sha256(pom.read_bytes()).hexdigest()[:12]}"
-        if not (lib / ".complete").exists():
-            command = [
-                "mvn",
-                "-q",
-                "-B",
-                "-f",
-                str(pom),
-                "dependency:copy-dependencies",
-                f"-DoutputDirectory={lib}",
-                "-DincludeScope=runtime",
-            ]
-            result = subprocess.run(command, capture_output=True, text=True)
-            if result.returncode != 0:
-                raise StackError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-            (lib / ".complete").touch()
-        folders.append(lib)
-    return folders[0], folders[1]
+    pom = HERE / "kafka" / "pom.xml"
+    lib = cache / f"kafka-{hashlib.sha256(pom.read_bytes()).hexdigest()[:12]}"
+    if not (lib / ".complete").exists():
+        command = [
+            "mvn",
+            "-q",
+            "-B",
+            "-f",
+            str(pom),
+            "dependency:copy-dependencies",
+            f"-DoutputDirectory={lib}",
+            "-DincludeScope=runtime",
+        ]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise StackError(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        (lib / ".complete").touch()
+    return lib
 
 
 def free_port() -> int:
@@ -93,8 +91,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class JavaService:
-    """One JVM: started, probed until ready, stopped or killed by its own PID."""
+class Service:
+    """One process (Kafka's JVM, the DynamoDB engine): started, probed until ready, stopped or killed by its own PID."""
 
     def __init__(self, name: str, command: list[str], log_file: Path, ready: Callable[[], bool]) -> None:
         self.name, self.command, self.log_file, self.ready = name, command, log_file, ready
@@ -157,27 +155,30 @@ def _dynamodb_ready(endpoint_url: str) -> bool:
         return False
 
 
+def engine_service(data_dir: Path, port: int, log_file: Path) -> Service:
+    """The local DynamoDB engine, exactly as ``make run`` starts it, with its journal in ``data_dir``."""
+    command = [sys.executable, "-m", "devstack.dynamodb", "--port", str(port), "--data-dir", str(data_dir)]
+    return Service("DynamoDB engine", command, log_file, lambda: _dynamodb_ready(f"http://127.0.0.1:{port}"))
+
+
 class LocalStack:
-    """Kafka and DynamoDB Local under ``data_dir``; ``persistent`` keeps data across starts."""
+    """Kafka and the DynamoDB engine under ``data_dir``; ``persistent`` keeps data across starts."""
 
     def __init__(self, data_dir: Path, *, persistent: bool, log: Callable[[str], None] = print) -> None:
         self.data_dir, self.persistent, self.log = Path(data_dir), persistent, log
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        kafka_lib, dynamodb_lib = resolve_artifacts()
+        kafka_lib = resolve_kafka()
         ports = self._ports()
         self.endpoints = Endpoints(f"127.0.0.1:{ports['kafka']}", f"http://127.0.0.1:{ports['dynamodb']}")
-        self.kafka = JavaService(
+        self.kafka = Service(
             "Kafka",
             self._kafka_command(kafka_lib, ports),
             self.data_dir / "kafka.log",
             lambda: _kafka_ready(self.endpoints.bootstrap_servers),
         )
-        self.dynamodb = JavaService(
-            "DynamoDB Local",
-            self._dynamodb_command(dynamodb_lib, ports["dynamodb"]),
-            self.data_dir / "dynamodb.log",
-            lambda: _dynamodb_ready(self.endpoints.dynamodb_endpoint_url),
-        )
+        if not persistent:
+            shutil.rmtree(self.data_dir / "dynamodb", ignore_errors=True)
+        self.dynamodb = engine_service(self.data_dir / "dynamodb", ports["dynamodb"], self.data_dir / "dynamodb.log")
 
     def _ports(self) -> dict[str, int]:
         """Kafka's controller address is written into its log at format time: keep ports with the data."""
@@ -247,30 +248,12 @@ class LocalStack:
                 raise StackError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
         return [*java, KAFKA_MAIN, str(properties)]
 
-    def _dynamodb_command(self, lib: Path, port: int) -> list[str]:
-        storage = (
-            ["-sharedDb", "-dbPath", str(self.data_dir / "dynamodb")] if self.persistent else ["-sharedDb", "-inMemory"]
-        )
-        (self.data_dir / "dynamodb").mkdir(exist_ok=True)
-        return [
-            "java",
-            "-Xmx256m",
-            f"-Djava.library.path={lib}",
-            "-cp",
-            f"{lib}/*",
-            DYNAMODB_MAIN,
-            "-port",
-            str(port),
-            "-disableTelemetry",
-            *storage,
-        ]
-
     def start(self) -> Endpoints:
         started = time.monotonic()
         self.dynamodb.start()
         self.kafka.start()
         self.log(
-            f"Kafka on {self.endpoints.bootstrap_servers}, DynamoDB Local on "
+            f"Kafka on {self.endpoints.bootstrap_servers}, DynamoDB engine on "
             f"{self.endpoints.dynamodb_endpoint_url} (ready in {time.monotonic() - started:.1f}s)"
         )
         return self.endpoints

@@ -1,6 +1,6 @@
 """The local stand-in for Lambda's DynamoDB Streams event source mapping.
 
-It reads the events table's stream from DynamoDB Local, shard by shard in
+It reads the events table's stream from the local engine, shard by shard in
 order, and hands the broadcaster the event Lambda would (``Records`` with
 ``eventSource: aws:dynamodb``, new and old images). It moves on only when the
 handler succeeded: an exception retries the same records after a backoff; a
@@ -8,7 +8,7 @@ partial batch response (``batchItemFailures``) retries from the failed record
 on. After ``max_retries`` it logs the records it skips, where Lambda would
 send them to the on-failure destination, as the stack configures it.
 
-Like the mapping, it outlives DynamoDB being unreachable (DynamoDB Local
+Like the mapping, it outlives DynamoDB being unreachable (the engine
 restarting): it retries with a backoff and carries on from the last record
 delivered. ``python -m devstack.stream_source`` checkpoints, per shard, the
 last sequence number the handler took in ``$DEVSTACK_DATA`` (``make run``'s
@@ -158,7 +158,7 @@ class LocalStreamSource:
         self._progressed = False
 
     def run(self, stop: threading.Event) -> None:
-        """Until ``stop``. DynamoDB being unreachable (e.g. DynamoDB Local restarting) is logged and retried
+        """Until ``stop``. DynamoDB being unreachable (e.g. the engine restarting) is logged and retried
         after a backoff, from the positions delivered, not the end of the source."""
         failures = 0
         while not stop.is_set():
@@ -197,8 +197,8 @@ class LocalStreamSource:
                     self.streams.exceptions.ExpiredIteratorException,
                     self.streams.exceptions.TrimmedDataAccessException,
                 ):
-                    # DynamoDB Local sometimes refuses an iterator at the end of a shard that has no new
-                    # records yet: open another after the last record delivered
+                    # an iterator older than 15 minutes, or one the stream trimmed past: open another
+                    # after the last record delivered
                     shard.iterator = None
                     continue
                 self._progressed = True
@@ -250,8 +250,7 @@ class LocalStreamSource:
         return response["ShardIterator"]
 
     def _skip_to_end(self, shard: _Shard) -> None:
-        """Read past what the shard holds. (A LATEST iterator would do, but DynamoDB Local's sometimes never
-        sees the records written after it.)"""
+        """Read past what the shard holds, so the position is a real sequence number to checkpoint."""
         while shard.iterator:
             response = self.streams.get_records(ShardIterator=shard.iterator, Limit=1000)
             if not response["Records"]:

@@ -1,6 +1,6 @@
 """``python -m soak --minutes 20`` (``make soak MINUTES=20``): the chaos soak.
 
-Starts Kafka, DynamoDB Local, the API, the event source and the broadcaster as five processes on a
+Starts Kafka, the DynamoDB engine, the API, the event source and the broadcaster as five processes on a
 throw-away data dir; replays generated matches with corrections and voids at a steady rate from
 several clients that retry as documented; SIGKILLs one process at a time, at random, and restarts it;
 then stops the faults, lets the consumer drain and verifies exactly, through the API: every
@@ -36,12 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=defaults.clients, help="producer threads")
     parser.add_argument("--match-events", type=int, default=defaults.match_events, help="generated events per match")
     parser.add_argument("--max-downtime", type=float, default=defaults.downtime_s[1], help="seconds down, at most")
-    parser.add_argument(
-        "--raw-dynamodb-kill",
-        action="store_true",
-        help="SIGKILL DynamoDB Local without pausing its writer first: shows DynamoDB Local losing writes it "
-        "acknowledged milliseconds before (see soak/faults.py)",
-    )
     parser.add_argument("--results", type=Path, help="the JSON file to write (default soak/results/<timestamp>.json)")
     parser.add_argument("--data-dir", type=Path, help="where the stack lives (default: a new temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and logs even if the run passed")
@@ -60,7 +54,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         downtime_s=(min(defaults.downtime_s[0], args.max_downtime), args.max_downtime),
         data_dir=args.data_dir,
         keep=args.keep,
-        raw_dynamodb_kill=args.raw_dynamodb_kill,
     )
     result = run(config, log=lambda line: print(line, flush=True)).report
     path = args.results or RESULTS / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

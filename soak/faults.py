@@ -1,21 +1,17 @@
-"""The chaos: SIGKILL one target at a time, keep it down for a short random while, restart it, wait until ready.
+"""The chaos: one fault at a time, a short random downtime, then ready again.
 
-DynamoDB Local is killed "quiesced" by default: the table's only writer, the event source, is paused
-(SIGSTOP) for QUIESCE_S before the SIGKILL and resumed (SIGCONT) right after, so it meets the outage as
-connection errors. The reason: DynamoDB Local 3.x answers a TransactWriteItems before the write is on
-disk, and loses it if its JVM dies within a few milliseconds of that answer (reproduced: SIGKILL right
-after an acknowledged transaction loses it in most tries; 50 ms later, never), while DynamoDB proper
-never loses an acknowledged write. A raw kill (``quiesce=False``, ``--raw-dynamodb-kill``) shows that
-gap as lost events.
+Each fault is a SIGKILL and a restart of one target, or ``dynamodb_pause``: the engine frozen with
+SIGSTOP for the downtime and thawed with SIGCONT, which its clients meet as an outage of timeouts rather
+than refused connections. The engine journals every write before answering it, so a SIGKILL at any
+instant loses nothing acknowledged: no writer is paused around it.
 
 The schedule spreads ``count`` faults evenly over the load (one every load/count seconds, +-25 % jitter)
 and cycles through the kinds in a freshly shuffled order each round, so every kind is hit once per
-round of five and none twice in a row more than by chance. A fault that runs long (a Kafka restart
-takes ~30 s on a slow machine) delays the next one; the run then extends the load until every planned
-fault has happened, so the figures always cover the planned number.
+round and none twice in a row more than by chance. A fault that runs long (a Kafka restart takes ~30 s
+on a slow machine) delays the next one; the run then extends the load until every planned fault has
+happened, so the figures always cover the planned number.
 """
 
-import contextlib
 import random
 import signal
 import threading
@@ -27,19 +23,17 @@ import attrs
 from soak.topology import Topology
 
 MIN_GAP_S = 2.0  # between one target being ready again and the next kill
-QUIESCE_S = 0.5  # the writer's pause before DynamoDB Local is killed: ten times the window it loses writes in
-WRITERS = ("event_source",)  # what writes to DynamoDB Local (the API and the broadcaster only read the events)
+PAUSE = "dynamodb_pause"
 
 
 @attrs.frozen
 class Fault:
     kind: str
-    pid: int | None  # the PID that was SIGKILLed
+    pid: int | None  # the PID that was SIGKILLed (or paused)
     at_s: float  # seconds into the load
     down_s: float  # chosen downtime between the kill and the restart
     recovery_s: float  # from the restart to ready
     failed_starts: int  # restarts that did not come up and were tried again
-    paused: tuple[str, ...] = ()  # writers held (SIGSTOP) around the kill: DynamoDB Local, quiesced
 
 
 def plan(kinds: Sequence[str], count: int, rng: random.Random) -> list[str]:
@@ -65,10 +59,8 @@ class FaultInjector(threading.Thread):
         rng: random.Random,
         stop: threading.Event,
         log: Callable[[str], None] = print,
-        quiesce: bool = True,
     ) -> None:
         super().__init__(name="faults", daemon=True)
-        self.quiesce = quiesce
         self.topology, self.rng, self.stop, self.log = topology, rng, stop, log
         self.schedule = plan(kinds, count, rng)
         self.interval = load_s / max(1, count)
@@ -97,27 +89,24 @@ class FaultInjector(threading.Thread):
 
     def _inject(self, kind: str) -> Fault:
         topology = self.topology
-        target = topology.targets[kind]
+        name = "dynamodb" if kind == PAUSE else kind
+        target = topology.targets[name]
         down = self.rng.uniform(*self.downtime_s)
-        paused = WRITERS if kind == "dynamodb" and self.quiesce else ()
-        with topology.lock(kind), contextlib.ExitStack() as held:
-            for writer in paused:  # the watchdog must not restart a writer while it is stopped
-                held.enter_context(topology.lock(writer))
-                topology.targets[writer].signal(signal.SIGSTOP)
-            if paused:
-                time.sleep(QUIESCE_S)
+        number = f"{len(self.faults) + 1}/{len(self.schedule)}"
+        with topology.lock(name):
             at = time.monotonic() - self.started
             pid = target.pid()
+            if kind == PAUSE:
+                target.signal(signal.SIGSTOP)
+                self.log(f"soak: fault {number} at {at:.0f}s: SIGSTOP dynamodb (pid {pid}) for {down:.1f}s")
+                time.sleep(down)
+                target.signal(signal.SIGCONT)
+                return Fault(kind, pid, round(at, 1), round(down, 1), 0.0, 0)
             target.kill()
-            for writer in paused:
-                topology.targets[writer].signal(signal.SIGCONT)
-            held.close()
-            number = f"{len(self.faults) + 1}/{len(self.schedule)}"
-            quiesced = f", {'+'.join(paused)} paused {QUIESCE_S:g}s before" if paused else ""
-            self.log(f"soak: fault {number} at {at:.0f}s: SIGKILL {kind} (pid {pid}{quiesced})")
+            self.log(f"soak: fault {number} at {at:.0f}s: SIGKILL {kind} (pid {pid})")
             time.sleep(down)
             restarted = time.monotonic()
             failed = topology.start_until_ready(kind, self.stop)
             recovery = time.monotonic() - restarted
         self.log(f"soak: {kind} back after {down:.1f}s down + {recovery:.1f}s to ready (pid {target.pid()})")
-        return Fault(kind, pid, round(at, 1), round(down, 1), round(recovery, 1), failed, paused)
+        return Fault(kind, pid, round(at, 1), round(down, 1), round(recovery, 1), failed)

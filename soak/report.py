@@ -61,7 +61,6 @@ def build(
             "downtime_s": list(config.downtime_s),
             "give_up_s": config.give_up_s,
             "kinds": list(config.kinds),
-            "raw_dynamodb_kill": config.raw_dynamodb_kill,
         },
         "load_s": round(load_s, 1),
         "drain_s": round(drain_s, 1),
@@ -69,7 +68,7 @@ def build(
             "planned": planned_faults,
             "injected": len(faults),
             "by_kind": dict(Counter(fault.kind for fault in faults)),
-            "list": [attrs.asdict(fault) | {"paused": list(fault.paused)} for fault in faults],  # JSON as written
+            "list": [attrs.asdict(fault) for fault in faults],
         },
         "unexpected_exits": [attrs.asdict(exit_) for exit_ in topology.unexpected],
         "restart_failures": topology.restart_failures,

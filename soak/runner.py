@@ -42,7 +42,6 @@ class SoakConfig:
     match_events: int = 300  # generated events per match (corrections come on top)
     downtime_s: tuple[float, float] = (1.0, 6.0)
     poison: int = 3  # invalid records written straight to the topic: the dead-letter check's control group
-    raw_dynamodb_kill: bool = False  # True: no writer pause before DynamoDB Local's SIGKILL (see soak.faults)
     give_up_s: float = 180.0
     drain_timeout_s: float | None = None  # default: 10 minutes plus the load's length
     data_dir: Path | None = None
@@ -119,7 +118,7 @@ def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
     helpers: list[threading.Thread] = []  # joined before anything is stopped: none may start a process after
     passed = False
     try:
-        log(f"soak: starting Kafka, DynamoDB Local, the API and both event sources in {data_dir} ...")
+        log(f"soak: starting Kafka, the DynamoDB engine, the API and both event sources in {data_dir} ...")
         topology.start()
         watchdog = threading.Thread(target=topology.watch, args=(watchdog_stop,), daemon=True, name="watchdog")
         watchdog.start()
@@ -154,7 +153,6 @@ def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
             random.Random(rng.random()),
             abort,
             log,
-            quiesce=not config.raw_dynamodb_kill,
         )
         poisoner = PoisonInjector(
             settings.bootstrap_servers, settings.topic, f"{prefix}-poison".encode(), config.poison, config.load_s, abort

@@ -1,7 +1,7 @@
 """The pipeline as five separately killable processes, each known by the PID the soak started it with.
 
-    kafka         Kafka (KRaft, one node)          devstack.stack.JavaService, log dir kept across restarts
-    dynamodb      DynamoDB Local (-dbPath)         devstack.stack.JavaService, database file kept
+    kafka         Kafka (KRaft, one node)          devstack.stack.Service, log dir kept across restarts
+    dynamodb      python -m devstack.dynamodb      devstack.stack.Service, journal and snapshot kept
     api           python -m soak.api               HTTP API + WebSocket gateway, as `make run` serves them
     event_source  python -m devstack.event_source  Kafka -> the consumer Lambda (offsets after the writes)
     broadcaster   python -m devstack.stream_source the table's stream -> the broadcaster Lambda
@@ -27,8 +27,8 @@ import attrs
 from chalicelib.config import Settings
 from devstack.run_process import api_healthy
 from devstack.stack import (
-    JavaService,
     LocalStack,
+    Service,
     StackError,
     ensure_subscriptions_table,
     ensure_table,
@@ -38,7 +38,8 @@ from devstack.stack import (
 from devstack.websocket_gateway import STAGE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-KINDS = ("kafka", "dynamodb", "event_source", "broadcaster", "api")
+# What a fault hits; "dynamodb_pause" freezes the engine (SIGSTOP, then SIGCONT): an outage, not a crash.
+KINDS = ("kafka", "dynamodb", "dynamodb_pause", "event_source", "broadcaster", "api")
 READY_TIMEOUT_S = 180.0
 STOP_GRACE_S = 20.0
 
@@ -74,10 +75,10 @@ class Target:
         raise NotImplementedError
 
 
-class JavaTarget(Target):
-    """Kafka or DynamoDB Local through devstack's JavaService: same command, ports and data on restart."""
+class ServiceTarget(Target):
+    """Kafka or the DynamoDB engine through devstack's Service: same command, ports and data on restart."""
 
-    def __init__(self, name: str, service: JavaService) -> None:
+    def __init__(self, name: str, service: Service) -> None:
         self.name, self.service = name, service
 
     def start(self) -> None:
@@ -192,8 +193,8 @@ class Topology:
         self.settings = Settings.from_env(self.env)
         logs = data_dir / "logs"
         self.targets: dict[str, Target] = {
-            "kafka": JavaTarget("kafka", self.stack.kafka),
-            "dynamodb": JavaTarget("dynamodb", self.stack.dynamodb),
+            "kafka": ServiceTarget("kafka", self.stack.kafka),
+            "dynamodb": ServiceTarget("dynamodb", self.stack.dynamodb),
             "api": PythonTarget("api", "soak.api", self.env, logs / "api.log", partial(api_healthy, self.url)),
             "event_source": PythonTarget("event_source", "devstack.event_source", self.env, logs / "event_source.log"),
             "broadcaster": PythonTarget("broadcaster", "devstack.stream_source", self.env, logs / "broadcaster.log"),
@@ -206,7 +207,7 @@ class Topology:
         self.started_at = time.monotonic()
 
     def start(self) -> None:
-        """Kafka and DynamoDB Local, the topics and tables, then the three Python processes."""
+        """Kafka and the DynamoDB engine, the topics and tables, then the three Python processes."""
         self.stack.start()
         settings = self.settings
         ensure_topic(settings.bootstrap_servers, settings.topic)

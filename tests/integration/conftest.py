@@ -1,4 +1,4 @@
-"""Real Kafka and DynamoDB Local, started once for the session on free ports in a temp dir."""
+"""Real Kafka and the local DynamoDB engine, started once for the session on free ports in a temp dir."""
 
 import threading
 import uuid
@@ -22,7 +22,7 @@ from tests.support import TOKEN, post, wait_for_count
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    # on disk, so a test can stop DynamoDB Local and start it again with its data
+    # on disk, so a test can stop the engine and start it again with its data
     local = LocalStack(tmp_path_factory.mktemp("devstack"), persistent=True)
     local.start()
     yield local

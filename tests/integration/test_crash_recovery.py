@@ -1,7 +1,7 @@
 """SIGKILL the whole `make run` stack mid-stream, start it again: nothing acknowledged is lost.
 
 This runs the real runner (`python -m devstack.run`, what `make run` starts)
-in its own process group with its own Kafka and DynamoDB Local, and kills
+in its own process group with its own Kafka and DynamoDB engine, and kills
 the group (runner, API, event source and both JVMs) while a client posts.
 """
 

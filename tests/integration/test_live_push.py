@@ -1,5 +1,5 @@
 """Live push over real sockets: the local WebSocket gateway calling the app's handlers, the consumer writing
-to DynamoDB Local, its stream feeding the broadcaster, pushes arriving at subscribed clients."""
+to the DynamoDB engine, its stream feeding the broadcaster, pushes arriving at subscribed clients."""
 
 import threading
 import uuid

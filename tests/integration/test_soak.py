@@ -1,5 +1,5 @@
 """The chaos soak, short: a minute of load with corrections and voids while each of the five processes
-(Kafka, DynamoDB Local, the event source, the broadcaster, the API) is SIGKILLed once and restarted;
+(Kafka, the DynamoDB engine, the event source, the broadcaster, the API) is SIGKILLed once and restarted;
 then the exact verification must find nothing lost, nothing double-counted, nothing valid dead-lettered.
 
 The same run's evidence is then tampered with, one way at a time, to show the verification is not

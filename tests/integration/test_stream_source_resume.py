@@ -1,4 +1,4 @@
-"""The local stream source against DynamoDB Local's real stream: it outlives DynamoDB Local restarting, and a
+"""The local stream source against the local engine's real stream: it outlives the engine restarting, and a
 restarted source hands the broadcaster the changes made while it was down (from its per-shard checkpoint),
 as Lambda's DynamoDB Streams event source mapping does."""
 
@@ -93,7 +93,7 @@ def test_a_first_start_still_begins_at_the_streams_end(live_services, api, tmp_p
     assert broadcaster.keys == [layout.change_key(2)]
 
 
-def test_the_stream_source_outlives_dynamodb_local_restarting(live_services, api, stack):
+def test_the_stream_source_outlives_the_engine_restarting(live_services, api, stack):
     settings, match_id, logs = live_services.settings, f"outage-{uuid.uuid4().hex[:10]}", []
     broadcaster = Broadcaster(match_id)
     with running(settings, broadcaster, None, logs) as (source, thread):

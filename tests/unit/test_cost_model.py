@@ -6,7 +6,7 @@ import math
 import pytest
 
 from bench import cost
-from bench.costs import WriteRules, apply_update, item_bytes, query_read_units
+from bench.costs import WriteRules, apply_update, item_bytes, item_read_units, query_read_units, units_of
 from chalicelib import layout
 
 # Round numbers, so every expected figure below can be checked by hand.
@@ -131,7 +131,7 @@ def test_every_line_prints_its_formula_with_the_numbers() -> None:
 def test_measured_inputs_scale_the_directory_to_100_summaries() -> None:
     read = {"rcu": 1.0, "bytes": 10, "cpu_ms": 1.0, "wall_ms": 2.0}
     costs = {
-        "capacity_check": {"source": "test"},
+        "sizing": {"source": "test"},
         "consumer_live": {
             "wcu_per_event": 20.0,
             "wcu_per_event_gsi": 8.0,
@@ -167,7 +167,7 @@ def test_measured_inputs_scale_the_directory_to_100_summaries() -> None:
     assert set(inputs) == set(MEASURED)
 
 
-# -- the write rules (AWS's sizing rules, which DynamoDB Local's TransactWriteItems figures do not follow) ----
+# -- AWS's sizing rules, on the documentation's examples and the app's items -----------------------------
 
 
 def _event(event_id: str, timestamp: str, *, deleted: bool = False, padding: int = 0) -> dict[str, dict[str, str]]:
@@ -181,6 +181,21 @@ def _event(event_id: str, timestamp: str, *, deleted: bool = False, padding: int
         item[layout.TIME_SORT_KEY] = {"S": layout.time_sort_key(timestamp, event_id)}
         item[layout.TYPE_SORT_KEY] = {"S": layout.type_sort_key("pass", timestamp, event_id)}
     return item
+
+
+def test_read_and_write_units_follow_the_examples_of_aws_documentation() -> None:
+    """Developer Guide, "DynamoDB read and write operations" (capacity unit consumption)."""
+    kb = 1024
+    assert units_of(500) == 1 and units_of(int(3.5 * kb)) == 4  # writes: 1 KB units, rounded up per item
+    assert item_read_units([{"k": {"S": "x" * (3500 - 1)}}], consistent=True) == 1.0  # 3,500 B reads as 4 KB
+    assert item_read_units([{"k": {"S": "x" * (10 * kb - 1)}}], consistent=True) == 3.0  # 10 KB reads as 12 KB
+    eight_kb = {"k": {"S": "x" * (8 * kb - 1)}}
+    assert item_read_units([eight_kb], consistent=True) == 2.0 and item_read_units([eight_kb]) == 1.0
+    # BatchGetItem of a 1.5 KB and a 6.5 KB item: 4 KB + 8 KB = 12 KB, not 8 KB
+    batch = [{"k": {"S": "x" * (int(1.5 * kb) - 1)}}, {"k": {"S": "x" * (int(6.5 * kb) - 1)}}]
+    assert item_read_units(batch, consistent=True) == 3.0
+    assert query_read_units(batch, consistent=True) == 2.0  # a Query sums first: 8 KB
+    assert query_read_units([], consistent=True) == 1.0  # a Query that finds nothing still costs a unit
 
 
 def test_item_size_follows_aws_rules() -> None:
