@@ -165,6 +165,11 @@ class Void:
 
 FIELDS: dict[str, "attrs.Attribute[Any]"] = {a.name: a for a in attrs.fields(Event)}
 _FIELD_NAMES = tuple(FIELDS)
+# Each field's converter (a plain function: attrs types it as maybe a Converter) and validator, looked up once.
+_CHECKS = tuple(
+    (name, cast(Callable[[Any], Any] | None, attribute.converter), attribute.validator, attribute)
+    for name, attribute in FIELDS.items()
+)
 
 
 def _cross_field_errors(raw: Mapping[str, Any], values: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -206,7 +211,7 @@ def parse_event(raw: Any) -> Event | Void:
         errors.append(("deleted", "must be true (leave it out for an event that stands)"))
     required = ("match_id", "event_id") if void else ("match_id", "event_type", "timestamp")
     values: dict[str, Any] = {}
-    for name, attribute in FIELDS.items():
+    for name, converter, validator, attribute in _CHECKS:
         value = raw.get(name)
         if value is None:
             if name in raw:
@@ -215,10 +220,10 @@ def parse_event(raw: Any) -> Event | Void:
                 errors.append((name, "is required" if not void else "is required to void an event"))
             continue
         try:
-            if attribute.converter is not None:  # each is a plain function (attrs types it as maybe a Converter)
-                value = cast(Callable[[Any], Any], attribute.converter)(value)
-            if attribute.validator is not None:
-                attribute.validator(None, attribute, value)
+            if converter is not None:
+                value = converter(value)
+            if validator is not None:
+                validator(None, attribute, value)
         except (ValueError, TypeError) as problem:
             errors.append((name, str(problem)))
             continue

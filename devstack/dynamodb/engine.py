@@ -156,7 +156,10 @@ class Engine:
         with self.lock:
             if operation in READS:
                 return self._moto(operation, body)
-            before = [(table, key, copy.deepcopy(stored(table, key))) for table, key in self._touched(operation, body)]
+            before = [
+                (table, key, copy.deepcopy(stored(table, key)) if updated else stored(table, key))
+                for table, key, updated in self._touched(operation, body)
+            ]
             self._pending = {}
             status, headers, payload = self._moto(operation, body)
             if not status.startswith("200"):
@@ -208,30 +211,32 @@ class Engine:
         kept = [(k, v) for k, v in headers.items() if k.lower() not in dropped]
         return status, [("Content-Type", JSON), *kept], payload
 
-    def _touched(self, operation: str, body: bytes) -> list[tuple[Table, PrimaryKey]]:
-        """The items a write request names, to put back if it fails; moto validates the request itself."""
+    def _touched(self, operation: str, body: bytes) -> list[tuple[Table, PrimaryKey, bool]]:
+        """The items a write request names, to put back if it fails (True: changed in place by an update, so
+        copied first; a put or delete replaces the item); moto validates the request itself."""
         try:
             request = json.loads(body)
-            named: list[tuple[str, dict[str, Any]]] = []
+            named: list[tuple[str, dict[str, Any], bool]] = []
             if operation == "PutItem":
-                named.append((request["TableName"], request["Item"]))
+                named.append((request["TableName"], request["Item"], False))
             elif operation in ("UpdateItem", "DeleteItem"):
-                named.append((request["TableName"], request["Key"]))
+                named.append((request["TableName"], request["Key"], operation == "UpdateItem"))
             elif operation == "BatchWriteItem":
                 for name, writes in request["RequestItems"].items():
                     for write in writes:
                         for kind, field in (("PutRequest", "Item"), ("DeleteRequest", "Key")):
                             if kind in write:
-                                named.append((name, write[kind][field]))
+                                named.append((name, write[kind][field], False))
             elif operation == "TransactWriteItems":
                 for entry in request["TransactItems"]:
                     for kind, action in entry.items():
-                        named.append((action["TableName"], action["Item"] if kind == "Put" else action["Key"]))
+                        fields = action["Item"] if kind == "Put" else action["Key"]
+                        named.append((action["TableName"], fields, kind == "Update"))
             touched = []
-            for name, attributes in named:
+            for name, attributes, updated in named:
                 table = self.backend.tables.get(name)
                 if table is not None:
-                    touched.append((table, primary_key(table, attributes)))
+                    touched.append((table, primary_key(table, attributes), updated))
             return touched
         except Exception:  # a malformed request: moto refuses it before touching anything
             return []
