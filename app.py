@@ -9,7 +9,7 @@ from typing import Any, cast
 from chalice.app import AuthRequest, AuthResponse, AuthRoute, Chalice, Request, Response, WebsocketEvent
 
 from chalicelib import broadcast, consumer, http, ingest, live, queries, security, site, stats, topics
-from chalicelib.http import conditional, conditional_json, page_payload
+from chalicelib.http import MAX_BODY_BYTES, conditional, conditional_json, page_payload
 from chalicelib.observability import lambda_context_logging, metrics
 from chalicelib.services import Services
 
@@ -26,13 +26,17 @@ def _request() -> Request:
 
 @app.route("/", methods=["GET"])
 def match_centre() -> Response:
-    return conditional(site.page(), _request().headers.get("if-none-match"), content_type=site.PAGE_TYPE)
+    headers = site.security_headers(services.settings.websocket_url)
+    return conditional(
+        site.page(), _request().headers.get("if-none-match"), content_type=site.PAGE_TYPE, extra_headers=headers
+    )
 
 
 @app.route("/assets/{name}", methods=["GET"])
 def match_centre_asset(name: str) -> Response:
     text, content_type = site.asset(name)
-    return conditional(text, _request().headers.get("if-none-match"), content_type=content_type)
+    headers = site.security_headers(services.settings.websocket_url)
+    return conditional(text, _request().headers.get("if-none-match"), content_type=content_type, extra_headers=headers)
 
 
 @app.route("/config", methods=["GET"])
@@ -79,7 +83,7 @@ def match_directory() -> Response:
 @app.route("/matches/{match_id}/changes", methods=["GET"])
 def match_changes(match_id: str) -> Response:
     after, limit = queries.change_query(_request().query_params)
-    changes, next_cursor = services.repository.changes(match_id, after, limit)
+    changes, next_cursor = services.repository.changes(queries.match_path(match_id), after, limit)
     body = {"match_id": match_id, "changes": changes, "count": len(changes), "next_cursor": next_cursor}
     return conditional_json(body, _request().headers.get("if-none-match"))
 
@@ -113,7 +117,8 @@ def match_events_of_type(match_id: str, event_type: str) -> Response:
 
 @app.route("/matches/{match_id}/stats", methods=["GET"])
 def match_stats(match_id: str) -> Response:
-    return conditional_json(stats.render(services.repository.totals(match_id)), _request().headers.get("if-none-match"))
+    totals = stats.render(services.repository.totals(queries.match_path(match_id)))
+    return conditional_json(stats.within(totals, MAX_BODY_BYTES), _request().headers.get("if-none-match"))
 
 
 @app.lambda_function(name="consumer")

@@ -6,6 +6,8 @@ import attrs
 
 from chalicelib import layout
 
+DEFAULT_CACHE_ENTRIES = 10_000  # per cache of a process (match heads, producer connections)
+
 
 @attrs.frozen(kw_only=True)
 class Settings:
@@ -22,6 +24,7 @@ class Settings:
     websocket_stage: str
     websocket_endpoint_url: str | None  # locally: devstack's Management API
     websocket_url: str | None  # where clients (the match centre page) connect
+    cache_entries: int = DEFAULT_CACHE_ENTRIES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -43,4 +46,13 @@ class Settings:
             websocket_stage=environ.get("WEBSOCKET_STAGE", "api"),
             websocket_endpoint_url=environ.get("WEBSOCKET_ENDPOINT_URL") or None,
             websocket_url=environ.get("WEBSOCKET_URL") or None,
+            cache_entries=_positive(environ.get("CACHE_MAX_ENTRIES"), DEFAULT_CACHE_ENTRIES, "CACHE_MAX_ENTRIES"),
         )
+
+
+def _positive(text: str | None, default: int, name: str) -> int:
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise ValueError(f"{name} must be a whole number above 0, not {text!r}")
+    return int(text)

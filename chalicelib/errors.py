@@ -7,15 +7,20 @@ the machine-readable name every client sees (DESIGN.md's error codes).
 
 from typing import Any
 
+MAX_LISTED_ERRORS = 50  # keeps any answer far below its carrier's limit (Lambda 6 MB, a WebSocket frame 128 KB)
+
 
 class RequestError(Exception):
-    """Nothing was changed. ``errors`` lists field problems when there are several to report."""
+    """Nothing was changed. ``errors`` lists field problems when there are several to report: the first
+    MAX_LISTED_ERRORS of them, ``error_count`` says how many there were."""
 
     code = "invalid_request"
 
     def __init__(self, message: str, *, errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
-        self.message, self.errors = message, errors
+        self.message = message
+        self.error_count = len(errors) if errors is not None else 0
+        self.errors = errors[:MAX_LISTED_ERRORS] if errors is not None else None
 
 
 class BodyTooLarge(RequestError):
@@ -44,6 +49,10 @@ class InvalidQuery(RequestError):
     code = "invalid_query"
 
 
+class InvalidMatchId(InvalidQuery):
+    code = "invalid_match_id"
+
+
 class UnknownEventType(InvalidQuery):
     code = "invalid_event_type"
 
@@ -52,6 +61,12 @@ class BadCursor(RequestError):
     """A cursor this API did not issue, or issued for another query."""
 
     code = "invalid_cursor"
+
+
+class TooManySubscriptions(RequestError):
+    """A WebSocket connection already follows as many matches as one may."""
+
+    code = "too_many_subscriptions"
 
 
 class NotFound(RequestError):

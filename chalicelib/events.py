@@ -196,6 +196,11 @@ def derive_event_id(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def _shown(name: str) -> str:
+    """A field name as an error quotes it: a client's unknown name can be as long as the body."""
+    return name if len(name) <= 64 else name[:64] + "..."
+
+
 def parse_event(raw: Any) -> Event | Void:
     """Validate one raw JSON object; raise InvalidEvents naming every bad field.
 
@@ -206,7 +211,7 @@ def parse_event(raw: Any) -> Event | Void:
     if not isinstance(raw, dict):
         raise InvalidEvents([{"field": None, "message": "an event must be a JSON object"}])
     void = "deleted" in raw
-    errors = [(name, "is not a known field") for name in raw if name not in FIELDS and name != "deleted"]
+    errors = [(_shown(name), "is not a known field") for name in raw if name not in FIELDS and name != "deleted"]
     if void and raw["deleted"] is not True:
         errors.append(("deleted", "must be true (leave it out for an event that stands)"))
     required = ("match_id", "event_id") if void else ("match_id", "event_type", "timestamp")
@@ -250,7 +255,7 @@ def parse_batch(body: Any) -> list[Event | Void]:
         extra = sorted(set(body) - {"events"})
         items = body["events"]
         if extra:
-            raise InvalidEvents([{"field": name, "message": "is not a known field"} for name in extra])
+            raise InvalidEvents([{"field": _shown(name), "message": "is not a known field"} for name in extra])
         if not isinstance(items, list) or not items:
             raise InvalidEvents([{"field": "events", "message": f"must be a list of 1-{MAX_BATCH} events"}])
         events, errors = [], []

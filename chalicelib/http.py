@@ -27,7 +27,7 @@ def error_response(error: errors.RequestError) -> Response:
     kind = next(kind for kind in type(error).__mro__ if kind in STATUS)
     body: dict[str, Any] = {"error": error.code, "message": error.message}
     if error.errors is not None:
-        body["errors"] = error.errors
+        body["errors"], body["error_count"] = error.errors, error.error_count
     return Response(body=body, status_code=STATUS[kind], headers=HEADERS.get(kind, {}))
 
 
@@ -50,6 +50,7 @@ def _answering_errors(view: Callable[..., Any]) -> Callable[..., Any]:
     return answering
 
 
+MAX_BODY_BYTES = 1_000_000  # no answer grows past this: Lambda's response limit is 6 MB, a CDN's object a few
 LIVE_MAX_AGE_SECONDS = 2  # long enough for a CDN to absorb a crowd, short enough for a live ticker
 
 
@@ -76,11 +77,13 @@ def conditional(
     *,
     max_age: int = LIVE_MAX_AGE_SECONDS,
     content_type: str = "application/json",
+    extra_headers: dict[str, str | list[str]] | None = None,
 ) -> Response:
     """A 200 (JSON unless said otherwise) with a strong ETag of its bytes, or a bodiless 304 when the client
     has them."""
     etag = '"' + hashlib.sha256(payload.encode()).hexdigest()[:32] + '"'
     headers: dict[str, str | list[str]] = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    headers |= extra_headers or {}
     if _etag_matches(if_none_match, etag):
         return Response(body="", status_code=304, headers=headers)
     return Response(body=payload, status_code=200, headers=headers | {"Content-Type": content_type})

@@ -1,8 +1,8 @@
 """POST /events: from raw request body to events acknowledged by Kafka."""
 
-import json
 from datetime import UTC, datetime
 
+from chalicelib import jsontext
 from chalicelib.errors import BatchTooLarge, BodyTooLarge, InvalidJson
 from chalicelib.events import MAX_BATCH, MAX_VERSION, Event, Void, iso_millis, parse_batch
 from chalicelib.observability import logger
@@ -16,7 +16,9 @@ def ingest(raw_body: bytes | str, publisher: KafkaPublisher) -> list[str]:
     if len(raw_body) > MAX_BODY_BYTES:
         raise BodyTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes")
     try:
-        body = json.loads(raw_body)
+        body = jsontext.loads(raw_body)
+    except jsontext.TooDeep:
+        raise InvalidJson(f"the body nests more than {jsontext.MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise InvalidJson("the body is not valid JSON") from None
     if isinstance(body, dict) and isinstance(body.get("events"), list) and len(body["events"]) > MAX_BATCH:

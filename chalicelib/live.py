@@ -9,7 +9,7 @@ same validation and durable publish (``ingest.ingest``).
 from collections.abc import Mapping
 
 from chalicelib import ingest, messages, security, stats
-from chalicelib.errors import RequestError
+from chalicelib.errors import RequestError, TooManySubscriptions
 from chalicelib.publishing import KafkaPublisher
 from chalicelib.repository import EventRepository
 from chalicelib.subscriptions import Subscriptions
@@ -44,8 +44,13 @@ def message(
         action = messages.decode(body)
     except messages.BadMessage as bad:
         return messages.error(bad.code, bad.message, request_id=bad.request_id, publish=bad.request_id is not None)
+    if isinstance(action, messages.Ping):
+        return messages.pong()
     if isinstance(action, messages.Subscribe):
-        subscriptions.subscribe(connection_id, action.match_id)  # first: no change after the cursor is missed
+        try:
+            subscriptions.subscribe(connection_id, action.match_id)  # first: no change after the cursor is missed
+        except TooManySubscriptions as refused:
+            return messages.error(refused.code, refused.message)
         return messages.subscribed(
             action.match_id, stats.render(repository.totals(action.match_id)), repository.feed_position(action.match_id)
         )
@@ -60,6 +65,11 @@ def message(
         event_ids = ingest.ingest(action.body, publisher)
     except RequestError as refused:
         return messages.error(
-            refused.code, refused.message, request_id=action.request_id, errors=refused.errors, publish=True
+            refused.code,
+            refused.message,
+            request_id=action.request_id,
+            errors=refused.errors,
+            error_count=refused.error_count,
+            publish=True,
         )
     return messages.accepted(action.request_id, event_ids)

@@ -13,10 +13,13 @@ from typing import Any
 
 import attrs
 
+from chalicelib import jsontext
+from chalicelib import stats as match_stats
 from chalicelib.events import MATCH_ID
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket frame limit is 32 KB each, 128 KB a message
-SERVER_TYPES = frozenset({"subscribed", "unsubscribed", "change", "stats", "accepted", "error"})
+MAX_SERVER_MESSAGE_BYTES = 32 * 1024  # what the server sends fits one frame
+SERVER_TYPES = frozenset({"subscribed", "unsubscribed", "change", "stats", "accepted", "error", "pong"})
 
 
 class BadMessage(ValueError):
@@ -38,22 +41,31 @@ class Unsubscribe:
 
 
 @attrs.frozen
+class Ping:
+    pass
+
+
+@attrs.frozen
 class Publish:
     request_id: str | None
     body: bytes  # the events, as POST /events takes them: validated by the same function
 
 
-def decode(text: str | None) -> Subscribe | Unsubscribe | Publish:
-    """A client message, or BadMessage saying what is wrong with it."""
+def decode(text: str | None) -> Subscribe | Unsubscribe | Publish | Ping:
+    """A client message, or BadMessage saying what is wrong with it: size and nesting are checked first."""
     if text is None or len(text.encode(errors="replace")) > MAX_MESSAGE_BYTES:
         raise BadMessage("invalid_message", f"a message is a JSON object of at most {MAX_MESSAGE_BYTES} bytes")
     try:
-        message = json.loads(text)
+        message = jsontext.loads(text)
+    except jsontext.TooDeep:
+        raise BadMessage("invalid_message", f"a message nests at most {jsontext.MAX_DEPTH} levels") from None
     except ValueError:
         raise BadMessage("invalid_json", "the message is not valid JSON") from None
     if not isinstance(message, dict):
         raise BadMessage("invalid_message", "a message is a JSON object with an action")
     action = message.get("action")
+    if action == "ping":
+        return Ping()
     if action == "publish":
         request_id = message.get("request_id")
         if request_id is not None and not (isinstance(request_id, str) and 0 < len(request_id) <= 128):
@@ -66,15 +78,19 @@ def decode(text: str | None) -> Subscribe | Unsubscribe | Publish:
         if not isinstance(match_id, str) or not MATCH_ID.fullmatch(match_id):
             raise BadMessage("invalid_match_id", f"match_id must match {MATCH_ID.pattern}")
         return Subscribe(match_id) if action == "subscribe" else Unsubscribe(match_id)
-    raise BadMessage("unknown_action", "action must be subscribe, unsubscribe or publish")
+    raise BadMessage("unknown_action", "action must be subscribe, unsubscribe, publish or ping")
 
 
 def _write(message: Mapping[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
 
 
-def subscribed(match_id: str, stats: Mapping[str, Any], cursor: str | None) -> str:
-    return _write({"type": "subscribed", "match_id": match_id, "stats": stats, "cursor": cursor})
+def pong() -> str:
+    return _write({"type": "pong"})
+
+
+def subscribed(match_id: str, stats: dict[str, Any], cursor: str | None) -> str:
+    return _write({"type": "subscribed", "match_id": match_id, "stats": _fitting(stats), "cursor": cursor})
 
 
 def unsubscribed(match_id: str) -> str:
@@ -94,12 +110,23 @@ def change(match_id: str, change: Mapping[str, Any]) -> str:
     )
 
 
-def stats(match_id: str, totals: Mapping[str, Any]) -> str:
-    return _write({"type": "stats", "match_id": match_id, "stats": totals})
+def stats(match_id: str, totals: dict[str, Any]) -> str:
+    return _write({"type": "stats", "match_id": match_id, "stats": _fitting(totals)})
+
+
+def _fitting(totals: dict[str, Any]) -> dict[str, Any]:
+    """Statistics that fit in a server message beside its envelope (type, match_id, cursor)."""
+    return match_stats.within(totals, MAX_SERVER_MESSAGE_BYTES - 512)
 
 
 def accepted(request_id: str | None, event_ids: Sequence[str]) -> str:
-    return _write({"type": "accepted", "request_id": request_id, "event_ids": list(event_ids)})
+    """How many events were accepted, and their ids where they fit in one message."""
+    whole = _write(
+        {"type": "accepted", "request_id": request_id, "accepted": len(event_ids), "event_ids": list(event_ids)}
+    )
+    if len(whole.encode()) <= MAX_SERVER_MESSAGE_BYTES:
+        return whole
+    return _write({"type": "accepted", "request_id": request_id, "accepted": len(event_ids)})
 
 
 def error(
@@ -108,14 +135,16 @@ def error(
     *,
     request_id: str | None = None,
     errors: Sequence[Mapping[str, Any]] | None = None,
+    error_count: int = 0,
     publish: bool = False,
 ) -> str:
-    """An error; ``publish`` answers carry their ``request_id`` (and ``errors`` for invalid events)."""
+    """An error; ``publish`` answers carry their ``request_id`` (and ``errors``, the first of ``error_count``,
+    for invalid events)."""
     body: dict[str, Any] = {"type": "error", "error": code, "message": message}
     if publish:
         body["request_id"] = request_id
     if errors:
-        body["errors"] = list(errors)
+        body["errors"], body["error_count"] = list(errors), max(error_count, len(errors))
     return _write(body)
 
 

@@ -4,15 +4,15 @@ import re
 from collections.abc import Mapping
 from datetime import date
 
-from chalicelib.errors import InvalidQuery, UnknownEventType
-from chalicelib.events import EVENT_TYPES, normalise_timestamp
+from chalicelib.errors import InvalidMatchId, InvalidQuery, UnknownEventType
+from chalicelib.events import EVENT_TYPES, MATCH_ID, normalise_timestamp
 from chalicelib.repository import DirectoryQuery, EventQuery
 
 MAX_LIMIT = 1000
 MAX_DIRECTORY_LIMIT = 100
 STATUSES = ("pre_match", "live", "half_time", "finished")
 _PARAMS = {"limit", "cursor", "order", "from", "to"}
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _check_known(params: Mapping[str, str], known: set[str]) -> None:
@@ -21,11 +21,21 @@ def _check_known(params: Mapping[str, str], known: set[str]) -> None:
         raise InvalidQuery(f"unknown query parameter(s): {', '.join(unknown)}")
 
 
+_DIGITS = re.compile(r"[0-9]{1,6}")  # ASCII only: str.isdigit() also takes "²", which int() refuses
+
+
 def _limit(params: Mapping[str, str], default: int, maximum: int) -> int:
     text = params.get("limit", str(default))
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
+    if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= maximum:
         raise InvalidQuery(f"limit must be an integer from 1 to {maximum}")
     return int(text)
+
+
+def match_path(match_id: str) -> str:
+    """A path's match_id, by the events' rule, so no other string reaches the table."""
+    if not MATCH_ID.fullmatch(match_id):
+        raise InvalidMatchId("match_id must be 1-64 characters of A-Z a-z 0-9 _ . : -")
+    return match_id
 
 
 def change_query(params: Mapping[str, str] | None) -> tuple[str | None, int]:
@@ -58,6 +68,7 @@ def directory_query(params: Mapping[str, str] | None) -> DirectoryQuery:
 def event_query(match_id: str, params: Mapping[str, str] | None, event_type: str | None = None) -> EventQuery:
     """Raise InvalidQuery naming the first bad parameter."""
     params = params or {}
+    match_path(match_id)
     _check_known(params, _PARAMS)
     if event_type is not None and event_type not in EVENT_TYPES:
         known = ", ".join(sorted(EVENT_TYPES))

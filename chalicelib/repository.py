@@ -19,16 +19,18 @@ import json
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from botocore.exceptions import ClientError
 
-from chalicelib import layout, records, stats
+from chalicelib import jsontext, layout, records, stats
+from chalicelib.config import DEFAULT_CACHE_ENTRIES
 from chalicelib.errors import BadCursor
-from chalicelib.events import FIELDS, MATCH_LEVEL_TYPES
+from chalicelib.events import FIELDS, MATCH_ID, MATCH_LEVEL_TYPES
+from chalicelib.lru import LRU
 
 if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,10 +45,13 @@ if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
 
 EVENT_FIELDS = (*FIELDS, "deleted", *records.POSITION)  # the order events are returned in
 TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
+# A feed item's changes, at most: DynamoDB's item limit is 400 KB (409,600 B); the rest is margin for its keys
+# and for the 4 MB a transaction may write in all (97 event items of at most ~8 KB each beside it).
+CHANGES_ITEM_BYTES = 300_000
 TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
 PARALLEL_TRANSACTIONS = 8  # transactions of one round committed concurrently
 BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
-_CHANGE_CURSOR = re.compile(r"(\d{12})\.(\d{3})")
+_CHANGE_CURSOR = re.compile(r"([0-9]{12})\.([0-9]{3})")  # ASCII digits: \d also takes other scripts' digits
 
 
 class RejectedByStorage(ValueError):
@@ -105,7 +110,7 @@ def event_item(match_id: str, body: Mapping[str, Any]) -> dict[str, "AttributeVa
         layout.PARTITION_KEY: {"S": match_id},
         layout.SORT_KEY: {"S": layout.event_key(event_id)},
         layout.VERSION: {"N": str(body["version"])},
-        layout.EVENT_BODY: {"S": json.dumps(body, separators=(",", ":"))},
+        layout.EVENT_BODY: {"S": _json(body)},
     }
     if not body.get("deleted"):
         timestamp, event_type = body["timestamp"], body["event_type"]
@@ -123,6 +128,7 @@ class _Plan:
     taken: int = 0  # how many pending events it covers (applied or found to change nothing)
     writes: dict[str, Stored] = attrs.field(factory=dict)  # event_id -> the version to store
     changes: list[dict[str, Any]] = attrs.field(factory=list)
+    change_bytes: int = 0  # of ``changes`` as the feed item stores them
     deltas: dict[stats.Owner, Counter[str]] = attrs.field(factory=lambda: defaultdict(Counter))
 
     def actions(self) -> int:
@@ -212,10 +218,10 @@ def _change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str
 
 
 class EventRepository:
-    def __init__(self, client: "DynamoDBClient", table: str) -> None:
+    def __init__(self, client: "DynamoDBClient", table: str, cache_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self.client = client
         self.table = table
-        self._heads: dict[str, _Head] = {}  # match_id -> as of the last change this process saw
+        self._heads: LRU[str, _Head] = LRU(cache_entries)  # match_id -> as of the last change this process saw
 
     # -- writes -------------------------------------------------------------
 
@@ -289,9 +295,12 @@ class EventRepository:
             plan.writes[event_id] = new
             for owner, counters in difference.items():
                 plan.deltas[owner].update(counters)
+            entry_bytes = len(_json({"change": change, "event": new.body}).encode()) + 1 if change else 0
             if change:
                 plan.changes.append({"change": change, "event": new.body})
-            if plan.actions() > TRANSACTION_ACTIONS and plan.taken:  # over the limit: leave it to the next one
+                plan.change_bytes += entry_bytes
+            over = plan.actions() > TRANSACTION_ACTIONS or plan.change_bytes > CHANGES_ITEM_BYTES
+            if over and plan.taken:  # over a limit: leave it to the next one
                 if previous is None:
                     del plan.writes[event_id]
                 else:
@@ -300,6 +309,7 @@ class EventRepository:
                     plan.deltas[owner].subtract(counters)
                 if change:
                     plan.changes.pop()
+                    plan.change_bytes -= entry_bytes
                 break
             plan.taken += 1
         return plan
@@ -346,7 +356,7 @@ class EventRepository:
                             "Item": {
                                 layout.PARTITION_KEY: {"S": match_id},
                                 layout.SORT_KEY: {"S": layout.change_key(heads[match_id].seq)},
-                                layout.CHANGES: {"S": json.dumps(plan.changes, separators=(",", ":"))},
+                                layout.CHANGES: {"S": _json(plan.changes)},
                             },
                         }
                     }
@@ -369,7 +379,7 @@ class EventRepository:
                     if owner is not None:
                         failed[match_id].append(owner)
             return failed
-        self._heads |= heads
+        self._heads.update(heads)
         return None
 
     def _stats_updates(
@@ -582,7 +592,8 @@ class EventRepository:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         more = len(items) > query.limit
-        items = items[: query.limit]
+        fitting = _within(items[: query.limit], lambda item: item[layout.EVENT_BODY]["S"])
+        more, items = more or len(fitting) < len(items[: query.limit]), fitting
         return Page(
             [item[layout.EVENT_BODY]["S"] for item in items], _encode_cursor(items[-1], sort_key) if more else None
         )
@@ -617,7 +628,8 @@ class EventRepository:
             if "LastEvaluatedKey" not in response:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return found[:limit], found[limit - 1]["cursor"] if len(found) > limit else None
+        page = _within(found[:limit], json.dumps)
+        return page, page[-1]["cursor"] if len(found) > len(page) else None
 
     def feed_position(self, match_id: str) -> str | None:
         """The cursor of the match's latest change (None: none yet): a subscriber's pushes continue after it."""
@@ -694,16 +706,49 @@ def _totals(items: Iterable[Mapping[str, Any]]) -> dict[stats.Owner, dict[str, i
     }
 
 
+PAGE_BYTES = 900_000  # of a page's events or changes: the answer stays under 1 MB with its envelope
+
+
+def _within(items: Sequence[Any], text: Callable[[Any], str]) -> list[Any]:
+    """The leading items whose texts fit in PAGE_BYTES together (at least one: an item is at most 400 KB)."""
+    kept: list[Any] = []
+    size = 0
+    for item in items:
+        size += len(text(item).encode()) + 1
+        if kept and size > PAGE_BYTES:
+            break
+        kept.append(item)
+    return kept
+
+
+def _json(value: Any) -> str:
+    """Stored JSON: compact, and UTF-8 (a 4-byte character is 4 bytes of the item, not 12 of escapes)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _encode_key(key: Mapping[str, Any]) -> str:
     plain = {name: value["S"] for name, value in key.items()}
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def _decode_key(cursor: str) -> Any:
+MAX_CURSOR_CHARS = 2048  # four keys of at most 300 bytes each, in base64: far above any this API issues
+MAX_KEY_CHARS = 300  # a sort key holds at most an event type, a timestamp and a 128-character event id
+
+
+def _decode_key(cursor: str) -> dict[str, str]:
+    """A cursor back into its flat {name: string} key, or BadCursor: bounded length, one flat JSON object of
+    short, non-empty strings."""
+    if len(cursor) > MAX_CURSOR_CHARS or not cursor.isascii():
+        raise BadCursor("cursor is not one this API issued")
     try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = jsontext.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), max_depth=1)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadCursor("cursor is not one this API issued") from None
+    if not isinstance(key, dict) or not all(
+        isinstance(value, str) and 0 < len(value) <= MAX_KEY_CHARS for value in key.values()
+    ):
+        raise BadCursor("cursor is not one this API issued")
+    return key
 
 
 def _encode_cursor(item: Mapping[str, Any], sort_key: str) -> str:
@@ -714,9 +759,7 @@ def _decode_cursor(cursor: str, match_id: str, sort_key: str, low: str, high: st
     """Accept only a key of this match inside this query's range."""
     key = _decode_key(cursor)
     if (
-        not isinstance(key, dict)
-        or set(key) != {layout.PARTITION_KEY, layout.SORT_KEY, sort_key}
-        or not all(isinstance(value, str) for value in key.values())
+        set(key) != {layout.PARTITION_KEY, layout.SORT_KEY, sort_key}
         or key[layout.PARTITION_KEY] != match_id
         or not key[layout.SORT_KEY].startswith(layout.EVENT_PREFIX)
         or not low <= key[sort_key] <= high
@@ -729,9 +772,8 @@ def _decode_directory_cursor(cursor: str) -> dict[str, Any]:
     key = _decode_key(cursor)
     names = {layout.PARTITION_KEY, layout.SORT_KEY, layout.DIRECTORY_PARTITION_KEY, layout.DIRECTORY_SORT_KEY}
     if (
-        not isinstance(key, dict)
-        or set(key) != names
-        or not all(isinstance(v, str) for v in key.values())
+        set(key) != names
+        or not MATCH_ID.fullmatch(key[layout.PARTITION_KEY])
         or key[layout.SORT_KEY] != layout.MATCH_STATS
         or key[layout.DIRECTORY_PARTITION_KEY] != layout.DIRECTORY_PARTITION
     ):

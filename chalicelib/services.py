@@ -75,11 +75,13 @@ class Services:
 
     @cached_property
     def repository(self) -> EventRepository:
-        return EventRepository(self.dynamodb, self.settings.table)
+        return EventRepository(self.dynamodb, self.settings.table, self.settings.cache_entries)
 
     @cached_property
     def subscriptions(self) -> Subscriptions:
-        return Subscriptions(self.dynamodb, self.settings.subscriptions_table)
+        return Subscriptions(
+            self.dynamodb, self.settings.subscriptions_table, cache_entries=self.settings.cache_entries
+        )
 
     def websocket(self, api: WebsocketAPI) -> WebsocketAPI:
         """The app's WebsocketAPI, ready to send outside a WebSocket event (the broadcaster)."""

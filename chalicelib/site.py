@@ -6,6 +6,7 @@ API from its own address).
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from chalicelib.errors import NotFound
 
@@ -27,3 +28,20 @@ def asset(name: str) -> tuple[str, str]:
 
 def config(websocket_url: str | None) -> dict[str, str | None]:
     return {"websocket": websocket_url}
+
+
+def security_headers(websocket_url: str | None) -> dict[str, str | list[str]]:
+    """What the page and its assets are served with: nothing loads from another host (the WebSocket API
+    aside), nothing frames the page, no referrer leaves it, no type is sniffed."""
+    socket = urlsplit(websocket_url) if websocket_url else None
+    connect = "'self'" + (f" {socket.scheme}://{socket.netloc}" if socket and socket.netloc else "")
+    policy = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+    }

@@ -8,6 +8,7 @@ applies the difference between an event's old and new version in the same
 transaction that swaps the version.
 """
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
@@ -154,3 +155,11 @@ def render(match: MatchTotals) -> dict[str, Any]:
         "event_count": int(totals.get(MATCH, {}).get("event_count", 0)),
         "last_event_at": latest["timestamp"] if latest else None,
     }
+
+
+def within(rendered: dict[str, Any], max_bytes: int) -> dict[str, Any]:
+    """The rendered statistics, or, where their JSON would pass ``max_bytes`` (a match of thousands of
+    players), the same without ``players`` and with ``"players_truncated": true``."""
+    if len(json.dumps(rendered, separators=(",", ":"), ensure_ascii=False).encode()) <= max_bytes:
+        return rendered
+    return {name: value for name, value in rendered.items() if name != "players"} | {"players_truncated": True}

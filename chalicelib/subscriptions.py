@@ -12,18 +12,32 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import layout
+from chalicelib.config import DEFAULT_CACHE_ENTRIES
+from chalicelib.errors import TooManySubscriptions
+from chalicelib.lru import LRU
 
 if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import DeleteTypeDef, PutTypeDef, TransactWriteItemTypeDef, UpdateTypeDef
 
 # API Gateway closes a WebSocket connection after 2 hours at most; a little more covers clock skew.
 CONNECTION_TTL_SECONDS = 2 * 3600 + 600
+MAX_SUBSCRIPTIONS = 50  # matches one connection follows: bounds what one anonymous client costs the broadcaster
+SUBSCRIPTION_COUNT = "subscriptions"  # on the connection's own item
+FAILED = "ConditionalCheckFailed"
+SORT_KEY_NAME = {"#sk": layout.SUBSCRIPTION_SORT_KEY}
 
 
 class Subscriptions:
-    def __init__(self, client: "DynamoDBClient", table: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: "DynamoDBClient",
+        table: str,
+        clock: Callable[[], float] = time.time,
+        cache_entries: int = DEFAULT_CACHE_ENTRIES,
+    ) -> None:
         self.client, self.table, self.clock = client, table, clock
-        self._producers: set[str] = set()  # connections this process saw connect as producers
+        self._producers: LRU[str, bool] = LRU(cache_entries)  # connections this process saw connect as producers
 
     def _item(self, partition: str, sort: str, **extra: Any) -> dict[str, Any]:
         return self._key(partition, sort) | {
@@ -40,7 +54,7 @@ class Subscriptions:
             Item=self._item(layout.connection_key(connection_id), layout.CONNECTION_ITEM, producer={"BOOL": producer}),
         )
         if producer:
-            self._producers.add(connection_id)
+            self._producers[connection_id] = True
 
     def is_producer(self, connection_id: str) -> bool:
         """Whether the connection showed the producer token on connect (another process may have seen it)."""
@@ -52,26 +66,63 @@ class Subscriptions:
             ).get("Item", {})
             if not item.get("producer", {}).get("BOOL"):
                 return False
-            self._producers.add(connection_id)
+            self._producers[connection_id] = True
         return True
 
     def subscribe(self, connection_id: str, match_id: str) -> None:
+        """Follow the match (again: nothing changes); TooManySubscriptions past MAX_SUBSCRIPTIONS. The count
+        on the connection's item moves in the same transaction as the two subscription items."""
         connection, match = layout.connection_key(connection_id), layout.match_key(match_id)
-        self._write(
-            [
-                {"PutRequest": {"Item": self._item(connection, match)}},
-                {"PutRequest": {"Item": self._item(match, connection)}},
-            ]
-        )
+        first: PutTypeDef = {
+            "TableName": self.table,
+            "Item": self._item(connection, match),
+            "ConditionExpression": "attribute_not_exists(#sk)",
+            "ExpressionAttributeNames": SORT_KEY_NAME,
+        }
+        second: PutTypeDef = {"TableName": self.table, "Item": self._item(match, connection)}
+        reasons = self._transact([{"Put": first}, {"Put": second}], self._count(connection_id, +1))
+        if reasons[2:3] == [FAILED] and reasons[:1] != [FAILED]:  # a match it already follows costs nothing
+            raise TooManySubscriptions(f"a connection follows at most {MAX_SUBSCRIPTIONS} matches")
 
     def unsubscribe(self, connection_id: str, match_id: str) -> None:
+        """Stop following the match (one it does not follow: nothing changes)."""
         connection, match = layout.connection_key(connection_id), layout.match_key(match_id)
-        self._write(
-            [
-                {"DeleteRequest": {"Key": self._key(connection, match)}},
-                {"DeleteRequest": {"Key": self._key(match, connection)}},
-            ]
-        )
+        first: DeleteTypeDef = {
+            "TableName": self.table,
+            "Key": self._key(connection, match),
+            "ConditionExpression": "attribute_exists(#sk)",
+            "ExpressionAttributeNames": SORT_KEY_NAME,
+        }
+        second: DeleteTypeDef = {"TableName": self.table, "Key": self._key(match, connection)}
+        self._transact([{"Delete": first}, {"Delete": second}], self._count(connection_id, -1))
+
+    def _transact(self, pair: list["TransactWriteItemTypeDef"], count: "TransactWriteItemTypeDef") -> list[str]:
+        """Write a subscription's two items and its count together: [] when done, else the cancellation
+        reasons when a condition refused it (retried on a conflict with another request of the connection)."""
+        for attempt in range(4):
+            try:
+                self.client.transact_write_items(TransactItems=[*pair, count])
+                return []
+            except self.client.exceptions.TransactionCanceledException as cancelled:
+                reasons = [str(r.get("Code")) for r in cancelled.response.get("CancellationReasons", [])]
+                if FAILED in reasons:
+                    return reasons
+                time.sleep(0.02 * 2**attempt)
+        raise RuntimeError(f"subscription writes kept conflicting: {reasons}")
+
+    def _count(self, connection_id: str, delta: int) -> "TransactWriteItemTypeDef":
+        """The update of the connection's subscription count, refused past MAX_SUBSCRIPTIONS."""
+        update: UpdateTypeDef = {
+            "TableName": self.table,
+            "Key": self._key(layout.connection_key(connection_id), layout.CONNECTION_ITEM),
+            "UpdateExpression": "ADD #n :delta",
+            "ExpressionAttributeNames": {"#n": SUBSCRIPTION_COUNT},
+            "ExpressionAttributeValues": {":delta": {"N": str(delta)}},
+        }
+        if delta > 0:
+            update["ConditionExpression"] = "attribute_not_exists(#n) OR #n < :max"
+            update["ExpressionAttributeValues"] = {":delta": {"N": str(delta)}, ":max": {"N": str(MAX_SUBSCRIPTIONS)}}
+        return {"Update": update}
 
     def connections(self, match_id: str) -> list[str]:
         """The live connections subscribed to the match."""
@@ -89,7 +140,7 @@ class Subscriptions:
                 requests.append({"DeleteRequest": {"Key": self._key(sort, connection)}})
         for start in range(0, len(requests), 25):
             self._write(requests[start : start + 25])
-        self._producers.discard(connection_id)
+        self._producers.pop(connection_id, None)
 
     def _query(self, partition: str, live_only: bool = True) -> Iterator[dict[str, Any]]:
         params: dict[str, Any] = {

@@ -288,13 +288,17 @@ function stopPolling() {
   state.pollTimer = null;
 }
 
+function hashMatch() {  // the match a link names; a malformed one (#%E0) names none instead of stopping the page
+  try { return decodeURIComponent(location.hash.slice(1)); } catch { return ""; }
+}
+
 async function main() {
   state.config = await (await fetch(api("config"))).json();
   await loadMatches();
-  const wanted = decodeURIComponent(location.hash.slice(1));
+  const wanted = hashMatch();
   if (wanted) await openMatch(wanted);
   window.addEventListener("hashchange", () => {  // a link or the address bar names another match
-    const matchId = decodeURIComponent(location.hash.slice(1));
+    const matchId = hashMatch();
     if (matchId && matchId !== state.matchId) openMatch(matchId);
   });
   if (state.config.websocket) connect(); else { setConnection("polling"); startPolling(); }

@@ -47,7 +47,7 @@ def test_a_subscriber_gets_every_change_in_order_from_http_and_socket_producers(
         assert subscribed["stats"]["status"] == "pre_match"
         assert post(api, {"events": [event(match_id, n) for n in range(3)]}).status_code == 202
         answer = producer.ask({"action": "publish", "request_id": "r1", "events": [event(match_id, n) for n in (3, 4)]})
-        assert answer == {"type": "accepted", "request_id": "r1", "event_ids": ["e3", "e4"]}
+        assert answer == {"type": "accepted", "request_id": "r1", "accepted": 2, "event_ids": ["e3", "e4"]}
         fan.until(lambda m: m["type"] == "stats" and m["stats"]["event_count"] == 5)
         changes = fan.changes()
         assert sorted(c["event"]["event_id"] for c in changes) == [f"e{n}" for n in range(5)]
@@ -124,12 +124,30 @@ def test_a_subscriber_that_reconnects_catches_up_from_the_change_feed(api, ws_ur
         ({"action": "subscribe", "match_id": "no spaces allowed"}, "invalid_match_id"),
         ({"action": "unsubscribe", "match_id": 7}, "invalid_match_id"),
         ({"action": "publish", "request_id": "r9", "events": []}, "unauthorized"),
+        ("[" * 3000, "invalid_message"),  # refused before parsing: json.loads would recurse 3,000 levels
     ],
 )
 def test_a_bad_message_gets_an_error_and_the_connection_stays_open(ws_url, message, error):
     with LiveClient(ws_url) as client:
         answer = client.ask(message)
         assert answer["type"] == "error" and answer["error"] == error and answer["message"]
+        assert client.subscribe(new_match())["type"] == "subscribed"
+
+
+def test_ping_is_answered_pong(ws_url):
+    with LiveClient(ws_url) as client:
+        assert client.ask({"action": "ping"}) == {"type": "pong"}
+
+
+def test_a_connection_follows_at_most_50_matches_and_resubscribing_is_free(ws_url):
+    with LiveClient(ws_url) as client:
+        matches = [new_match() for _ in range(50)]
+        for match_id in matches:
+            assert client.subscribe(match_id)["type"] == "subscribed"
+        assert client.subscribe(matches[0])["type"] == "subscribed"  # already followed: not counted again
+        refused = client.ask({"action": "subscribe", "match_id": new_match()})
+        assert (refused["type"], refused["error"]) == ("error", "too_many_subscriptions")
+        assert client.ask({"action": "unsubscribe", "match_id": matches[1]})["type"] == "unsubscribed"
         assert client.subscribe(new_match())["type"] == "subscribed"
 
 

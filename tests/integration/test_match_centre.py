@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -164,3 +165,13 @@ def test_the_page_fits_a_phone(api, api_url, browser):
         assert widths[0] == 375 and widths[1] <= 375, widths
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_a_malformed_link_still_starts_the_page_and_it_is_served_with_its_security_headers(api, api_url, browser):
+    browser.get(f"{api_url}/#%E0")
+    until(browser, lambda: text(browser, "connection") == "live")
+    headers = requests.get(f"{api_url}/", timeout=10).headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert (headers["X-Content-Type-Options"], headers["Referrer-Policy"]) == ("nosniff", "no-referrer")
+    assert "Content-Security-Policy" in requests.get(f"{api_url}/assets/app.js", timeout=10).headers

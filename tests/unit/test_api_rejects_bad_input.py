@@ -5,6 +5,7 @@ happens before publishing. That nothing is stored end to end is checked
 against the real services in tests/integration.
 """
 
+import base64
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from chalice.test import Client
 
 import app
 from chalicelib.security import IngestToken
+from tests.support.fakes import RecordingPublisher
 
 GOAL = {
     "match_id": "match123",
@@ -22,14 +24,6 @@ GOAL = {
 }
 TOKEN = "unit-test-token"
 JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
-
-
-class RecordingPublisher:
-    def __init__(self):
-        self.published = []
-
-    def publish(self, events, received_at):
-        self.published.append(events)
 
 
 @pytest.fixture
@@ -137,3 +131,46 @@ def test_bearer_scheme_is_case_insensitive(client, publisher):
 
 def test_reads_need_no_token(client):
     assert client.http.get("/matches/m1/events/penalty").status_code == 400  # reached the route, not the authorizer
+
+
+def _cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/matches?limit=%C2%B2", "invalid_query"),  # "²".isdigit() is true; int("²") is not a number
+        ("/matches/m1?limit=" + "9" * 5000, "invalid_query"),
+        ("/matches/m1/changes?limit=%D9%A3", "invalid_query"),  # an Arabic-Indic three
+        ("/matches/m1/changes?after=%C2%B2" + "0" * 11 + ".000", "invalid_cursor"),
+        ("/matches?cursor=" + _cursor("[" * 3000), "invalid_cursor"),
+        ("/matches?cursor=" + _cursor("[" * 900 + "]" * 900), "invalid_cursor"),
+        ("/matches/m1?cursor=" + _cursor("[" * 3000), "invalid_cursor"),
+        ("/matches/m1?cursor=" + _cursor(json.dumps({"match_id": "m1", "sk": "", "time_sk": "x"})), "invalid_cursor"),
+        (
+            "/matches/m1?cursor=" + _cursor(json.dumps({"match_id": "m1", "sk": "e#" + "x" * 3000, "time_sk": "x"})),
+            "invalid_cursor",
+        ),
+        ("/matches/" + "m" * 65, "invalid_match_id"),
+        ("/matches/" + "m" * 65 + "/stats", "invalid_match_id"),
+        ("/matches/bad%20id/changes", "invalid_match_id"),
+        ("/matches/%F0%9F%98%80/goals", "invalid_match_id"),
+    ],
+)
+def test_hostile_paths_and_parameters_get_a_400_before_any_read(client, path, code):
+    response = client.http.get(path)
+    assert (response.status_code, response.json_body["error"]) == (400, code)
+
+
+def test_an_error_lists_the_first_50_field_errors_and_how_many_there_were(client, publisher):
+    response = post(client, {"events": [GOAL | {f"unknown_{n}": 1} for n in range(80)]})
+    assert response.status_code == 400
+    assert len(response.json_body["errors"]) == 50 and response.json_body["error_count"] == 80
+    assert publisher.published == []
+
+
+def test_a_huge_unknown_field_is_quoted_short(client, publisher):
+    response = post(client, GOAL | {"x" * 500_000: 1})
+    assert response.status_code == 400
+    assert len(response.body) < 1000

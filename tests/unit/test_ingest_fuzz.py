@@ -11,6 +11,7 @@ import app
 from chalicelib.errors import InvalidEvents
 from chalicelib.events import MAX_BATCH, parse_batch
 from chalicelib.security import IngestToken
+from tests.support.fakes import RecordingPublisher
 from tests.unit.test_schema_properties import json_values, valid_events
 
 TOKEN = "fuzz-token"
@@ -32,14 +33,6 @@ FIELDS = [
     "received_at",
 ]
 JSON_CONTENT_TYPES = (None, "application/json", "application/json; charset=utf-8")  # none sent: Chalice reads JSON
-
-
-class RecordingPublisher:
-    def __init__(self):
-        self.published = []
-
-    def publish(self, events, received_at):
-        self.published.append(events)
 
 
 bodies = st.one_of(

@@ -3,7 +3,16 @@ import json
 import pytest
 
 from chalicelib.events import parse_event
-from chalicelib.records import MAX_RECORD_BYTES, RECORD_EVENTS, InvalidRecord, decode, encode, stream_records
+from chalicelib.records import (
+    MAX_RECORD_BYTES,
+    RECORD_BYTES,
+    RECORD_EVENTS,
+    InvalidRecord,
+    StreamRecord,
+    decode,
+    encode,
+    stream_records,
+)
 from tests.support.aws_events import kafka_record, msk_event
 
 EVENT = {
@@ -49,9 +58,20 @@ def test_the_api_writes_a_requests_events_of_one_match_into_shared_records():
     assert json.loads(written[0][1])["events"][:2] == [events[0].to_dict(), events[2].to_dict()]
 
 
+def test_records_are_split_by_encoded_size_so_the_consumer_takes_every_one():
+    face = "\U0001f600"  # 4 bytes in UTF-8; 12 as the JSON escapes of a surrogate pair
+    wide = EVENT | {"team_id": face * 64, "player_id": face * 64, "related_player_id": face * 64}
+    events = [parse_event(wide | {"event_id": face * 120 + f"{i:03d}"}) for i in range(500)]
+    written = encode(events, RECEIVED_AT)
+    assert all(len(value) <= RECORD_BYTES for _, value in written)
+    decoded = [e for key, value in written for e in decode(StreamRecord("t", 0, 0, key, value))]
+    assert [e["event_id"] for e in decoded] == [e.event_id for e in events]
+
+
 @pytest.mark.parametrize(
     "value",
     [
+        b"[" * 100_000,  # nested past json's recursion limit
         b"not json",
         b"[1, 2]",
         json.dumps(EVENT).encode(),

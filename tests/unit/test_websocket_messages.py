@@ -40,6 +40,7 @@ def test_a_publish_error_names_its_request_and_other_errors_do_not():
         "message": "no",
         "request_id": "r1",
         "errors": [{"index": 0}],
+        "error_count": 1,
     }
     assert json.loads(messages.error("invalid_json", "no")) == {
         "type": "error",
@@ -67,3 +68,17 @@ def test_clients_read_every_message_the_server_writes_and_nothing_else():
     ]
     with pytest.raises(ValueError):
         messages.read('{"type": "surprise"}')
+
+
+def test_server_messages_fit_one_frame_by_dropping_players_or_event_ids():
+    crowd = {"match_id": "m1", "players": {f"player-{n:05d}": {"events": 1, "goals": 0} for n in range(2000)}}
+    for message in (messages.stats("m1", crowd), messages.subscribed("m1", crowd, None)):
+        assert len(message.encode()) <= messages.MAX_SERVER_MESSAGE_BYTES
+        sent = json.loads(message)["stats"]
+        assert "players" not in sent and sent["players_truncated"] is True
+    small = {"match_id": "m1", "players": {"p1": {"events": 1}}}
+    assert json.loads(messages.stats("m1", small))["stats"] == small
+    many = [f"event-{'x' * 100}-{n}" for n in range(500)]
+    reply = json.loads(messages.accepted("r1", many))
+    assert reply == {"type": "accepted", "request_id": "r1", "accepted": 500}
+    assert json.loads(messages.accepted("r1", ["e1"]))["event_ids"] == ["e1"]

@@ -1,0 +1,26 @@
+"""Fakes behind the small interfaces the app's services use, for unit tests of the HTTP and WebSocket edges."""
+
+from typing import Any
+
+
+class RecordingPublisher:
+    """The publisher's interface: records what it is given, publishes nothing."""
+
+    def __init__(self) -> None:
+        self.published: list[Any] = []
+
+    def publish(self, events: Any, received_at: str) -> None:
+        self.published.append(events)
+
+
+class EmptyDynamoDB:
+    """The part of a boto3 DynamoDB client the reads use, answering as an empty table would."""
+
+    def query(self, **_: Any) -> dict[str, Any]:
+        return {"Items": [], "Count": 0}
+
+    def get_item(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def batch_get_item(self, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"Responses": {table: [] for table in RequestItems}}
