@@ -11,6 +11,7 @@ the gap from the change feed by cursor); one that is gone is forgotten.
 """
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,7 @@ Send = Callable[[str, str], None]
 BATCH_SIZE = 1000  # stream records: a few per event (its item, statistics items, the change item)
 RETRY_ATTEMPTS = 10
 PARALLEL_MATCHES = 16  # matches of a batch pushed at once; each match's messages stay in order
+FORGET_BUDGET_S = 5.0  # of a batch's time for forgetting gone connections; the rest expire by TTL or go next time
 _NOT_STATISTICS = {layout.FEED_SEQ, layout.SUMMARY_SEQ}  # move with every change, counted or not
 
 
@@ -41,7 +43,7 @@ def broadcast(
     for record in records:
         by_match[record["dynamodb"]["Keys"][layout.PARTITION_KEY]["S"]].append(record)
 
-    def push(match: tuple[str, list[Mapping[str, Any]]]) -> tuple[int, int, int] | str:
+    def push(match: tuple[str, list[Mapping[str, Any]]]) -> tuple[int, list[str], int] | str:
         try:
             return _push(*match, repository, subscriptions, send)
         except (BotoCoreError, ClientError):
@@ -52,7 +54,9 @@ def broadcast(
         results = list(pool.map(push, by_match.items()))
     failed_at = [r for r in results if isinstance(r, str)]
     counts = [r for r in results if not isinstance(r, str)]
-    pushed, gone, failed = (sum(column) for column in zip(*counts, strict=True)) if counts else (0, 0, 0)
+    pushed, failed = sum(c[0] for c in counts), sum(c[2] for c in counts)
+    gone = sorted({connection_id for c in counts for connection_id in c[1]})
+    forgotten = _forget(gone, subscriptions)
     metrics.add_metric(name="MessagesPushed", unit=MetricUnit.Count, value=pushed)
     metrics.add_metric(name="FailedPushes", unit=MetricUnit.Count, value=failed)
     metrics.add_metric(name="FailedBroadcasts", unit=MetricUnit.Count, value=len(failed_at))
@@ -62,7 +66,8 @@ def broadcast(
             "records": len(records),
             "matches": len(by_match),
             "pushed": pushed,
-            "gone": gone,
+            "gone": len(gone),
+            "forgotten": forgotten,
             "failed": failed,
             "failed_matches": len(failed_at),
         },
@@ -70,6 +75,22 @@ def broadcast(
     if failed_at:  # Lambda retries from the lowest: matches pushed after it are pushed again (at least once)
         return {"batchItemFailures": [{"itemIdentifier": min(failed_at, key=int)}]}
     return {"batchItemFailures": []}
+
+
+def _forget(gone: Sequence[str], subscriptions: Subscriptions, budget_s: float = FORGET_BUDGET_S) -> int:
+    """Forget the batch's gone connections, after every push and within a time budget: how many were."""
+    deadline = time.monotonic() + budget_s
+    forgotten = 0
+    for connection_id in gone:
+        if time.monotonic() > deadline:
+            logger.info("gone connections left for later", extra={"left": len(gone) - forgotten})
+            break
+        try:
+            subscriptions.forget(connection_id)
+            forgotten += 1
+        except (BotoCoreError, ClientError):
+            logger.warning("forgetting a gone connection failed", extra={"connection_id": connection_id})
+    return forgotten
 
 
 def _changes(record: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -99,27 +120,28 @@ def _push(
     repository: EventRepository,
     subscriptions: Subscriptions,
     send: Send,
-) -> tuple[int, int, int]:
-    """(messages pushed, connections gone, connections failed) for one match's records of a batch."""
+) -> tuple[int, list[str], int]:
+    """(messages pushed, connections gone, connections failed) for one match's records of a batch. A gone
+    connection is only noted here: forgetting it is left to the end of the batch, off every send."""
     changes = [change for record in records for change in _changes(record)]
     moved = any(_counters_moved(record) for record in records)
     if not changes and not moved:
-        return 0, 0, 0
+        return 0, [], 0
     connections = subscriptions.connections(match_id)
     if not connections:
-        return 0, 0, 0
+        return 0, [], 0
     outgoing = [messages.change(match_id, change) for change in changes]
     if moved:
         outgoing.append(messages.stats(match_id, stats.render(repository.totals(match_id))))
 
-    pushed = gone = failed = 0
+    pushed = failed = 0
+    gone: list[str] = []
     for connection_id in connections:  # the matches of a batch are pushed in parallel, a match's in order
         for text in outgoing:
             try:
                 send(connection_id, text)
             except WebsocketDisconnectedError:
-                subscriptions.forget(connection_id)
-                gone += 1
+                gone.append(connection_id)
                 break
             except (BotoCoreError, ClientError) as error:
                 logger.warning("push failed", extra={"connection_id": connection_id, "error": str(error)})
