@@ -54,7 +54,7 @@ def health() -> Response:
 @app.authorizer()
 def producer_token(auth_request: AuthRequest) -> AuthResponse:
     """Producers only: ``Authorization: Bearer <token>``, else 401."""
-    security.check_bearer(auth_request.token, services.ingest_token.current())
+    security.check_bearer(auth_request.token, services.ingest_token.accepted)
     return AuthResponse(routes=["/events", AuthRoute("/matches/*/events/*", ["DELETE"])], principal_id="producer")
 
 
@@ -146,7 +146,7 @@ def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
             event.connection_id,
             raw.get("headers") or {},
             raw.get("queryStringParameters") or {},
-            services.ingest_token.current(),
+            services.ingest_token.accepted,
             services.subscriptions,
         )
     except security.Unauthorized:

@@ -592,7 +592,7 @@ def websocket_session(app: Any, meter: CapacityMeter, match_id: str) -> dict[str
     connection_id = f"costs-{uuid.uuid4().hex[:10]}"
     meter.take()
     with _cpu_clock() as clock:
-        live.connect(connection_id, {}, {}, TOKEN, services.subscriptions)
+        live.connect(connection_id, {}, {}, lambda: (TOKEN,), services.subscriptions)
         live.message(
             connection_id,
             json.dumps({"action": "subscribe", "match_id": match_id}),

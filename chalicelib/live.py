@@ -6,7 +6,7 @@ refuses the upgrade. ``publish`` is POST /events through another door: the
 same validation and durable publish (``ingest.ingest``).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from chalicelib import ingest, messages, security, stats
 from chalicelib.errors import RequestError, TooManySubscriptions
@@ -19,7 +19,7 @@ def connect(
     connection_id: str,
     headers: Mapping[str, str],
     query: Mapping[str, str],
-    expected_token: str | None,
+    accepted_tokens: Callable[[], Sequence[str]],
     subscriptions: Subscriptions,
 ) -> None:
     """Record the connection; raise security.Unauthorized for a token that is not the producer token."""
@@ -27,7 +27,7 @@ def connect(
     if header is None and "token" in query:
         header = f"Bearer {query['token']}"
     if header is not None:
-        security.check_bearer(header, expected_token)
+        security.check_bearer(header, accepted_tokens)
     subscriptions.connect(connection_id, producer=header is not None)
 
 

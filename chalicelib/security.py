@@ -2,13 +2,14 @@
 
 Readers need no credential; producers send ``Authorization: Bearer <token>``.
 The token comes from INGEST_TOKEN locally, or from a Secrets Manager secret
-(INGEST_TOKEN_SECRET_ARN) in the cloud, re-read every few minutes so a
-rotation takes effect without a deploy. Comparison is constant-time.
+(INGEST_TOKEN_SECRET_ARN) in the cloud: its current and previous versions,
+re-read every few minutes, so a rotation takes effect without a deploy and
+refuses nobody meanwhile. Comparison is constant-time.
 """
 
 import hmac
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 try:  # Chalice's local gateway answers this exception with API Gateway's own 401.
@@ -17,6 +18,8 @@ except ImportError:  # in Lambda, where chalice.local is not packaged
     _Unauthorized = Exception  # type: ignore[assignment,misc]  # mypy cannot type a conditional base class
 
 SECRET_TTL_SECONDS = 300.0
+SECRET_STAGES = ("AWSCURRENT", "AWSPREVIOUS")
+MAX_TOKEN_CHARS = 512
 
 
 class Unauthorized(_Unauthorized):
@@ -35,30 +38,52 @@ class Unauthorized(_Unauthorized):
 
 
 class IngestToken:
-    """The expected token, read lazily and cached (secrets for a few minutes)."""
+    """The tokens a producer may show, read lazily and cached (secrets for a few minutes).
+
+    In the cloud the secret's current and previous versions are both accepted, so a rotation refuses
+    nobody while warm containers still hold the old one. A stored value is stripped (a trailing newline
+    from an editor would lock every producer out) and one that is empty or holds whitespace is no token.
+    """
 
     def __init__(
         self, environ: Mapping[str, str], secrets_client: Callable[[], Any], clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._environ, self._secrets_client, self._clock = environ, secrets_client, clock
-        self._cached: tuple[str | None, float] | None = None
+        self._cached: tuple[tuple[str, ...], float] | None = None
 
-    def current(self) -> str | None:
-        if self._environ.get("INGEST_TOKEN"):
-            return self._environ["INGEST_TOKEN"]
+    def accepted(self) -> tuple[str, ...]:
+        local = _token(self._environ.get("INGEST_TOKEN"))
+        if local:
+            return (local,)
         arn = self._environ.get("INGEST_TOKEN_SECRET_ARN")
         if not arn:
-            return None
+            return ()
         if self._cached is None or self._clock() >= self._cached[1]:
-            secret = self._secrets_client().get_secret_value(SecretId=arn)["SecretString"]
-            self._cached = (secret, self._clock() + SECRET_TTL_SECONDS)
+            tokens = tuple(t for stage in SECRET_STAGES if (t := _token(self._secret(arn, stage))))
+            self._cached = (tokens, self._clock() + SECRET_TTL_SECONDS)
         return self._cached[0]
 
+    def _secret(self, arn: str, stage: str) -> str | None:
+        client = self._secrets_client()
+        try:
+            return str(client.get_secret_value(SecretId=arn, VersionStage=stage)["SecretString"])
+        except client.exceptions.ResourceNotFoundException:
+            return None  # a secret never rotated has no previous version
 
-def check_bearer(header: str | None, expected: str | None) -> None:
-    """Raise Unauthorized unless the header carries the expected token."""
+
+def _token(value: str | None) -> str | None:
+    token = (value or "").strip()
+    return token if token and len(token) <= MAX_TOKEN_CHARS and not any(c.isspace() for c in token) else None
+
+
+def check_bearer(header: str | None, accepted: Callable[[], Sequence[str]]) -> None:
+    """Raise Unauthorized unless the header carries one of the accepted tokens (read only once a header
+    names a bearer token, so a subscriber's connect costs no secret fetch)."""
     scheme, _, provided = (header or "").partition(" ")
-    valid = expected is not None and scheme.lower() == "bearer"
-    # compare even when already invalid, so timing says nothing about the token
-    if not hmac.compare_digest(provided.strip().encode(), (expected or "\0").encode()) or not valid:
+    if scheme.lower() != "bearer" or not provided.strip():
+        raise Unauthorized()
+    tokens = accepted()
+    # compare with every candidate, so timing says nothing about which one, or how much of it, matched
+    matches = [hmac.compare_digest(provided.strip().encode(), token.encode()) for token in tokens or ("\0",)]
+    if not any(matches) or not tokens:
         raise Unauthorized()
