@@ -163,6 +163,7 @@ def ws_message(event: WebsocketEvent) -> dict[str, Any]:
         subscriptions=services.subscriptions,
         repository=services.repository,
         publisher=services.publisher,
+        accepted_tokens=services.ingest_token.accepted,
     )
     return {"statusCode": 200, "body": answer}
 

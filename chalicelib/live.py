@@ -26,9 +26,8 @@ def connect(
     header = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
     if header is None and "token" in query:
         header = f"Bearer {query['token']}"
-    if header is not None:
-        security.check_bearer(header, accepted_tokens)
-    subscriptions.connect(connection_id, producer=header is not None)
+    token = security.check_bearer(header, accepted_tokens) if header is not None else None
+    subscriptions.connect(connection_id, token_fingerprint=security.fingerprint(token) if token else None)
 
 
 def message(
@@ -38,8 +37,10 @@ def message(
     subscriptions: Subscriptions,
     repository: EventRepository,
     publisher: KafkaPublisher,
+    accepted_tokens: Callable[[], Sequence[str]] = tuple,
 ) -> str:
-    """The answer to one client message (always one: an error never closes the connection)."""
+    """The answer to one client message (always one: an error never closes the connection). A publish is
+    taken while the token the connection showed is still accepted: a rotation ends it within minutes."""
     try:
         action = messages.decode(body)
     except messages.BadMessage as bad:
@@ -57,9 +58,13 @@ def message(
     if isinstance(action, messages.Unsubscribe):
         subscriptions.unsubscribe(connection_id, action.match_id)
         return messages.unsubscribed(action.match_id)
-    if not subscriptions.is_producer(connection_id):
+    shown = subscriptions.producer_token(connection_id)
+    if shown is None or not security.still_accepted(shown, accepted_tokens):
         return messages.error(
-            "unauthorized", "publish needs the producer token on connect", request_id=action.request_id, publish=True
+            "unauthorized",
+            "publish needs a valid producer token on connect",
+            request_id=action.request_id,
+            publish=True,
         )
     try:
         event_ids = ingest.ingest(action.body, publisher)

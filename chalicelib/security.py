@@ -7,6 +7,7 @@ re-read every few minutes, so a rotation takes effect without a deploy and
 refuses nobody meanwhile. Comparison is constant-time.
 """
 
+import hashlib
 import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -76,9 +77,19 @@ def _token(value: str | None) -> str | None:
     return token if token and len(token) <= MAX_TOKEN_CHARS and not any(c.isspace() for c in token) else None
 
 
-def check_bearer(header: str | None, accepted: Callable[[], Sequence[str]]) -> None:
-    """Raise Unauthorized unless the header carries one of the accepted tokens (read only once a header
-    names a bearer token, so a subscriber's connect costs no secret fetch)."""
+def fingerprint(token: str) -> str:
+    """What a connection keeps of the token it showed: enough to tell whether it is still accepted."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def still_accepted(token_fingerprint: str, accepted: Callable[[], Sequence[str]]) -> bool:
+    """Whether the token behind ``token_fingerprint`` is one of those accepted now (rotated out: no)."""
+    return any([hmac.compare_digest(token_fingerprint, fingerprint(token)) for token in accepted()])
+
+
+def check_bearer(header: str | None, accepted: Callable[[], Sequence[str]]) -> str:
+    """The token the header carries, or Unauthorized unless it is one of the accepted tokens (read only once
+    a header names a bearer token, so a subscriber's connect costs no secret fetch)."""
     scheme, _, provided = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not provided.strip():
         raise Unauthorized()
@@ -87,3 +98,4 @@ def check_bearer(header: str | None, accepted: Callable[[], Sequence[str]]) -> N
     matches = [hmac.compare_digest(provided.strip().encode(), token.encode()) for token in tokens or ("\0",)]
     if not any(matches) or not tokens:
         raise Unauthorized()
+    return provided.strip()

@@ -25,6 +25,7 @@ CONNECTION_TTL_SECONDS = 2 * 3600 + 600
 MAX_SUBSCRIPTIONS = 50  # matches one connection follows: bounds what one anonymous client costs the broadcaster
 SUBSCRIPTION_COUNT = "subscriptions"  # on the connection's own item
 FAILED = "ConditionalCheckFailed"
+PRODUCER_TOKEN = "token_sha256"  # on a producer connection's item: which token it showed
 SORT_KEY_NAME = {"#sk": layout.SUBSCRIPTION_SORT_KEY}
 
 
@@ -37,7 +38,7 @@ class Subscriptions:
         cache_entries: int = DEFAULT_CACHE_ENTRIES,
     ) -> None:
         self.client, self.table, self.clock = client, table, clock
-        self._producers: LRU[str, bool] = LRU(cache_entries)  # connections this process saw connect as producers
+        self._producers: LRU[str, str] = LRU(cache_entries)  # producer connections seen: their token fingerprints
 
     def _item(self, partition: str, sort: str, **extra: Any) -> dict[str, Any]:
         return self._key(partition, sort) | {
@@ -48,26 +49,29 @@ class Subscriptions:
     def _key(self, partition: str, sort: str) -> dict[str, Any]:
         return {layout.SUBSCRIPTION_KEY: {"S": partition}, layout.SUBSCRIPTION_SORT_KEY: {"S": sort}}
 
-    def connect(self, connection_id: str, *, producer: bool) -> None:
+    def connect(self, connection_id: str, *, token_fingerprint: str | None) -> None:
+        """Record the connection, with the fingerprint of the producer token it showed (None: a subscriber)."""
+        extra: dict[str, Any] = {"producer": {"BOOL": token_fingerprint is not None}}
+        if token_fingerprint:
+            extra[PRODUCER_TOKEN] = {"S": token_fingerprint}
+            self._producers[connection_id] = token_fingerprint
         self.client.put_item(
-            TableName=self.table,
-            Item=self._item(layout.connection_key(connection_id), layout.CONNECTION_ITEM, producer={"BOOL": producer}),
+            TableName=self.table, Item=self._item(layout.connection_key(connection_id), layout.CONNECTION_ITEM, **extra)
         )
-        if producer:
-            self._producers[connection_id] = True
 
-    def is_producer(self, connection_id: str) -> bool:
-        """Whether the connection showed the producer token on connect (another process may have seen it)."""
+    def producer_token(self, connection_id: str) -> str | None:
+        """The fingerprint of the producer token the connection showed on connect (another process may have
+        seen it), or None for a subscriber."""
         if connection_id not in self._producers:
             item = self.client.get_item(
                 TableName=self.table,
                 ConsistentRead=True,
                 Key=self._key(layout.connection_key(connection_id), layout.CONNECTION_ITEM),
             ).get("Item", {})
-            if not item.get("producer", {}).get("BOOL"):
-                return False
-            self._producers[connection_id] = True
-        return True
+            if PRODUCER_TOKEN not in item:
+                return None
+            self._producers[connection_id] = item[PRODUCER_TOKEN]["S"]
+        return self._producers.get(connection_id)
 
     def subscribe(self, connection_id: str, match_id: str) -> None:
         """Follow the match (again: nothing changes); TooManySubscriptions past MAX_SUBSCRIPTIONS. The count

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import app
 from chalicelib import live
 from chalicelib.repository import EventRepository
-from chalicelib.security import IngestToken
+from chalicelib.security import IngestToken, fingerprint
 from tests.support.fakes import EmptyDynamoDB, RecordingPublisher
 
 TOKEN = "surface-token"
@@ -91,8 +91,8 @@ class Subscriptions:
     def unsubscribe(self, connection_id, match_id):
         pass
 
-    def is_producer(self, connection_id):
-        return connection_id == "producer"
+    def producer_token(self, connection_id):
+        return fingerprint(TOKEN) if connection_id == "producer" else None
 
 
 messages_ = st.one_of(
@@ -115,5 +115,6 @@ def test_every_websocket_message_gets_one_json_answer(connection_id, text):
         subscriptions=Subscriptions(),  # type: ignore[arg-type]
         repository=EventRepository(EmptyDynamoDB(), "t"),  # type: ignore[arg-type]
         publisher=RecordingPublisher(),  # type: ignore[arg-type]
+        accepted_tokens=lambda: (TOKEN,),
     )
     assert json.loads(answer)["type"] in ("subscribed", "unsubscribed", "accepted", "error", "pong")

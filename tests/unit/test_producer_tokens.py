@@ -1,11 +1,15 @@
 """The producer token in the cloud: both versions of the secret during a rotation, stored values stripped,
 and no secret fetched for a connection that shows no token."""
 
+import json
+
 import pytest
 
 from chalicelib import live
-from chalicelib.security import IngestToken, Unauthorized, check_bearer
+from chalicelib.security import IngestToken, Unauthorized, check_bearer, fingerprint
+from tests.support.fakes import RecordingPublisher
 
+GOAL = {"match_id": "m1", "event_type": "goal", "timestamp": "2026-01-01T00:00:00Z", "team_id": "t", "player_id": "p"}
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ingest"
 
 
@@ -58,7 +62,7 @@ def test_the_secret_is_read_once_per_five_minutes_and_only_when_a_token_is_shown
     token, secrets = tokens({"AWSCURRENT": "t"}, clock=lambda: now[0])
 
     class Subscriptions:
-        def connect(self, connection_id, producer):
+        def connect(self, connection_id, token_fingerprint):
             pass
 
     live.connect("fan", {}, {}, token.accepted, Subscriptions())  # type: ignore[arg-type]
@@ -69,3 +73,27 @@ def test_the_secret_is_read_once_per_five_minutes_and_only_when_a_token_is_shown
     now[0] += 301
     check_bearer("Bearer t", token.accepted)
     assert secrets.calls == 4
+
+
+def test_a_producer_connection_stops_publishing_once_its_token_is_rotated_out():
+    accepted = ["old-token"]
+
+    class Subscriptions:
+        def producer_token(self, connection_id):
+            return fingerprint("old-token")
+
+    def publish():
+        return json.loads(
+            live.message(
+                "producer",
+                json.dumps({"action": "publish", "request_id": "r", "events": [GOAL]}),
+                subscriptions=Subscriptions(),  # type: ignore[arg-type]
+                repository=None,  # type: ignore[arg-type]
+                publisher=RecordingPublisher(),  # type: ignore[arg-type]
+                accepted_tokens=lambda: tuple(accepted),
+            )
+        )
+
+    assert publish()["type"] == "accepted"
+    accepted[:] = ["new-token", "newer-token"]  # rotated twice: the connection's token is no longer either
+    assert (publish()["type"], publish()["error"]) == ("error", "unauthorized")
