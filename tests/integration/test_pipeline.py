@@ -138,7 +138,7 @@ def test_no_number_of_players_fills_an_item_or_dead_letters_valid_events(api, pi
 
 
 def test_a_batch_of_four_byte_characters_is_stored_whole_not_dead_lettered(api, pipeline):
-    """500 events of ids in 4-byte characters, 785 KB as UTF-8 JSON: as JSON escapes (12 bytes a character)
+    """500 events of ids in 4-byte characters, over 700 KB as UTF-8 JSON: as JSON escapes (12 bytes a character)
     their Kafka records would be far over what the consumer accepts. Records are split by encoded size, and
     the feed items by bytes, so all 500 are stored and read back."""
     match_id = f"astral-{uuid.uuid4().hex[:8]}"
@@ -147,11 +147,11 @@ def test_a_batch_of_four_byte_characters_is_stored_whole_not_dead_lettered(api, 
         {
             "match_id": match_id,
             "event_type": "pass",
-            "team_id": face * 60,
-            "player_id": face * 60 + f"{i:03d}",
-            "related_player_id": face * 60,
+            "team_id": face * 64,
+            "player_id": face * 61 + f"{i:03d}",
+            "related_player_id": face * 64,
             "timestamp": f"2026-05-01T15:00:{i // 10:02d}.{i % 10:03d}Z",
-            "event_id": face * 120 + f"{i:03d}",
+            "event_id": face * 125 + f"{i:03d}",
         }
         for i in range(500)
     ]

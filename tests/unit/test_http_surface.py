@@ -101,7 +101,12 @@ messages_ = st.one_of(
     st.builds(
         lambda action, extra: json.dumps({"action": action} | extra),
         st.sampled_from(["subscribe", "unsubscribe", "publish", "ping", "dance"]),
-        st.dictionaries(st.sampled_from(["match_id", "events", "request_id"]), st.from_type(object).map(str)),
+        st.dictionaries(
+            st.sampled_from(["match_id", "events", "request_id"]),
+            st.one_of(
+                st.none(), st.integers(), st.text(max_size=80), st.lists(st.dictionaries(st.text(), st.integers()))
+            ),
+        ),
     ),
 )
 
