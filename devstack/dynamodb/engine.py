@@ -165,6 +165,7 @@ class Engine:
             if not status.startswith("200"):
                 for table, key, item in reversed(before):
                     self._put_back(table, key, item)
+                    self.indexes.reindex(table, key)  # moto may have moved it in a global index meanwhile
                 self._pending = {}
                 return status, headers, payload
             if journal:

@@ -193,3 +193,28 @@ def test_acknowledged_transactions_survive_concurrent_cancelled_ones(engine, tab
         stored |= {item["sk"]["S"].partition("#")[2] for item in page["Items"] if item["sk"]["S"].startswith("w")}
     assert len(acknowledged) == 8 * 6 * 5
     assert stored == set(acknowledged)
+
+
+def test_a_cancelled_transaction_that_moved_an_item_in_a_global_index_leaves_it_where_it_was(engine, table):
+    client = engine.client()
+    summary = key("s#match") | {"dir_pk": {"S": "matches"}, "dir_sk": {"S": "2026-01-01"}}
+    client.put_item(TableName=table, Item=summary)
+    client.put_item(TableName=table, Item=key("grows") | {"body": {"S": "x" * 300_000}})
+    with pytest.raises(ClientError) as error:  # the second write fails after the first moved the summary
+        client.transact_write_items(
+            TransactItems=[
+                update(table, "s#match", "SET dir_pk = :elsewhere", {":elsewhere": {"S": "archive"}}),
+                update(table, "grows", "SET more = :more", {":more": {"S": "y" * 200_000}}),
+            ]
+        )
+    assert cancellation(error.value) == ["None", "ValidationError"]
+
+    def directory(partition: str) -> list[dict[str, Any]]:
+        return client.query(
+            TableName=table,
+            IndexName=layout.DIRECTORY_INDEX,
+            KeyConditionExpression="dir_pk = :d",
+            ExpressionAttributeValues={":d": {"S": partition}},
+        )["Items"]
+
+    assert directory("matches") == [summary] and directory("archive") == []
