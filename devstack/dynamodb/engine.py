@@ -54,6 +54,7 @@ READS = frozenset(
         "DescribeEndpoints",
     }
 )
+SCHEMA_CHANGES = frozenset({"CreateTable", "UpdateTable", "DeleteTable", "UpdateTimeToLive"})
 Response = tuple[str, list[tuple[str, str]], bytes]
 log = logging.getLogger("devstack.dynamodb")
 
@@ -162,17 +163,23 @@ class Engine:
             ]
             self._pending = {}
             status, headers, payload = self._moto(operation, body)
+            if status.startswith("200") and journal:
+                try:
+                    self.journal.append(operation, body)
+                except OSError as error:  # not durable, so not done: undone and answered as DynamoDB's 500
+                    log.exception("journal write failed")
+                    status, headers, payload = _error("500 Internal Server Error", "InternalServerError", str(error))
             if not status.startswith("200"):
                 for table, key, item in reversed(before):
                     self._put_back(table, key, item)
                     self.indexes.reindex(table, key)  # moto may have moved it in a global index meanwhile
                 self._pending = {}
                 return status, headers, payload
-            if journal:
-                self.journal.append(operation, body)
             self._publish()
             self._attach()
-            if self.journal.bytes > self.compact_bytes:
+            # a table's stream label is moto's clock at CreateTable/UpdateTable: replayed, it would change
+            # the stream's ARN and orphan its readers' checkpoints, so the snapshot keeps it from now on
+            if self.journal.bytes > self.compact_bytes or (journal and operation in SCHEMA_CHANGES):
                 self.journal.compact(self._state())
             return status, headers, payload
 

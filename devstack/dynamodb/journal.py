@@ -62,11 +62,17 @@ class Journal:
     def append(self, operation: str, body: bytes) -> None:
         if self._fd is None:
             self._fd = os.open(self._log(self.generation), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        entry = f"{operation} {len(body)}\n".encode() + body + b"\n"
-        os.write(self._fd, entry)
-        if self.fsync:
-            os.fsync(self._fd)
-        self.bytes += len(entry)
+        entry = memoryview(f"{operation} {len(body)}\n".encode() + body + b"\n")
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while entry:  # a short write (a full disk) is written on or fails: never answered half-kept
+                entry = entry[os.write(self._fd, entry) :]
+            if self.fsync:
+                os.fsync(self._fd)
+        except OSError:
+            os.ftruncate(self._fd, start)  # no partial entry for the next start to misread
+            raise
+        self.bytes += os.lseek(self._fd, 0, os.SEEK_END) - start
 
     def compact(self, state: Any) -> None:
         """Write ``state`` as the next generation's snapshot and start that generation's empty log."""

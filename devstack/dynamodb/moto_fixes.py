@@ -263,8 +263,13 @@ def _key_range(
     compare = get_comparison_func(range_comparison) if range_comparison else None
     chosen: list[tuple[tuple[Any, Any], Any, Item]] = []
     for range_key, item in partition.items():
-        own = _native(item.attrs.get(attribute)) if attribute else None
-        if own is None or (compare is not None and not compare(own, *bounds)):
+        value = item.attrs.get(attribute) if attribute else None
+        if value is None:
+            continue  # not in this index (a sparse one)
+        own = _native(value)
+        if own is None:
+            return None  # a key type compared here as moto does it: binary
+        if compare is not None and not compare(own, *bounds):
             continue
         order = (own, _native(range_key))
         if order[1] is None:

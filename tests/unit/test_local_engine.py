@@ -121,3 +121,29 @@ def test_a_restart_rebuilds_the_global_index_from_the_snapshot(tmp_path: Path):
     query = {"TableName": "t", "IndexName": layout.DIRECTORY_INDEX, "KeyConditionExpression": "dir_pk = :d"}
     found = request(again, "Query", query | {"ExpressionAttributeValues": {":d": {"S": "matches"}}})
     assert found["Items"] == [item]
+
+
+def test_a_stream_keeps_its_arn_across_a_kill_so_readers_keep_their_checkpoints(tmp_path: Path):
+    engine = Engine(tmp_path)
+    request(engine, "CreateTable", layout.table_definition("t"))
+    arn = request(engine, "DescribeTable", {"TableName": "t"})["Table"]["LatestStreamArn"]
+    request(engine, "PutItem", {"TableName": "t", "Item": {"match_id": {"S": "m1"}, "sk": {"S": "a"}}})
+    again = Engine(tmp_path)  # as after SIGKILL: no clean stop, the journal replayed
+    assert request(again, "DescribeTable", {"TableName": "t"})["Table"]["LatestStreamArn"] == arn
+    assert len(again.streams.shard(arn).records) == 1
+
+
+def test_a_journal_write_that_fails_is_undone_and_answered_500(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    engine = Engine(tmp_path)
+    request(engine, "CreateTable", layout.table_definition("t"))
+    item = {"match_id": {"S": "m1"}, "sk": {"S": "a"}}
+
+    def full_disk(fd: int, data: bytes) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("devstack.dynamodb.journal.os.write", full_disk)
+    status, _, _ = engine.execute("PutItem", json.dumps({"TableName": "t", "Item": item}).encode())
+    assert status.startswith("500")
+    monkeypatch.undo()
+    assert request(engine, "GetItem", {"TableName": "t", "Key": item}) == {}
+    assert list(Journal(tmp_path).load()[1]) == []
