@@ -599,6 +599,7 @@ def websocket_session(app: Any, meter: CapacityMeter, match_id: str) -> dict[str
             subscriptions=services.subscriptions,
             repository=services.repository,
             publisher=services.publisher,
+            accepted_tokens=lambda: (TOKEN,),
         )
         services.subscriptions.forget(connection_id)
     used = meter.take()

@@ -37,7 +37,7 @@ def message(
     subscriptions: Subscriptions,
     repository: EventRepository,
     publisher: KafkaPublisher,
-    accepted_tokens: Callable[[], Sequence[str]] = tuple,
+    accepted_tokens: Callable[[], Sequence[str]],
 ) -> str:
     """The answer to one client message (always one: an error never closes the connection). A publish is
     taken while the token the connection showed is still accepted: a rotation ends it within minutes."""

@@ -121,12 +121,9 @@ def _fitting(totals: dict[str, Any]) -> dict[str, Any]:
 
 def accepted(request_id: str | None, event_ids: Sequence[str]) -> str:
     """How many events were accepted, and their ids where they fit in one message."""
-    whole = _write(
-        {"type": "accepted", "request_id": request_id, "accepted": len(event_ids), "event_ids": list(event_ids)}
-    )
-    if len(whole.encode()) <= MAX_SERVER_MESSAGE_BYTES:
-        return whole
-    return _write({"type": "accepted", "request_id": request_id, "accepted": len(event_ids)})
+    count = {"type": "accepted", "request_id": request_id, "accepted": len(event_ids)}
+    whole = _write(count | {"event_ids": list(event_ids)})
+    return whole if len(whole.encode()) <= MAX_SERVER_MESSAGE_BYTES else _write(count)
 
 
 def error(

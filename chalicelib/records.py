@@ -47,7 +47,7 @@ def encode(events: Sequence[Event | Void], received_at: str) -> list[tuple[bytes
     head = f'{{"received_at":{json.dumps(received_at)},"events":['.encode()
     by_match: dict[str, list[bytes]] = {}
     for event in events:
-        by_match.setdefault(event.match_id, []).append(_json(event.to_dict()))
+        by_match.setdefault(event.match_id, []).append(jsontext.dumps(event.to_dict()).encode())
     out: list[tuple[bytes, bytes]] = []
     for match_id, encoded in by_match.items():
         group: list[bytes] = []
@@ -60,11 +60,6 @@ def encode(events: Sequence[Event | Void], received_at: str) -> list[tuple[bytes
             size += len(one) + 1
         out.append((match_id.encode(), head + b",".join(group) + b"]}"))
     return out
-
-
-def _json(value: Any) -> bytes:
-    """Compact UTF-8 JSON: a 4-byte character stays 4 bytes, not a 12-byte pair of escapes."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def stream_records(msk_event: Mapping[str, Any]) -> Iterator[StreamRecord]:

@@ -110,7 +110,7 @@ def event_item(match_id: str, body: Mapping[str, Any]) -> dict[str, "AttributeVa
         layout.PARTITION_KEY: {"S": match_id},
         layout.SORT_KEY: {"S": layout.event_key(event_id)},
         layout.VERSION: {"N": str(body["version"])},
-        layout.EVENT_BODY: {"S": _json(body)},
+        layout.EVENT_BODY: {"S": jsontext.dumps(body)},
     }
     if not body.get("deleted"):
         timestamp, event_type = body["timestamp"], body["event_type"]
@@ -295,7 +295,7 @@ class EventRepository:
             plan.writes[event_id] = new
             for owner, counters in difference.items():
                 plan.deltas[owner].update(counters)
-            entry_bytes = len(_json({"change": change, "event": new.body}).encode()) + 1 if change else 0
+            entry_bytes = len(jsontext.dumps({"change": change, "event": new.body}).encode()) + 1 if change else 0
             if change:
                 plan.changes.append({"change": change, "event": new.body})
                 plan.change_bytes += entry_bytes
@@ -356,7 +356,7 @@ class EventRepository:
                             "Item": {
                                 layout.PARTITION_KEY: {"S": match_id},
                                 layout.SORT_KEY: {"S": layout.change_key(heads[match_id].seq)},
-                                layout.CHANGES: {"S": _json(plan.changes)},
+                                layout.CHANGES: {"S": jsontext.dumps(plan.changes)},
                             },
                         }
                     }
@@ -591,9 +591,8 @@ class EventRepository:
             if len(items) > query.limit or "LastEvaluatedKey" not in response:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        more = len(items) > query.limit
         fitting = _within(items[: query.limit], lambda item: item[layout.EVENT_BODY]["S"])
-        more, items = more or len(fitting) < len(items[: query.limit]), fitting
+        more, items = len(items) > len(fitting), fitting
         return Page(
             [item[layout.EVENT_BODY]["S"] for item in items], _encode_cursor(items[-1], sort_key) if more else None
         )
@@ -719,11 +718,6 @@ def _within(items: Sequence[Any], text: Callable[[Any], str]) -> list[Any]:
             break
         kept.append(item)
     return kept
-
-
-def _json(value: Any) -> str:
-    """Stored JSON: compact, and UTF-8 (a 4-byte character is 4 bytes of the item, not 12 of escapes)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _encode_key(key: Mapping[str, Any]) -> str:

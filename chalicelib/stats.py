@@ -8,13 +8,14 @@ applies the difference between an event's old and new version in the same
 transaction that swaps the version.
 """
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
+
+from chalicelib import jsontext
 
 TEAM_COUNTERS = (
     "goals",
@@ -160,6 +161,6 @@ def render(match: MatchTotals) -> dict[str, Any]:
 def within(rendered: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     """The rendered statistics, or, where their JSON would pass ``max_bytes`` (a match of thousands of
     players), the same without ``players`` and with ``"players_truncated": true``."""
-    if len(json.dumps(rendered, separators=(",", ":"), ensure_ascii=False).encode()) <= max_bytes:
+    if len(jsontext.dumps(rendered).encode()) <= max_bytes:
         return rendered
     return {name: value for name, value in rendered.items() if name != "players"} | {"players_truncated": True}

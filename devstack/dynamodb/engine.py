@@ -102,7 +102,7 @@ class Engine:
         if state is not None:
             if state["moto"] != moto.__version__:
                 raise RuntimeError(f"data written with moto {state['moto']}, this is moto {moto.__version__}")
-            self.backend.tables.update(_loads(state["tables"]))
+            self.backend.tables.update(pickle.loads(state["tables"]))
             self.streams.restore(state["streams"])
         self._attach()
         replayed = 0
@@ -120,7 +120,11 @@ class Engine:
         for table in tables.values():
             table.stream_shard = None
         try:
-            return {"moto": moto.__version__, "tables": _dumps(dict(tables)), "streams": self.streams.state()}
+            return {
+                "moto": moto.__version__,
+                "tables": pickle.dumps(dict(tables), protocol=pickle.HIGHEST_PROTOCOL),
+                "streams": self.streams.state(),
+            }
         finally:
             for name, table in tables.items():
                 table.stream_shard = recorders[name]
@@ -356,11 +360,3 @@ def _image(item: Item | None) -> dict[str, Any] | None:
 
 def _stream_arn(table: Table) -> str:
     return f"{table.table_arn}/stream/{table.latest_stream_label}"
-
-
-def _dumps(tables: dict[str, Table]) -> bytes:
-    return pickle.dumps(tables, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _loads(data: bytes) -> dict[str, Table]:
-    return dict(pickle.loads(data))
