@@ -8,7 +8,7 @@ DEPLOY_ENV ?= dev
 # jsii (under aws-cdk-lib) warns on every run about the machine's Node.js version; the synth works.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run test lint synth deploy destroy bench cost soak profile screenshots postman clean
+.PHONY: install run test lint synth deploy destroy bench cost capacity audience soak profile screenshots postman clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt infra/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,18 @@ bench: install
 # COST_ARGS=--measure measures them first on a throw-away stack.
 cost: install
 	$(PY) -m bench.cost $(COST_ARGS)
+
+# A matchday's partition heat on AWS, simulated through the app's own code (bench/capacity.py): the hottest
+# keys against DynamoDB's per-partition limits, the ceilings and the quotas; rewrites docs/capacity.md's table.
+capacity: install
+	$(PY) -m bench.capacity --doc docs/capacity.md $(CAPACITY_ARGS)
+
+# A big match's audience on loopback (bench/audience.py): VIEWERS pollers through the local CDN and
+# SUBSCRIBERS WebSocket followers while a match is played; bench/results/audience-<timestamp>.json.
+VIEWERS ?= 2000
+SUBSCRIBERS ?= 500
+audience: install
+	$(PY) -m bench.audience --viewers $(VIEWERS) --subscribers $(SUBSCRIBERS)
 
 # Chaos soak: MINUTES of steady load with random SIGKILLs and restarts of every part, then an exact check.
 MINUTES ?= 20

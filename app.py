@@ -6,9 +6,18 @@ the response. The behaviour lives in ``chalicelib``; see README.md.
 
 from typing import Any, cast
 
-from chalice.app import AuthRequest, AuthResponse, AuthRoute, Chalice, Request, Response, WebsocketEvent
+from chalice.app import (
+    AuthRequest,
+    AuthResponse,
+    AuthRoute,
+    Chalice,
+    Request,
+    Response,
+    UnauthorizedError,
+    WebsocketEvent,
+)
 
-from chalicelib import broadcast, consumer, http, ingest, live, queries, security, site, stats, topics
+from chalicelib import broadcast, caching, consumer, http, ingest, live, queries, security, site, stats, topics
 from chalicelib.http import MAX_BODY_BYTES, conditional, conditional_json, page_payload
 from chalicelib.observability import lambda_context_logging, metrics
 from chalicelib.services import Services
@@ -28,7 +37,11 @@ def _request() -> Request:
 def match_centre() -> Response:
     headers = site.security_headers(services.settings.websocket_url)
     return conditional(
-        site.page(), _request().headers.get("if-none-match"), content_type=site.PAGE_TYPE, extra_headers=headers
+        site.page(),
+        _request().headers.get("if-none-match"),
+        max_age=caching.PAGE_MAX_AGE,
+        content_type=site.PAGE_TYPE,
+        extra_headers=headers,
     )
 
 
@@ -36,7 +49,13 @@ def match_centre() -> Response:
 def match_centre_asset(name: str) -> Response:
     text, content_type = site.asset(name)
     headers = site.security_headers(services.settings.websocket_url)
-    return conditional(text, _request().headers.get("if-none-match"), content_type=content_type, extra_headers=headers)
+    return conditional(
+        text,
+        _request().headers.get("if-none-match"),
+        max_age=caching.PAGE_MAX_AGE,
+        content_type=content_type,
+        extra_headers=headers,
+    )
 
 
 @app.route("/config", methods=["GET"])
@@ -54,13 +73,22 @@ def health() -> Response:
 @app.authorizer()
 def producer_token(auth_request: AuthRequest) -> AuthResponse:
     """Producers only: ``Authorization: Bearer <token>``, else 401."""
-    security.check_bearer(auth_request.token, services.ingest_token.accepted)
-    return AuthResponse(routes=["/events", AuthRoute("/matches/*/events/*", ["DELETE"])], principal_id="producer")
+    _, producer = security.identify(auth_request.token, services.ingest_token.accepted)
+    routes: list[str | AuthRoute] = ["/events", AuthRoute("/matches/*/events/*", ["DELETE"])]
+    return AuthResponse(routes=routes, principal_id=producer.provider)
+
+
+def _producer() -> security.Producer:
+    """Who sent this request, from its own token: the route's answer never rests on a cached authorization."""
+    try:
+        return security.identify(_request().headers.get("authorization"), services.ingest_token.accepted)[1]
+    except security.Unauthorized:
+        raise UnauthorizedError("Unauthorized") from None
 
 
 @app.route("/events", methods=["POST"], content_types=["application/json"], authorizer=producer_token)
 def post_events() -> Response:
-    event_ids = ingest.ingest(_request().raw_body, services.publisher)
+    event_ids = ingest.ingest(_request().raw_body, services.publisher, _producer())
     return Response(body={"accepted": len(event_ids), "event_ids": event_ids}, status_code=202)
 
 
@@ -68,16 +96,16 @@ def post_events() -> Response:
 # here the event id arrives under that name too.
 @app.route("/matches/{match_id}/events/{event_type}", methods=["DELETE"], authorizer=producer_token)
 def void_event(match_id: str, event_type: str) -> Response:
-    event_ids = ingest.void_for_good(match_id, event_type, services.publisher)
+    event_ids = ingest.void_for_good(match_id, event_type, services.publisher, _producer())
     return Response(body={"accepted": len(event_ids), "event_ids": event_ids}, status_code=202)
 
 
 @app.route("/matches", methods=["GET"])
 def match_directory() -> Response:
     query = queries.directory_query(_request().query_params)
-    matches, next_cursor = services.repository.directory(query)
+    matches, next_cursor = services.directory.page(query)
     body = {"matches": matches, "count": len(matches), "next_cursor": next_cursor}
-    return conditional_json(body, _request().headers.get("if-none-match"))
+    return conditional_json(body, _request().headers.get("if-none-match"), max_age=caching.DIRECTORY_MAX_AGE)
 
 
 @app.route("/matches/{match_id}/changes", methods=["GET"])
@@ -85,7 +113,8 @@ def match_changes(match_id: str) -> Response:
     after, limit = queries.change_query(_request().query_params)
     changes, next_cursor = services.repository.changes(queries.match_path(match_id), after, limit)
     body = {"match_id": match_id, "changes": changes, "count": len(changes), "next_cursor": next_cursor}
-    return conditional_json(body, _request().headers.get("if-none-match"))
+    full = caching.IMMUTABLE if next_cursor else None  # a full page never changes; the last one grows
+    return conditional_json(body, _request().headers.get("if-none-match"), cache_control=full)
 
 
 def _events_page(match_id: str, event_type: str | None = None) -> Response:
@@ -178,7 +207,17 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 def broadcast_changes(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Triggered by the events table's DynamoDB stream (in AWS) or devstack's stream source (locally)."""
     send = services.websocket(app.websocket_api).send
-    return broadcast.broadcast(event, services.repository, services.subscriptions, send)
+    dispatcher = services.fanout(lambda jobs: send_fanout(jobs, None))
+    inline = services.settings.fanout_inline_followers
+    return broadcast.broadcast(event, services.repository, services.subscriptions, send, dispatcher, inline)
+
+
+@app.lambda_function(name="sender")
+@metrics.log_metrics
+def send_fanout(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A big match's shards of followers, from the fan-out queue (SQS FIFO in AWS; devstack's stand-in)."""
+    send = services.websocket(app.websocket_api).send
+    return broadcast.send_shards(event, services.subscriptions, send)
 
 
 http.answer_request_errors(app)  # last: after every route is registered

@@ -110,7 +110,7 @@ VIEWERS = 10_000  # concurrent, each following one match for its whole length, s
 POLL_SECONDS = 2  # the match centre polls every 2 s (chalicelib/match_centre/app.js POLL_MS)
 ROUTES_POLLED = 3  # GET /matches?limit=100, /matches/{id}/changes?after=<cursor>, /matches/{id}/stats (app.js)
 DIRECTORY_POLL_WITH_SOCKET_S = 20  # with the socket up the page reloads the directory every 10 x POLL_MS
-CDN_MAX_AGE_SECONDS = 2  # Cache-Control: public, max-age=2 (chalicelib/http.py LIVE_MAX_AGE_SECONDS)
+CDN_MAX_AGE_SECONDS = 2  # Cache-Control: public, max-age=2 (chalicelib/caching.py LIVE_MAX_AGE)
 EDGE_LOCATIONS = 10  # CDN edges that cache the API for the audience: origin requests scale with this, not viewers
 WEBSOCKET_CLIENT_MESSAGES = 2  # subscribe and its answer, per viewer
 WEBSOCKET_SESSION_INVOCATIONS = 3  # $connect, subscribe ($default), $disconnect

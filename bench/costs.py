@@ -1,7 +1,7 @@
 """Per-event costs on the running local stack: what one event, one read and one push cost in AWS's units.
 
     dynamodb     capacity units per event written (consumer) and per API read, by AWS's sizing rules applied to
-                 the requests the app makes and the items they read and write (``CapacityMeter``, ``WriteRules``);
+                 the requests the app makes and the items they read and write (``CapacityMeter``);
                  never from the local engine, which models no capacity; bytes stored per event
     kafka        record bytes per event as the API writes them (chalicelib.records.encode), and what the broker
                  appended to its log for them (record batch headers included)
@@ -10,27 +10,12 @@
     broadcast    messages each WebSocket subscriber receives per applied change (real sockets on the stack),
                  message sizes, and the broadcaster process's CPU per change and per message (/proc)
 
-AWS's rules (tests/unit/test_cost_model.py checks them on the documentation's own examples):
-- item size: attribute names + values, strings in UTF-8, numbers about 1 byte per 2 digits + 1, and 100 bytes of
-  storage overhead per item (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html)
-- writes: 1 WCU per 1 KB rounded up per item; reads: 1 RCU per 4 KB strongly consistent, 0.5 eventually
-  consistent; GetItem and each item of a BatchGetItem round up on their own, a Query sums the item sizes and
-  then rounds to 4 KB
-  (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html)
-- transactions: 2 units per item, read or write (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html,
-  "Capacity management for transactions"; https://aws.amazon.com/dynamodb/pricing/on-demand/ "A transactional
-  write requires two write request units")
-- each local secondary index entry written is a write of its own, and changing an index key costs a delete and a
-  put in the index (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LSI.html,
-  "Provisioned throughput considerations for Local Secondary Indexes"; the same rule for GSIs:
-  https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.Writes)
+AWS's sizing rules, and where AWS states them: ``bench.sizing``.
 """
 
 import asyncio
 import json
-import math
 import os
-import re
 import statistics
 import threading
 import time
@@ -38,20 +23,21 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
 
+from bench.sizing import Ledger, Meter, Units, item_bytes
 from bench.system import wait_idle
 from bench.workload import REQUEST_EVENTS, TOKEN, app_on, events_for
 from chalicelib import layout
 from chalicelib.config import Settings
 from chalicelib.events import parse_event
 from chalicelib.publishing import KafkaPublisher, producer_config
-from chalicelib.records import encode
+from chalicelib.records import DEFAULT_PROVIDER, encode
 from chalicelib.repository import event_item
+from chalicelib.security import Producer
 from devstack.run_process import RunProcess
 from devstack.stack import dynamodb_client, ensure_topic
 from matchtools.client import ApiClient
@@ -59,268 +45,40 @@ from matchtools.generate import generate_match
 
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
-KB, READ_UNIT_BYTES, STORAGE_OVERHEAD = 1024, 4096, 100  # AWS sizing rules (module docstring)
+STORAGE_OVERHEAD = 100  # bytes DynamoDB adds to each stored item (bench.sizing's first source)
 INDEX_KEYS = (layout.TIME_SORT_KEY, layout.TYPE_SORT_KEY, layout.PHASE_SORT_KEY)  # the LSIs' sort keys
 LIVE_BATCH_RECORDS = 30  # a consumer batch on a busy Saturday: ~180 events/s over 6 partitions, 1 s window
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# -- DynamoDB item sizes and units by AWS's rules -------------------------------------------------------
-
-Item = Mapping[str, Mapping[str, Any]]
-_VERBS = re.compile(r"\b(SET|ADD|REMOVE|DELETE)\b")
-
-
-def attribute_bytes(value: Mapping[str, Any]) -> int:
-    """The size of one attribute value (name excluded) by AWS's rules."""
-    (kind, raw), *_ = value.items()
-    if kind == "S":
-        return len(str(raw).encode())
-    if kind == "N":
-        digits = str(raw).lstrip("-").replace(".", "").strip("0") or "0"
-        return math.ceil(len(digits) / 2) + 1
-    if kind == "B":
-        return len(raw)
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind in ("L", "M"):
-        elements = raw if kind == "L" else raw.values()
-        return 3 + sum(attribute_bytes(element) + 1 for element in elements)
-    if kind in ("SS", "NS", "BS"):
-        return sum(attribute_bytes({kind[0]: element}) for element in raw)
-    raise ValueError(f"unknown attribute type {kind}")
-
-
-def item_bytes(item: Item) -> int:
-    """An item's size: its attribute names and values (storage adds STORAGE_OVERHEAD per item)."""
-    return sum(len(name.encode()) + attribute_bytes(value) for name, value in item.items())
-
-
-def units_of(size: int) -> int:
-    """Write units for an item (or index entry) of ``size`` bytes: 1 KB each, rounded up."""
-    return math.ceil(size / KB)
-
-
-def query_read_units(items: Sequence[Item], *, consistent: bool = False) -> float:
-    """One Query page's read units by the rules: the items' sizes summed, then rounded up to 4 KB (at least one)."""
-    units = max(1, math.ceil(sum(item_bytes(item) for item in items) / READ_UNIT_BYTES))
-    return float(units if consistent else units / 2)
-
-
-def item_read_units(items: Sequence[Item | None], *, consistent: bool = False) -> float:
-    """GetItem, or each item of a BatchGetItem: every item rounded up to 4 KB on its own (at least one unit)."""
-    units = sum(max(1, math.ceil(item_bytes(item) / READ_UNIT_BYTES)) if item else 1 for item in items)
-    return float(units if consistent else units / 2)
-
-
-def table_indexes(definition: Mapping[str, Any]) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """Index name -> ("lsi" or "gsi", its key attributes), from a create_table definition; every index of
-    ours projects ALL, so an index entry is as large as the item."""
-    out = {}
-    for kind, section in (("lsi", "LocalSecondaryIndexes"), ("gsi", "GlobalSecondaryIndexes")):
-        for index in definition.get(section, []):
-            assert index["Projection"]["ProjectionType"] == "ALL", index
-            out[index["IndexName"]] = (kind, tuple(k["AttributeName"] for k in index["KeySchema"]))
-    return out
-
-
-def apply_update(item: Item, expression: str, names: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, Any]:
-    """The item after an UpdateExpression of SET a = :v, ADD n :d and REMOVE a clauses (what the repository
-    and the subscriptions write)."""
-    new = dict(item)
-    parts = _VERBS.split(expression)
-    for verb, body in zip(parts[1::2], parts[2::2], strict=True):
-        for clause in (c.strip() for c in body.split(",") if c.strip()):
-            if verb == "SET":
-                name, value = (token.strip() for token in clause.split("=", 1))
-                new[names.get(name, name)] = values[value]
-            elif verb == "ADD":
-                name, value = clause.split()
-                attribute, delta = names.get(name, name), Decimal(values[value]["N"])
-                new[attribute] = {"N": str(Decimal(new[attribute]["N"]) + delta if attribute in new else delta)}
-            elif verb == "REMOVE":
-                new.pop(names.get(clause, clause), None)
-            else:
-                raise ValueError(f"unsupported update clause {verb} {clause}")
-    return new
-
-
-class WriteRules:
-    """AWS's write-unit rules applied to a sequence of writes, keeping each item's image to know what a write
-    replaces: the table item costs its larger size (old or new) in 1 KB units; each index entry that is
-    written costs the same (projection ALL), an index key that changes costs a delete of the old entry and a
-    put of the new one, an entry that disappears a delete; a transaction doubles everything."""
-
-    def __init__(self, definition: Mapping[str, Any], *others: Mapping[str, Any]) -> None:
-        """``definition`` (create_table arguments) sizes any table not named by one of ``others``."""
-        self.tables = {
-            d["TableName"]: (tuple(k["AttributeName"] for k in d["KeySchema"]), table_indexes(d))
-            for d in (definition, *others)
-        }
-        self.default = self.tables[definition["TableName"]]
-        self.images: dict[tuple[str, ...], dict[str, Any]] = {}
-
-    def _key(self, table: str, item: Item) -> tuple[str, ...]:
-        keys = self.tables.get(table, self.default)[0]
-        return (table, *(json.dumps(item[k], sort_keys=True) for k in keys))
-
-    def write(self, old: Item | None, new: Item | None, table: str | None = None) -> dict[str, int]:
-        """The units of one write that turns ``old`` into ``new`` (None: no item), not transactional."""
-        old_size, new_size = (item_bytes(i) if i is not None else 0 for i in (old, new))
-        units = {"table": units_of(max(old_size, new_size)), "lsi": 0, "gsi": 0}
-        indexes = self.tables.get(table or "", self.default)[1]
-        for kind, key in indexes.values():
-            old_key = tuple(json.dumps(old[k]) for k in key) if old and all(k in old for k in key) else None
-            new_key = tuple(json.dumps(new[k]) for k in key) if new and all(k in new for k in key) else None
-            if old_key and new_key and old_key == new_key:
-                units[kind] += units_of(max(old_size, new_size))
-            else:
-                units[kind] += (units_of(old_size) if old_key else 0) + (units_of(new_size) if new_key else 0)
-        return units
-
-    def transaction(self, actions: Sequence[Mapping[str, Any]], *, transactional: bool = True) -> dict[str, int]:
-        """A committed TransactWriteItems: its units (x2), the images moved on; ``transactional=False``: the
-        same writes made one by one (PutItem, UpdateItem, DeleteItem, BatchWriteItem), at single cost."""
-        total: Counter[str] = Counter()
-        for action in actions:
-            (verb, request), *_ = action.items()
-            table = request["TableName"]
-            if verb == "Put":
-                key = self._key(table, request["Item"])
-                new: dict[str, Any] | None = dict(request["Item"])
-            elif verb == "Update":
-                key = self._key(table, request["Key"])
-                base = self.images.get(key) or dict(request["Key"])
-                new = apply_update(
-                    base,
-                    request["UpdateExpression"],
-                    request.get("ExpressionAttributeNames", {}),
-                    request.get("ExpressionAttributeValues", {}),
-                )
-            elif verb == "Delete":
-                key, new = self._key(table, request["Key"]), None
-            else:  # ConditionCheck: a read of the item, 2 read units per 4 KB; the repository uses none
-                raise ValueError(f"unsupported transaction action {verb}")
-            for part, units in self.write(self.images.get(key), new, table).items():
-                total[part] += (2 if transactional else 1) * units
-            if new is None:
-                self.images.pop(key, None)
-            else:
-                self.images[key] = new
-        return {part: total[part] for part in ("table", "lsi", "gsi")}
 
 
 # -- capacity by the rules, from the requests a client makes --------------------------------------------
 
 
 class CapacityMeter:
-    """Sizes every data-plane call of a boto3 DynamoDB client by AWS's rules: reads from the items they return,
-    writes from the items they write and the images ``WriteRules`` keeps of what they replace, split into
+    """Sizes every data-plane call of a boto3 DynamoDB client by AWS's rules (``bench.sizing``), split into
     table, local and global indexes, and per operation. Writes are costed after the measurement (``take``),
-    not in the timed calls. A projection or a filter makes a read's figure a lower bound (DynamoDB charges
-    for the whole items evaluated); the app's Queries use neither where it matters (event pages, /stats).
-    ``close`` unregisters the meter, so the client is left as it was."""
+    not in the timed calls. ``close`` unregisters the meter, so the client is left as it was."""
 
     def __init__(self, client: Any, definition: Mapping[str, Any], *others: Mapping[str, Any]) -> None:
-        self.client = client
-        self.rules = WriteRules(definition, *others)
-        self._lock = threading.Lock()
-        self._handlers: list[tuple[str, Callable[..., None]]] = [
-            ("before-parameter-build.dynamodb", self._keep),
-            ("after-call.dynamodb", self._record),
-        ]
-        for event, handler in self._handlers:
-            client.meta.events.register(event, handler)
-        self._reset()
-
-    def _reset(self) -> None:
-        self.units: dict[str, Counter[str]] = {"write": Counter(), "read": Counter()}
-        self.by_operation: Counter[str] = Counter()
-        self.calls: Counter[str] = Counter()
-        self.failed: Counter[str] = Counter()
-        self.writes: list[tuple[str, Mapping[str, Any]]] = []
+        self.meter = Meter(client, Ledger(definition, *others))
 
     def close(self) -> None:
-        for event, handler in self._handlers:
-            self.client.meta.events.unregister(event, handler)
-
-    @staticmethod
-    def _keep(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        context["costs_params"] = params
-
-    def _record(
-        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
-    ) -> None:
-        operation = model.name
-        if operation not in WRITE_OPERATIONS | READ_OPERATIONS:
-            return
-        with self._lock:
-            self.calls[operation] += 1
-            if http_response.status_code >= 300:
-                self.failed[operation] += 1  # conditional failures and conflicts: AWS bills these too
-                return
-            params = context["costs_params"]
-            if operation in WRITE_OPERATIONS:
-                self.writes.append((operation, params))
-                return
-            units = _read_units(operation, params, parsed)
-            self.units["read"]["total"] += units
-            self.units["read"]["lsi" if params.get("IndexName") in LOCAL_INDEXES else "table"] += units
-            self.by_operation[operation] += units
+        self.meter.close()
 
     def take(self) -> dict[str, Any]:
         """What was counted since the last take, the writes costed by the rules (and start over)."""
-        with self._lock:
-            units, by_operation, calls, failed, writes = (
-                self.units,
-                self.by_operation,
-                self.calls,
-                self.failed,
-                self.writes,
-            )
-            self._reset()
-        for operation, params in writes:
-            for part, value in self._write_units(operation, params).items():
-                units["write"][part] += value
-                units["write"]["total"] += value
-                by_operation[operation] += value
+        meter = self.meter
+        meter.settle()
+        parts, calls, failed, by_operation = meter.ledger.units.parts, meter.calls, meter.failed, meter.by_operation
         taken: dict[str, Any] = {
-            kind: {part: float(units[kind][part]) for part in ("total", "table", "lsi", "gsi")} for kind in units
+            kind: {"total": float(sum(parts[kind].values()))}
+            | {part: float(parts[kind][part]) for part in ("table", "lsi", "gsi")}
+            for kind in ("write", "read")
         }
-        return taken | {"by_operation": dict(by_operation), "calls": dict(calls), "failed": dict(failed)}
-
-    def _write_units(self, operation: str, params: Mapping[str, Any]) -> dict[str, int]:
-        if operation == "TransactWriteItems":
-            return self.rules.transaction(params["TransactItems"])
-        if operation == "BatchWriteItem":
-            actions = [
-                {"Put": {"TableName": table, "Item": w["PutRequest"]["Item"]}}
-                if "PutRequest" in w
-                else {"Delete": {"TableName": table, "Key": w["DeleteRequest"]["Key"]}}
-                for table, requests in params["RequestItems"].items()
-                for w in requests
-            ]
-        else:
-            verb = {"PutItem": "Put", "UpdateItem": "Update", "DeleteItem": "Delete"}[operation]
-            actions = [{verb: dict(params)}]
-        return self.rules.transaction(actions, transactional=False)
-
-
-LOCAL_INDEXES = frozenset({layout.TIME_INDEX, layout.TYPE_INDEX, layout.PHASE_INDEX})
-
-
-def _read_units(operation: str, params: Mapping[str, Any], parsed: Mapping[str, Any]) -> float:
-    consistent = bool(params.get("ConsistentRead"))
-    if operation == "GetItem":
-        return item_read_units([parsed.get("Item")], consistent=consistent)
-    if operation == "BatchGetItem":
-        return sum(
-            item_read_units(items, consistent=bool(params["RequestItems"][table].get("ConsistentRead")))
-            for table, items in parsed.get("Responses", {}).items()
-        )
-    if operation == "TransactGetItems":  # a transactional read costs two units per 4 KB
-        return 2 * item_read_units([r.get("Item") for r in parsed.get("Responses", [])], consistent=True)
-    return query_read_units(parsed.get("Items", []), consistent=consistent)
+        taken |= {"by_operation": dict(by_operation), "calls": dict(calls), "failed": dict(failed)}
+        meter.ledger.units = Units()
+        meter.calls, meter.failed, meter.by_operation = Counter(), Counter(), Counter()
+        return taken
 
 
 # -- the processes of the stack (read only: /proc) -------------------------------------------------------
@@ -379,7 +137,7 @@ def _cpu_clock() -> Iterator[list[float]]:
 
 # -- 1. the sizing rules and the items they size ---------------------------------------------------------
 
-SIZING_SOURCE = "AWS's sizing rules applied to the app's own requests and items (bench.costs.WriteRules)"
+SIZING_SOURCE = "AWS's sizing rules applied to the app's own requests and items (bench.sizing)"
 
 
 def sizing() -> dict[str, Any]:
@@ -592,14 +350,14 @@ def websocket_session(app: Any, meter: CapacityMeter, match_id: str) -> dict[str
     connection_id = f"costs-{uuid.uuid4().hex[:10]}"
     meter.take()
     with _cpu_clock() as clock:
-        live.connect(connection_id, {}, {}, lambda: (TOKEN,), services.subscriptions)
+        live.connect(connection_id, {}, {}, lambda: {TOKEN: Producer(DEFAULT_PROVIDER)}, services.subscriptions)
         live.message(
             connection_id,
             json.dumps({"action": "subscribe", "match_id": match_id}),
             subscriptions=services.subscriptions,
             repository=services.repository,
             publisher=services.publisher,
-            accepted_tokens=lambda: (TOKEN,),
+            accepted_tokens=lambda: {TOKEN: Producer(DEFAULT_PROVIDER)},
         )
         services.subscriptions.forget(connection_id)
     used = meter.take()
@@ -657,7 +415,7 @@ def kafka_bytes(stack: RunProcess, singles: int, batches: int) -> dict[str, floa
         records = 0
         record_bytes = 0
         for body in bodies:
-            ingest_module.ingest(json.dumps({"events": body}).encode(), publisher)
+            ingest_module.ingest(json.dumps({"events": body}).encode(), publisher, Producer(DEFAULT_PROVIDER))
             encoded = encode([parse_event(e) for e in body], "2026-01-01T00:00:00.000Z")
             records += len(encoded)
             record_bytes += sum(len(key) + len(value) for key, value in encoded)

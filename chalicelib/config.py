@@ -25,6 +25,8 @@ class Settings:
     websocket_endpoint_url: str | None  # locally: devstack's Management API
     websocket_url: str | None  # where clients (the match centre page) connect
     cache_entries: int = DEFAULT_CACHE_ENTRIES
+    fanout_queue_url: str | None = None  # in AWS: where the broadcaster queues a big match's shards
+    fanout_inline_followers: int = 250  # a first shard with more followers than this goes to the sender
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":
@@ -47,6 +49,8 @@ class Settings:
             websocket_endpoint_url=environ.get("WEBSOCKET_ENDPOINT_URL") or None,
             websocket_url=environ.get("WEBSOCKET_URL") or None,
             cache_entries=_positive(environ.get("CACHE_MAX_ENTRIES"), DEFAULT_CACHE_ENTRIES, "CACHE_MAX_ENTRIES"),
+            fanout_queue_url=environ.get("FANOUT_QUEUE_URL") or None,
+            fanout_inline_followers=int(environ.get("FANOUT_INLINE_FOLLOWERS", "250")),
         )
 
 

@@ -21,6 +21,7 @@ class RequestError(Exception):
         self.message = message
         self.error_count = len(errors) if errors is not None else 0
         self.errors = errors[:MAX_LISTED_ERRORS] if errors is not None else None
+        self.details: dict[str, Any] = {}  # more fields of the error's body, beside error and message
 
 
 class BodyTooLarge(RequestError):
@@ -67,6 +68,18 @@ class TooManySubscriptions(RequestError):
     """A WebSocket connection already follows as many matches as one may."""
 
     code = "too_many_subscriptions"
+
+
+class ForbiddenMatch(RequestError):
+    """The producer's token does not cover some of the matches named: nothing was accepted."""
+
+    code = "forbidden_match"
+
+    def __init__(self, provider: str, match_ids: list[str]) -> None:
+        listed = match_ids[:MAX_LISTED_ERRORS]
+        more = f" (the first {len(listed)} of {len(match_ids)})" if len(listed) < len(match_ids) else ""
+        super().__init__(f"producer {provider!r} may not write these matches{more}; nothing was accepted")
+        self.details = {"match_ids": listed}
 
 
 class NotFound(RequestError):

@@ -8,11 +8,12 @@ from typing import Any
 
 from chalice.app import Chalice, Response
 
-from chalicelib import errors
+from chalicelib import caching, errors
 
 STATUS: dict[type[errors.RequestError], int] = {
     errors.BodyTooLarge: 413,
     errors.BatchTooLarge: 413,
+    errors.ForbiddenMatch: 403,
     errors.NotFound: 404,
     errors.StreamUnavailable: 503,
     errors.RequestError: 400,  # everything else the client can fix: invalid JSON, events, query, cursor
@@ -25,7 +26,7 @@ HEADERS: dict[type[errors.RequestError], dict[str, str | list[str]]] = {
 def error_response(error: errors.RequestError) -> Response:
     """The one JSON shape of every 4xx/503: ``{"error": code, "message": ..., "errors"?: [...]}``."""
     kind = next(kind for kind in type(error).__mro__ if kind in STATUS)
-    body: dict[str, Any] = {"error": error.code, "message": error.message}
+    body: dict[str, Any] = {"error": error.code, "message": error.message, **error.details}
     if error.errors is not None:
         body["errors"], body["error_count"] = error.errors, error.error_count
     return Response(body=body, status_code=STATUS[kind], headers=HEADERS.get(kind, {}))
@@ -51,7 +52,6 @@ def _answering_errors(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 MAX_BODY_BYTES = 1_000_000  # no answer grows past this: Lambda's response limit is 6 MB, a CDN's object a few
-LIVE_MAX_AGE_SECONDS = 2  # long enough for a CDN to absorb a crowd, short enough for a live ticker
 
 
 def _etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -61,8 +61,12 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def conditional_json(body: Any, if_none_match: str | None, *, max_age: int = LIVE_MAX_AGE_SECONDS) -> Response:
-    return conditional(json.dumps(body, separators=(",", ":")), if_none_match, max_age=max_age)
+def conditional_json(
+    body: Any, if_none_match: str | None, *, max_age: int = caching.LIVE_MAX_AGE, cache_control: str | None = None
+) -> Response:
+    return conditional(
+        json.dumps(body, separators=(",", ":")), if_none_match, max_age=max_age, cache_control=cache_control
+    )
 
 
 def page_payload(match_id: str, events: list[str], next_cursor: str | None) -> str:
@@ -75,14 +79,18 @@ def conditional(
     payload: str,
     if_none_match: str | None,
     *,
-    max_age: int = LIVE_MAX_AGE_SECONDS,
+    max_age: int = caching.LIVE_MAX_AGE,
+    cache_control: str | None = None,
     content_type: str = "application/json",
     extra_headers: dict[str, str | list[str]] | None = None,
 ) -> Response:
     """A 200 (JSON unless said otherwise) with a strong ETag of its bytes, or a bodiless 304 when the client
-    has them."""
+    has them. ``cache_control`` overrides the ``max_age`` one (chalicelib.caching)."""
     etag = '"' + hashlib.sha256(payload.encode()).hexdigest()[:32] + '"'
-    headers: dict[str, str | list[str]] = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    headers: dict[str, str | list[str]] = {
+        "ETag": etag,
+        "Cache-Control": cache_control or caching.cache_control(max_age),
+    }
     headers |= extra_headers or {}
     if _etag_matches(if_none_match, etag):
         return Response(body="", status_code=304, headers=headers)

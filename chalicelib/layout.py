@@ -13,10 +13,14 @@ never disagree. One partition per match (``match_id``) holds:
 - ``c#<seq>``: the changes one transaction applied, in order: the change feed.
 - ``s#match``, ``s#team#<id>``, ``s#player#<id>``: statistics counters, read
   with one Query; ``s#match`` also holds the feed's last sequence number and
-  the match's summary, which the ``directory`` global secondary index lists
-  latest activity first.
+  the match's summary. The ``directory`` global secondary index lists the
+  summary items latest activity first, spread over DIRECTORY_SHARDS index
+  partitions by a hash of the match_id, so no partition takes every match's
+  updates. It projects the summary, the event count, the status and the
+  first day, not the edge events, so its entries stay under 1 KB.
 """
 
+import zlib
 from typing import Any, Final
 
 DEFAULT_TABLE = "football-match-events"
@@ -28,7 +32,8 @@ TIME_INDEX, TIME_SORT_KEY = "by_time", "time_sk"
 TYPE_INDEX, TYPE_SORT_KEY = "by_type", "type_sk"
 PHASE_INDEX, PHASE_SORT_KEY = "by_phase", "phase_sk"
 DIRECTORY_INDEX, DIRECTORY_PARTITION_KEY, DIRECTORY_SORT_KEY = "directory", "dir_pk", "dir_sk"
-DIRECTORY_PARTITION = "matches"  # every summary in one index partition: see README, Storage
+DIRECTORY_SHARDS = 32  # index partitions of the directory: docs/capacity.md sizes them
+DIRECTORY_STATUS = "status"  # on ``s#match``: the summary's status, projected for GET /matches?status=
 
 # An event item holds its keys, its version and the whole stored event as one JSON string: one
 # attribute to write, read and parse instead of a dozen typed ones, and pages splice it in as it is.
@@ -38,6 +43,8 @@ CHANGES = "changes"  # a change item's JSON list of {"change", "event"}
 # On ``s#match``: the last change sequence number, and the summary with the live events it is computed
 # from (earliest, latest, latest match-level, latest kick_off) and the sequence number it is exact at.
 FEED_SEQ, SUMMARY, EDGES, SUMMARY_SEQ, FIRST_DAY = "feed_seq", "summary", "edges", "summary_seq", "first_day"
+EVENT_COUNT = "event_count"  # on ``s#match``: the match's live events (chalicelib.stats)
+DIRECTORY_PROJECTION = (SUMMARY, EVENT_COUNT, DIRECTORY_STATUS, FIRST_DAY)  # what a directory page shows
 
 EVENT_PREFIX = "e#"
 CHANGE_PREFIX = "c#"
@@ -57,6 +64,15 @@ def time_sort_key(timestamp: str, event_id: str) -> str:
 
 def type_sort_key(event_type: str, timestamp: str, event_id: str) -> str:
     return f"{event_type}#{timestamp}#{event_id}"
+
+
+def directory_partition(match_id: str) -> str:
+    """The directory index partition of a match's summary: a stable hash, so a match never moves."""
+    return f"matches#{zlib.crc32(match_id.encode()) % DIRECTORY_SHARDS:02d}"
+
+
+def directory_partitions() -> list[str]:
+    return [f"matches#{shard:02d}" for shard in range(DIRECTORY_SHARDS)]
 
 
 def change_key(seq: int) -> str:
@@ -119,7 +135,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "GlobalSecondaryIndexes": [
             {
                 "IndexName": DIRECTORY_INDEX,
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(DIRECTORY_PROJECTION)},
                 "KeySchema": [
                     {"AttributeName": DIRECTORY_PARTITION_KEY, "KeyType": "HASH"},
                     {"AttributeName": DIRECTORY_SORT_KEY, "KeyType": "RANGE"},
@@ -132,9 +148,11 @@ def table_definition(table_name: str) -> dict[str, Any]:
 
 
 # -- the subscriptions table (WebSocket) -------------------------------------------------------------------
-# One partition per connection (its own item ``#``, with whether it is a producer, and one item per match
-# it follows) and one per match (an item per subscribed connection): a match's connections and a
-# connection's matches are each one Query. Every item expires (TTL) after a connection's longest life.
+# One partition per connection (its own item ``#``, with whether it is a producer, and one item ``m#<match>``
+# per match it follows) and SUBSCRIBER_SHARDS per match (an item per subscribed connection, in the shard its
+# connection id hashes to): a connection's matches are one Query, a match's connections one per shard, so a
+# match with a hundred thousand followers spreads its reads over several partitions. Every item expires
+# (TTL) after a connection's longest life.
 
 DEFAULT_SUBSCRIPTIONS_TABLE = "football-match-subscriptions"
 SUBSCRIPTION_KEY, SUBSCRIPTION_SORT_KEY, EXPIRES_AT = "pk", "sk", "expires_at"
@@ -146,7 +164,20 @@ def connection_key(connection_id: str) -> str:
 
 
 def match_key(match_id: str) -> str:
+    """The sort key, in a connection's partition, of a match it follows."""
     return f"m#{match_id}"
+
+
+SUBSCRIBER_SHARDS = 8  # partitions of one match's followers: docs/capacity.md sizes them
+
+
+def subscriber_partition(match_id: str, connection_id: str) -> str:
+    """The partition of the match's followers that holds this connection (a stable hash of its id)."""
+    return f"{match_key(match_id)}#{zlib.crc32(connection_id.encode()) % SUBSCRIBER_SHARDS}"
+
+
+def subscriber_partitions(match_id: str) -> list[str]:
+    return [f"{match_key(match_id)}#{shard}" for shard in range(SUBSCRIBER_SHARDS)]
 
 
 def subscriptions_table_definition(table_name: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ refuses the upgrade. ``publish`` is POST /events through another door: the
 same validation and durable publish (``ingest.ingest``).
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from chalicelib import ingest, messages, security, stats
 from chalicelib.errors import RequestError, TooManySubscriptions
@@ -19,14 +19,14 @@ def connect(
     connection_id: str,
     headers: Mapping[str, str],
     query: Mapping[str, str],
-    accepted_tokens: Callable[[], Sequence[str]],
+    accepted_tokens: Callable[[], security.Tokens],
     subscriptions: Subscriptions,
 ) -> None:
-    """Record the connection; raise security.Unauthorized for a token that is not the producer token."""
+    """Record the connection; raise security.Unauthorized for a token that is no producer's."""
     header = next((value for name, value in headers.items() if name.lower() == "authorization"), None)
     if header is None and "token" in query:
         header = f"Bearer {query['token']}"
-    token = security.check_bearer(header, accepted_tokens) if header is not None else None
+    token = security.identify(header, accepted_tokens)[0] if header is not None else None
     subscriptions.connect(connection_id, token_fingerprint=security.fingerprint(token) if token else None)
 
 
@@ -37,7 +37,7 @@ def message(
     subscriptions: Subscriptions,
     repository: EventRepository,
     publisher: KafkaPublisher,
-    accepted_tokens: Callable[[], Sequence[str]],
+    accepted_tokens: Callable[[], security.Tokens],
 ) -> str:
     """The answer to one client message (always one: an error never closes the connection). A publish is
     taken while the token the connection showed is still accepted: a rotation ends it within minutes."""
@@ -59,7 +59,8 @@ def message(
         subscriptions.unsubscribe(connection_id, action.match_id)
         return messages.unsubscribed(action.match_id)
     shown = subscriptions.producer_token(connection_id)
-    if shown is None or not security.still_accepted(shown, accepted_tokens):
+    producer = security.still_accepted(shown, accepted_tokens) if shown is not None else None
+    if producer is None:
         return messages.error(
             "unauthorized",
             "publish needs a valid producer token on connect",
@@ -67,7 +68,7 @@ def message(
             publish=True,
         )
     try:
-        event_ids = ingest.ingest(action.body, publisher)
+        event_ids = ingest.ingest(action.body, publisher, producer)
     except RequestError as refused:
         return messages.error(
             refused.code,
@@ -76,5 +77,6 @@ def message(
             errors=refused.errors,
             error_count=refused.error_count,
             publish=True,
+            details=refused.details,
         )
     return messages.accepted(action.request_id, event_ids)

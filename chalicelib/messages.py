@@ -134,10 +134,11 @@ def error(
     errors: Sequence[Mapping[str, Any]] | None = None,
     error_count: int = 0,
     publish: bool = False,
+    details: Mapping[str, Any] | None = None,
 ) -> str:
     """An error; ``publish`` answers carry their ``request_id`` (and ``errors``, the first of ``error_count``,
     for invalid events)."""
-    body: dict[str, Any] = {"type": "error", "error": code, "message": message}
+    body: dict[str, Any] = {"type": "error", "error": code, "message": message, **(details or {})}
     if publish:
         body["request_id"] = request_id
     if errors:

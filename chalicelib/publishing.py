@@ -102,9 +102,9 @@ class KafkaPublisher:
         self.topic, self.dead_letter_topic = topic, dead_letter_topic
         self.ack_timeout_seconds = ack_timeout_seconds
 
-    def publish(self, events: Sequence[Event | Void], received_at: str) -> None:
+    def publish(self, events: Sequence[Event | Void], received_at: str, provider: str) -> None:
         """Keyed by match_id, so a match keeps its order in one partition."""
-        self._send_all([(self.topic, key, value, []) for key, value in encode(events, received_at)])
+        self._send_all([(self.topic, key, value, []) for key, value in encode(events, received_at, provider)])
 
     def dead_letter(self, rejects: Sequence[tuple[StreamRecord, str]]) -> None:
         """The original bytes, with why and where they came from in the headers."""

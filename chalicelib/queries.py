@@ -4,14 +4,16 @@ import re
 from collections.abc import Mapping
 from datetime import date
 
+from chalicelib import caching
+from chalicelib.directory import DirectoryQuery
 from chalicelib.errors import InvalidMatchId, InvalidQuery, UnknownEventType
 from chalicelib.events import EVENT_TYPES, MATCH_ID, normalise_timestamp
-from chalicelib.repository import DirectoryQuery, EventQuery
+from chalicelib.repository import EventQuery
 
 MAX_LIMIT = 1000
 MAX_DIRECTORY_LIMIT = 100
 STATUSES = ("pre_match", "live", "half_time", "finished")
-_PARAMS = {"limit", "cursor", "order", "from", "to"}
+_PARAMS = set(caching.PAGE_PARAMS)
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -41,14 +43,14 @@ def match_path(match_id: str) -> str:
 def change_query(params: Mapping[str, str] | None) -> tuple[str | None, int]:
     """GET /matches/{match_id}/changes: (after, limit)."""
     params = params or {}
-    _check_known(params, {"after", "limit"})
+    _check_known(params, set(caching.CHANGE_PARAMS))
     return params.get("after") or None, _limit(params, MAX_LIMIT, MAX_LIMIT)
 
 
 def directory_query(params: Mapping[str, str] | None) -> DirectoryQuery:
     """GET /matches: status, day, limit and cursor, checked."""
     params = params or {}
-    _check_known(params, {"status", "date", "limit", "cursor"})
+    _check_known(params, set(caching.DIRECTORY_PARAMS))
     status = params.get("status")
     if status is not None and status not in STATUSES:
         raise InvalidQuery(f"status must be one of: {', '.join(STATUSES)}")

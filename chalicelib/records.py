@@ -1,7 +1,7 @@
 """The Kafka record: its one definition, encoded by the API and decoded by the consumer.
 
 A record carries a request's events of one match, in order, with when the API
-took them; its key is the match_id, so a match keeps its order in one
+took them and the provider whose token sent them; its key is the match_id, so a match keeps its order in one
 partition. The consumer re-validates what it decodes: the topic is a boundary
 too, and anything that reaches it without passing the schema must not reach
 the table.
@@ -9,6 +9,7 @@ the table.
 
 import base64
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -18,10 +19,15 @@ from chalicelib import jsontext
 from chalicelib.errors import InvalidEvents
 from chalicelib.events import Event, Void, parse_batch
 
+PROVIDER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_RECORD_FIELDS = frozenset({"received_at", "provider", "events"})
+
 RECORD_EVENTS = 100  # events per record, at most
 RECORD_BYTES = 128 * 1024  # bytes per record, at most: half of what the consumer accepts, an eighth of the broker's
 MAX_RECORD_BYTES = 256 * 1024  # what the consumer accepts
-POSITION = ("received_at", "partition", "offset")  # what decoding adds to each event: when and where it arrived
+# what decoding adds to each event: who sent it, when the API took it and where it is in the topic
+STAMPS = ("provider", "received_at", "partition", "offset")
+DEFAULT_PROVIDER = "default"  # a record that names none was sent with the unscoped INGEST_TOKEN
 
 
 @attrs.frozen
@@ -40,11 +46,13 @@ class InvalidRecord(Exception):
     """A record that can never be stored, however often it is retried."""
 
 
-def encode(events: Sequence[Event | Void], received_at: str) -> list[tuple[bytes, bytes]]:
+def encode(
+    events: Sequence[Event | Void], received_at: str, provider: str = DEFAULT_PROVIDER
+) -> list[tuple[bytes, bytes]]:
     """(key, value) pairs for a request's events: one match's events in order, up to RECORD_EVENTS and
     RECORD_BYTES a record, so no valid request yields a record the consumer refuses. Fewer, larger records:
     kafka-python's cost is per record (make bench)."""
-    head = f'{{"received_at":{json.dumps(received_at)},"events":['.encode()
+    head = f'{{"received_at":{json.dumps(received_at)},"provider":{json.dumps(provider)},"events":['.encode()
     by_match: dict[str, list[bytes]] = {}
     for event in events:
         by_match.setdefault(event.match_id, []).append(jsontext.dumps(event.to_dict()).encode())
@@ -79,20 +87,23 @@ def stream_records(msk_event: Mapping[str, Any]) -> Iterator[StreamRecord]:
 
 
 def decode(record: StreamRecord) -> list[dict[str, Any]]:
-    """The stored form of the record's events: canonical event plus its POSITION fields."""
+    """The stored form of the record's events: canonical event plus its STAMPS."""
     if len(record.value) > MAX_RECORD_BYTES:
         raise InvalidRecord(f"record of {len(record.value)} bytes exceeds {MAX_RECORD_BYTES}")
     try:
         payload = jsontext.loads(record.value)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRecord(f"not JSON: {error}") from None
-    if not isinstance(payload, dict) or set(payload) != {"received_at", "events"}:
-        raise InvalidRecord('not an events record: {"received_at": ..., "events": [...]}')
+    if not isinstance(payload, dict) or not {"received_at", "events"} <= set(payload) <= _RECORD_FIELDS:
+        raise InvalidRecord('not an events record: {"received_at": ..., "provider": ..., "events": [...]}')
     received_at, raw_events = payload["received_at"], payload["events"]
+    provider = payload.get("provider", DEFAULT_PROVIDER)
     if not isinstance(received_at, str) or not isinstance(raw_events, list) or not raw_events:
         raise InvalidRecord("received_at must be a string and events a non-empty list")
-    position = dict(zip(POSITION, (received_at, record.partition, record.offset), strict=True))
+    if not isinstance(provider, str) or not PROVIDER.fullmatch(provider):
+        raise InvalidRecord(f"provider must match {PROVIDER.pattern}")
+    stamps = dict(zip(STAMPS, (provider, received_at, record.partition, record.offset), strict=True))
     try:
-        return [event.to_dict() | position for event in parse_batch({"events": raw_events})]
+        return [event.to_dict() | stamps for event in parse_batch({"events": raw_events})]
     except InvalidEvents as invalid:
         raise InvalidRecord(f"invalid events: {json.dumps(invalid.errors)}") from None

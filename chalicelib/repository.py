@@ -12,8 +12,6 @@ condition, and the match is re-planned from what is really stored: nothing is
 counted twice or missed.
 """
 
-import base64
-import binascii
 import functools
 import json
 import re
@@ -26,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from botocore.exceptions import ClientError
 
-from chalicelib import jsontext, layout, records, stats
+from chalicelib import cursors, jsontext, layout, records, stats
 from chalicelib.config import DEFAULT_CACHE_ENTRIES
 from chalicelib.errors import BadCursor
-from chalicelib.events import FIELDS, MATCH_ID, MATCH_LEVEL_TYPES
+from chalicelib.events import FIELDS, MATCH_LEVEL_TYPES
 from chalicelib.lru import LRU
 
 if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
@@ -43,7 +41,7 @@ if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
         UpdateTypeDef,
     )
 
-EVENT_FIELDS = (*FIELDS, "deleted", *records.POSITION)  # the order events are returned in
+EVENT_FIELDS = (*FIELDS, "deleted", *records.STAMPS)  # the order events are returned in
 TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
 # A feed item's changes, at most: DynamoDB's item limit is 400 KB (409,600 B); the rest is margin for its keys
 # and for the 4 MB a transaction may write in all (97 event items of at most ~8 KB each beside it).
@@ -51,6 +49,7 @@ CHANGES_ITEM_BYTES = 300_000
 TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
 PARALLEL_TRANSACTIONS = 8  # transactions of one round committed concurrently
 BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
+STATS_QUERY_LIMIT = 500  # statistics items one Query reads at most (a match has a few dozen)
 _CHANGE_CURSOR = re.compile(r"([0-9]{12})\.([0-9]{3})")  # ASCII digits: \d also takes other scripts' digits
 
 
@@ -75,16 +74,6 @@ class EventQuery:
     descending: bool = False
     start: str | None = None
     end: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class DirectoryQuery:
-    """One page of the match directory; ``day`` is a checked YYYY-MM-DD."""
-
-    status: str | None = None
-    day: str | None = None
-    limit: int = 50
-    cursor: str | None = None
 
 
 @attrs.frozen
@@ -460,9 +449,10 @@ class EventRepository:
                 layout.SUMMARY: {"S": json.dumps(summary, separators=(",", ":"))},
                 layout.EDGES: {"S": json.dumps(head.edges, separators=(",", ":"))},
                 layout.SUMMARY_SEQ: {"N": str(head.seq)},
-                layout.DIRECTORY_PARTITION_KEY: {"S": layout.DIRECTORY_PARTITION},
+                layout.DIRECTORY_PARTITION_KEY: {"S": layout.directory_partition(match_id)},
                 layout.DIRECTORY_SORT_KEY: {"S": f"{summary['last_event_at'] or ''}#{match_id}"},
                 layout.FIRST_DAY: {"S": (summary["first_event_at"] or "")[:10]},
+                layout.DIRECTORY_STATUS: {"S": summary["status"]},
             }
         expression, names, operands = add or ("", {}, {})
         return {
@@ -540,6 +530,7 @@ class EventRepository:
             "KeyConditionExpression": "#pk = :pk AND begins_with(#sk, :prefix)",
             "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY},
             "ExpressionAttributeValues": {":pk": {"S": match_id}, ":prefix": {"S": prefix}},
+            "Limit": STATS_QUERY_LIMIT,
         }
         items: list[dict[str, Any]] = []
         while True:
@@ -615,6 +606,7 @@ class EventRepository:
                 ":low": {"S": layout.change_key(seq)},
                 ":high": {"S": layout.CHANGE_PREFIX + "~"},
             },
+            "Limit": limit + 1,  # items, each of one or more changes
         }
         found: list[dict[str, Any]] = []
         while len(found) <= limit:
@@ -646,54 +638,6 @@ class EventRepository:
         seq = int(items[0][layout.SORT_KEY]["S"][len(layout.CHANGE_PREFIX) :])
         return layout.change_cursor(seq, len(json.loads(items[0][layout.CHANGES]["S"])) - 1)
 
-    def directory(self, query: DirectoryQuery) -> tuple[list[dict[str, Any]], str | None]:
-        """Match summaries, latest activity first, optionally of one status and first day."""
-        status, day, limit, cursor = query.status, query.day, query.limit, query.cursor
-        names = {"#pk": layout.DIRECTORY_PARTITION_KEY}
-        values: dict[str, Any] = {":pk": {"S": layout.DIRECTORY_PARTITION}}
-        params: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": layout.DIRECTORY_INDEX,
-            "KeyConditionExpression": "#pk = :pk",
-            "ScanIndexForward": False,
-        }
-        if day:
-            names["#day"], values[":day"] = layout.FIRST_DAY, {"S": day}
-            params["FilterExpression"] = "#day = :day"
-        if cursor:
-            params["ExclusiveStartKey"] = _decode_directory_cursor(cursor)
-        params |= {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
-        found: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (summary, its index key)
-        while len(found) <= limit:  # one more than asked tells whether a next page exists
-            response = self.client.query(**params)
-            for item in response["Items"]:
-                summary = json.loads(item[layout.SUMMARY]["S"])
-                if status is None or summary["status"] == status:
-                    key = {
-                        name: item[name]
-                        for name in (
-                            layout.PARTITION_KEY,
-                            layout.SORT_KEY,
-                            layout.DIRECTORY_PARTITION_KEY,
-                            layout.DIRECTORY_SORT_KEY,
-                        )
-                    }
-                    found.append(
-                        (
-                            {
-                                "match_id": item[layout.PARTITION_KEY]["S"],
-                                **summary,
-                                "event_count": int(item.get("event_count", {"N": "0"})["N"]),
-                            },
-                            key,
-                        )
-                    )
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        more = len(found) > limit
-        return [summary for summary, _ in found[:limit]], _encode_key(found[limit - 1][1]) if more else None
-
 
 def _totals(items: Iterable[Mapping[str, Any]]) -> dict[stats.Owner, dict[str, int]]:
     """Statistics items' counters by owner."""
@@ -720,56 +664,18 @@ def _within(items: Sequence[Any], text: Callable[[Any], str]) -> list[Any]:
     return kept
 
 
-def _encode_key(key: Mapping[str, Any]) -> str:
-    plain = {name: value["S"] for name, value in key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-MAX_CURSOR_CHARS = 2048  # four keys of at most 300 bytes each, in base64: far above any this API issues
-MAX_KEY_CHARS = 300  # a sort key holds at most an event type, a timestamp and a 128-character event id
-
-
-def _decode_key(cursor: str) -> dict[str, str]:
-    """A cursor back into its flat {name: string} key, or BadCursor: bounded length, one flat JSON object of
-    short, non-empty strings."""
-    if len(cursor) > MAX_CURSOR_CHARS or not cursor.isascii():
-        raise BadCursor("cursor is not one this API issued")
-    try:
-        key = jsontext.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)), max_depth=1)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadCursor("cursor is not one this API issued") from None
-    if not isinstance(key, dict) or not all(
-        isinstance(value, str) and 0 < len(value) <= MAX_KEY_CHARS for value in key.values()
-    ):
-        raise BadCursor("cursor is not one this API issued")
-    return key
-
-
 def _encode_cursor(item: Mapping[str, Any], sort_key: str) -> str:
-    return _encode_key({name: item[name] for name in (layout.PARTITION_KEY, layout.SORT_KEY, sort_key)})
+    return cursors.encode({name: item[name]["S"] for name in (layout.PARTITION_KEY, layout.SORT_KEY, sort_key)})
 
 
 def _decode_cursor(cursor: str, match_id: str, sort_key: str, low: str, high: str) -> dict[str, Any]:
     """Accept only a key of this match inside this query's range."""
-    key = _decode_key(cursor)
+    key = cursors.decode(cursor)
     if (
         set(key) != {layout.PARTITION_KEY, layout.SORT_KEY, sort_key}
         or key[layout.PARTITION_KEY] != match_id
         or not key[layout.SORT_KEY].startswith(layout.EVENT_PREFIX)
         or not low <= key[sort_key] <= high
-    ):
-        raise BadCursor("cursor does not belong to this query")
-    return {name: {"S": value} for name, value in key.items()}
-
-
-def _decode_directory_cursor(cursor: str) -> dict[str, Any]:
-    key = _decode_key(cursor)
-    names = {layout.PARTITION_KEY, layout.SORT_KEY, layout.DIRECTORY_PARTITION_KEY, layout.DIRECTORY_SORT_KEY}
-    if (
-        set(key) != names
-        or not MATCH_ID.fullmatch(key[layout.PARTITION_KEY])
-        or key[layout.SORT_KEY] != layout.MATCH_STATS
-        or key[layout.DIRECTORY_PARTITION_KEY] != layout.DIRECTORY_PARTITION
     ):
         raise BadCursor("cursor does not belong to this query")
     return {name: {"S": value} for name, value in key.items()}

@@ -8,14 +8,15 @@ make one.
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 from chalice.app import WebsocketAPI
 
-from chalicelib.broadcast import PARALLEL_MATCHES
 from chalicelib.config import Settings
+from chalicelib.directory import MatchDirectory
+from chalicelib.fanout import SEND_THREADS, Fanout, LocalFanout, QueueFanout
 from chalicelib.publishing import KafkaPublisher, new_producer
 from chalicelib.repository import EventRepository
 from chalicelib.security import IngestToken
@@ -45,6 +46,7 @@ def dynamodb_config() -> "Config":
 class Services:
     def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
         self._environ = environ
+        self._fanout: Fanout | None = None
 
     @cached_property
     def settings(self) -> Settings:
@@ -78,10 +80,27 @@ class Services:
         return EventRepository(self.dynamodb, self.settings.table, self.settings.cache_entries)
 
     @cached_property
+    def directory(self) -> MatchDirectory:
+        return MatchDirectory(self.dynamodb, self.settings.table)
+
+    @cached_property
     def subscriptions(self) -> Subscriptions:
         return Subscriptions(
             self.dynamodb, self.settings.subscriptions_table, cache_entries=self.settings.cache_entries
         )
+
+    def fanout(self, deliver: Callable[[dict[str, Any]], Any]) -> Fanout:
+        """Where a big match's shard jobs go: the sender function's queue in the cloud; locally devstack's
+        stand-in, which hands each job to ``deliver`` (the sender function) as the queue would."""
+        if self._fanout is None:
+            url = self.settings.fanout_queue_url
+            if url:
+                import boto3
+
+                self._fanout = QueueFanout(boto3.client("sqs", region_name=self.settings.region), url)
+            else:
+                self._fanout = LocalFanout(deliver)
+        return self._fanout
 
     def websocket(self, api: WebsocketAPI) -> WebsocketAPI:
         """The app's WebsocketAPI, ready to send outside a WebSocket event (the broadcaster)."""
@@ -94,7 +113,7 @@ class Services:
             local = settings.websocket_endpoint_url
             credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if local else {}
             core = botocore.session.get_session()
-            core.set_default_client_config(Config(max_pool_connections=PARALLEL_MATCHES))  # one per sending thread
+            core.set_default_client_config(Config(max_pool_connections=SEND_THREADS))  # one per sending thread
             api.session = boto3.session.Session(botocore_session=core, region_name=settings.region, **credentials)
             if local:
                 # Chalice builds https://{domain}/{stage}; devstack's Management API is plain HTTP, so its URL

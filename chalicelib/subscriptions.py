@@ -27,6 +27,7 @@ SUBSCRIPTION_COUNT = "subscriptions"  # on the connection's own item
 FAILED = "ConditionalCheckFailed"
 PRODUCER_TOKEN = "token_sha256"  # on a producer connection's item: which token it showed
 SORT_KEY_NAME = {"#sk": layout.SUBSCRIPTION_SORT_KEY}
+QUERY_LIMIT = 1000  # items one Query reads at most (about 120 KB): every read is bounded
 
 
 class Subscriptions:
@@ -83,7 +84,8 @@ class Subscriptions:
             "ConditionExpression": "attribute_not_exists(#sk)",
             "ExpressionAttributeNames": SORT_KEY_NAME,
         }
-        second: PutTypeDef = {"TableName": self.table, "Item": self._item(match, connection)}
+        followers = layout.subscriber_partition(match_id, connection_id)
+        second: PutTypeDef = {"TableName": self.table, "Item": self._item(followers, connection)}
         reasons = self._transact([{"Put": first}, {"Put": second}], self._count(connection_id, +1))
         if reasons[2:3] == [FAILED] and reasons[:1] != [FAILED]:  # a match it already follows costs nothing
             raise TooManySubscriptions(f"a connection follows at most {MAX_SUBSCRIPTIONS} matches")
@@ -97,7 +99,8 @@ class Subscriptions:
             "ConditionExpression": "attribute_exists(#sk)",
             "ExpressionAttributeNames": SORT_KEY_NAME,
         }
-        second: DeleteTypeDef = {"TableName": self.table, "Key": self._key(match, connection)}
+        followers = layout.subscriber_partition(match_id, connection_id)
+        second: DeleteTypeDef = {"TableName": self.table, "Key": self._key(followers, connection)}
         self._transact([{"Delete": first}, {"Delete": second}], self._count(connection_id, -1))
 
     def _transact(self, pair: list["TransactWriteItemTypeDef"], count: "TransactWriteItemTypeDef") -> list[str]:
@@ -129,9 +132,14 @@ class Subscriptions:
         return {"Update": update}
 
     def connections(self, match_id: str) -> list[str]:
-        """The live connections subscribed to the match."""
+        """The live connections subscribed to the match, shard by shard."""
+        return [c for shard in range(layout.SUBSCRIBER_SHARDS) for c in self.shard_connections(match_id, shard)]
+
+    def shard_connections(self, match_id: str, shard: int) -> list[str]:
+        """The live connections of one shard of the match's followers."""
         prefix = len(layout.connection_key(""))
-        return [item[layout.SUBSCRIPTION_SORT_KEY]["S"][prefix:] for item in self._query(layout.match_key(match_id))]
+        partition = layout.subscriber_partitions(match_id)[shard]
+        return [item[layout.SUBSCRIPTION_SORT_KEY]["S"][prefix:] for item in self._query(partition)]
 
     def forget(self, connection_id: str) -> None:
         """Remove the connection and all its subscriptions (on disconnect, or when it is gone)."""
@@ -141,7 +149,8 @@ class Subscriptions:
             sort = item[layout.SUBSCRIPTION_SORT_KEY]["S"]
             requests.append({"DeleteRequest": {"Key": self._key(connection, sort)}})
             if sort != layout.CONNECTION_ITEM:
-                requests.append({"DeleteRequest": {"Key": self._key(sort, connection)}})
+                followers = layout.subscriber_partition(sort.removeprefix(layout.match_key("")), connection_id)
+                requests.append({"DeleteRequest": {"Key": self._key(followers, connection)}})
         for start in range(0, len(requests), 25):
             self._write(requests[start : start + 25])
         self._producers.pop(connection_id, None)
@@ -152,6 +161,7 @@ class Subscriptions:
             "KeyConditionExpression": "#pk = :pk",
             "ExpressionAttributeNames": {"#pk": layout.SUBSCRIPTION_KEY},
             "ExpressionAttributeValues": {":pk": {"S": partition}},
+            "Limit": QUERY_LIMIT,
         }
         if live_only:  # TTL deletes expired items within days, not at once
             params["FilterExpression"] = "#expires > :now"

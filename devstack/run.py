@@ -2,7 +2,9 @@
 
 Starts Kafka and the local DynamoDB engine (unless KAFKA_BOOTSTRAP_SERVERS and
 DYNAMODB_ENDPOINT_URL point at running ones), creates topics and tables,
-serves the Chalice app on 127.0.0.1:$PORT and its WebSocket API on
+serves the Chalice app on 127.0.0.1:$PORT, the local CDN (nginx, with the
+stack's CloudFront cache rules: devstack/cdn.py) in front of it on
+127.0.0.1:$CDN_PORT (8002) where nginx is installed, and its WebSocket API on
 ws://127.0.0.1:$WS_PORT, and runs the local event sources that feed the
 consumer Lambda (from Kafka) and the broadcaster (from the table's stream).
 
@@ -23,7 +25,8 @@ from pathlib import Path
 from chalice.local import LocalDevServer
 
 from chalicelib.config import Settings
-from devstack import event_source
+from chalicelib.security import read_tokens
+from devstack import cdn, event_source
 from devstack.api_server import local_api_server
 from devstack.stack import LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic
 from devstack.websocket_gateway import LocalWebSocketGateway
@@ -54,7 +57,7 @@ def serve_api(port: int, ws_port: int) -> tuple[LocalDevServer, LocalWebSocketGa
         app.ws_message,
         app.ws_disconnect,
         port=ws_port,
-        management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 1)),
+        management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 2)),  # + 1 is the CDN's (8002)
     ).start()
     return server, gateway
 
@@ -64,6 +67,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack = None
     sources: dict[str, subprocess.Popen[bytes]] = {}
+    proxy: cdn.LocalCdn | None = None
     if not (os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DYNAMODB_ENDPOINT_URL")):
         print(f"starting Kafka and the DynamoDB engine (data in {DATA_DIR}) ...", flush=True)
         stack = LocalStack(DATA_DIR, persistent=True)
@@ -71,6 +75,9 @@ def main() -> None:
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = endpoints.bootstrap_servers
         os.environ["DYNAMODB_ENDPOINT_URL"] = endpoints.dynamodb_endpoint_url
     try:
+        scoped, problems = read_tokens(os.environ.get("INGEST_TOKENS"))
+        if problems:
+            raise SystemExit("INGEST_TOKENS: " + "; ".join(problems))
         token = os.environ.get("INGEST_TOKEN") or _saved_token()
         os.environ["INGEST_TOKEN"] = token
         settings = Settings.from_env(os.environ)
@@ -91,12 +98,18 @@ def main() -> None:
         sources["devstack.stream_source"] = subprocess.Popen(
             [sys.executable, "-m", "devstack.stream_source"], cwd=PROJECT_DIR, env=env
         )
+        nginx = cdn.nginx_binary()
+        cdn_port = int(os.environ.get("CDN_PORT", cdn.DEFAULT_PORT))
+        proxy = cdn.LocalCdn(nginx, port, cdn_port, DATA_DIR.parent / "cdn") if nginx else None
         print(f"Kafka {settings.bootstrap_servers}, DynamoDB {settings.dynamodb_endpoint_url}", flush=True)
-        print(
-            f"Match centre on http://127.0.0.1:{port}/, WebSocket on {gateway.url} - Ctrl-C stops everything",
-            flush=True,
-        )
+        if proxy:
+            print(f"Match centre through the CDN on {proxy.url}/ (the API itself on http://127.0.0.1:{port}/)")
+        else:
+            print(f"Match centre on http://127.0.0.1:{port}/ - no CDN: nginx is not installed ({cdn.INSTALL})")
+        print(f"WebSocket on {gateway.url} - Ctrl-C stops everything", flush=True)
         print(f"Producers send: Authorization: Bearer {token}", flush=True)
+        for producer in scoped.values():
+            print(f"  and a scoped producer: {producer.provider}, matches {producer.match_prefixes}", flush=True)
         while not stop.wait(0.5):
             for module, source in sources.items():
                 if source.poll() is not None:
@@ -110,6 +123,8 @@ def main() -> None:
                 source.terminate()
         for source in sources.values():
             source.wait(timeout=30)
+        if proxy is not None:
+            proxy.stop()
         if stack is not None:
             stack.stop()
         print("stopped", file=sys.stderr)

@@ -91,6 +91,33 @@ def compile_for_runtime(package: Path) -> bool:
     return True
 
 
+INGEST_ROUTES = (("/events", "post"), ("/matches/{match_id}/events/{event_type}", "delete"))
+INTEGRATION_URI = (
+    "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${%s.Arn}/invocations"
+)
+
+
+def split_ingest(sam_template: Path) -> None:
+    """Serve the producer routes from a function of their own, IngestHandler: a copy of Chalice's APIHandler
+    (same package and handler) with its own role, reserved concurrency and invoke permission. Chalice serves
+    every route from one function, so without this a flood of public reads would take the concurrency
+    producers need (docs/capacity.md)."""
+    template = json.loads(sam_template.read_text())
+    resources = template["Resources"]
+    ingest = json.loads(json.dumps(resources["APIHandler"]))
+    ingest["Properties"]["Role"] = {"Fn::GetAtt": ["IngestHandlerRole", "Arn"]}
+    role = json.loads(json.dumps(resources["ApiHandlerRole"]))
+    for policy in role["Properties"].get("Policies", []):
+        policy["PolicyName"] = "IngestHandlerRolePolicy"
+    permission = json.loads(json.dumps(resources["APIHandlerInvokePermission"]))
+    permission["Properties"]["FunctionName"] = {"Ref": "IngestHandler"}
+    resources |= {"IngestHandler": ingest, "IngestHandlerRole": role, "IngestHandlerInvokePermission": permission}
+    paths = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    for path, method in INGEST_ROUTES:
+        paths[path][method]["x-amazon-apigateway-integration"]["uri"] = {"Fn::Sub": INTEGRATION_URI % "IngestHandler"}
+    sam_template.write_text(json.dumps(template, indent=2))
+
+
 def set_runtime(sam_template: Path, runtime: str = RUNTIME) -> None:
     template = json.loads(sam_template.read_text())
     for resource in template["Resources"].values():
@@ -108,3 +135,4 @@ class LambdaApp(Chalice):
         slim(package_dir / "deployment.zip")
         compile_for_runtime(package_dir / "deployment.zip")
         set_runtime(package_dir / "sam.json")
+        split_ingest(package_dir / "sam.json")

@@ -14,6 +14,8 @@ from typing import Any
 from aws_cdk import CfnOutput, CustomResource, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigatewayv2
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -26,10 +28,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_wafv2 as wafv2
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from chalicelib import broadcast, layout
+from chalicelib import broadcast, caching, layout, security
 from chalicelib.observability import NAMESPACE, SERVICE
 from infra.config import StackConfig
 from infra.package import LambdaApp
@@ -38,7 +41,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP_NAME = "football-match-data"
 API_STAGE = "api"
 MSK_IAM_PORT = 9098
-OUTSIDE_VPC_ROLES = {"BroadcasterRole"}  # see _live
+OUTSIDE_VPC_ROLES = {"BroadcasterRole", "SenderRole"}  # see _live
 # What a function in a VPC needs to create, find and delete its network interfaces (ec2 has no
 # resource-level permissions for these); the actions of AWSLambdaVPCAccessExecutionRole.
 VPC_ENI_ACTIONS = [
@@ -65,6 +68,7 @@ class FootballStack(Stack):
         self._event_source()
         self._live()
         self._api()
+        self._cdn()
         self._observe()
         self._outputs()
 
@@ -234,8 +238,13 @@ class FootballStack(Stack):
         for index in definition["LocalSecondaryIndexes"]:
             self.table.add_local_secondary_index(index_name=index["IndexName"], sort_key=key(index, "RANGE"))
         for index in definition["GlobalSecondaryIndexes"]:
+            projection = index["Projection"]
             self.table.add_global_secondary_index(
-                index_name=index["IndexName"], partition_key=key(index, "HASH"), sort_key=key(index, "RANGE")
+                index_name=index["IndexName"],
+                partition_key=key(index, "HASH"),
+                sort_key=key(index, "RANGE"),
+                projection_type=dynamodb.ProjectionType(projection["ProjectionType"]),
+                non_key_attributes=projection.get("NonKeyAttributes"),
             )
 
     def _live_storage(self) -> None:
@@ -260,6 +269,28 @@ class FootballStack(Stack):
             enforce_ssl=True,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             retention_period=Duration.days(14),
+        )
+        # A big match's shards of followers, for the sender function: FIFO, grouped by match and shard, so a
+        # shard's jobs are sent in order while the shards go concurrently (chalicelib.fanout)
+        self.fanout_dead_letters = sqs.Queue(
+            self,
+            "FanoutDeadLetters",
+            fifo=True,
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            retention_period=Duration.days(14),
+        )
+        self.fanout_queue = sqs.Queue(
+            self,
+            "Fanout",
+            fifo=True,
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            deduplication_scope=sqs.DeduplicationScope.MESSAGE_GROUP,
+            fifo_throughput_limit=sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,  # high throughput mode
+            visibility_timeout=Duration.seconds(6 * self.config.functions["timeout_seconds"]),
+            retention_period=Duration.hours(1),  # a push older than that is stale: clients use the feed
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.fanout_dead_letters, max_receive_count=5),
         )
 
     def _app(self) -> None:
@@ -336,11 +367,23 @@ class FootballStack(Stack):
             resources=[self.ingest_secret.secret_arn],
             actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
         )
+        push_to_connections = iam.PolicyStatement(
+            sid="PushToConnections",
+            actions=["execute-api:ManageConnections"],
+            # POST: send to a connection of this WebSocket API's stage
+            resources=[
+                Fn.sub(
+                    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/"
+                    f"{API_STAGE}/POST/@connections/*"
+                )
+            ],
+        )
         grants = {
-            "ApiHandlerRole": [
+            "ApiHandlerRole": [dynamodb_("ReadTable", "Query", "GetItem")],
+            "IngestHandlerRole": [
+                read_token,  # each producer route reads who sent it from the token itself
                 produce,
                 kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
-                dynamodb_("ReadTable", "Query", "GetItem"),
             ],
             "ConsumerRole": [
                 produce,
@@ -369,12 +412,27 @@ class FootballStack(Stack):
             "ProducerTokenRole": [read_token],
             "WebsocketConnectRole": [read_token, subscriptions_("RecordConnection", "PutItem")],
             "WebsocketMessageRole": [
+                read_token,  # a publish rechecks that the connection's token is still accepted
                 produce,
                 kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
                 dynamodb_("ReadTable", "Query", "GetItem"),
                 subscriptions_("Subscribe", "BatchWriteItem", "GetItem"),
             ],
             "WebsocketDisconnectRole": [subscriptions_("Forget", "Query", "BatchWriteItem")],
+            "SenderRole": [
+                subscriptions_("Followers", "Query", "BatchWriteItem"),
+                push_to_connections,
+                iam.PolicyStatement(
+                    sid="FanoutJobs",
+                    actions=[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ChangeMessageVisibility",
+                    ],
+                    resources=[self.fanout_queue.queue_arn],
+                ),
+            ],
             "BroadcasterRole": [
                 dynamodb_("ReadTable", "Query"),
                 subscriptions_("Subscribers", "Query", "BatchWriteItem"),
@@ -387,19 +445,12 @@ class FootballStack(Stack):
                     "ListStreams",
                     resources=[self.table.table_stream_arn or ""],
                 ),
-                iam.PolicyStatement(
-                    sid="PushToConnections",
-                    actions=["execute-api:ManageConnections"],
-                    # POST: send to a connection of this WebSocket API's stage
-                    resources=[
-                        Fn.sub(
-                            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/"
-                            f"{API_STAGE}/POST/@connections/*"
-                        )
-                    ],
-                ),
+                push_to_connections,
                 iam.PolicyStatement(
                     sid="GiveUpOnRecords", actions=["sqs:SendMessage"], resources=[self.broadcast_failures.queue_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="QueueShards", actions=["sqs:SendMessage"], resources=[self.fanout_queue.queue_arn]
                 ),
             ],
         }
@@ -454,6 +505,10 @@ class FootballStack(Stack):
                 consumer_group_id=config["group_id"]
             ),
         )
+        if config.get("pollers"):  # provisioned mode: pollers kept warm for a matchday's bursts
+            self.event_source.provisioned_poller_config = lambda_.CfnEventSourceMapping.ProvisionedPollerConfigProperty(
+                minimum_pollers=config["pollers"]["minimum"], maximum_pollers=config["pollers"]["maximum"]
+            )
         self.event_source.node.add_dependency(self.topics)
 
     def _live(self) -> None:
@@ -475,6 +530,21 @@ class FootballStack(Stack):
         # (an execute-api VPC endpoint serves private APIs only). Chalice's stage-wide VPC settings override
         # any per-function ones it is given, hence the deletion here.
         broadcaster.add_property_deletion_override("VpcConfig")
+        broadcaster.add_property_override("Environment.Variables.FANOUT_QUEUE_URL", self.fanout_queue.queue_url)
+        sender = self.chalice.get_resource("Sender")
+        sender.add_property_override("Environment.Variables.WEBSOCKET_API_ID", api_id)
+        sender.add_property_deletion_override("VpcConfig")  # it pushes through the Management API too
+        lambda_.CfnEventSourceMapping(
+            self,
+            "SenderEventSource",
+            function_name=self.chalice.get_function("Sender").function_name,
+            event_source_arn=self.fanout_queue.queue_arn,
+            batch_size=10,
+            function_response_types=["ReportBatchItemFailures"],
+            scaling_config=lambda_.CfnEventSourceMapping.ScalingConfigProperty(
+                maximum_concurrency=self.config.functions["sender_concurrency"]
+            ),
+        )
         # the match centre page (GET /) asks the API where to connect
         self.websocket_url = Fn.sub(
             f"wss://${{WebsocketAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}"
@@ -541,9 +611,33 @@ class FootballStack(Stack):
                     "ThrottlingRateLimit": self.config.api["ingest_rate_limit"],
                     "ThrottlingBurstLimit": self.config.api["ingest_burst_limit"],
                 },
-                {"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True, "LoggingLevel": "ERROR"},
+                {
+                    "ResourcePath": "/~1matches~1{match_id}~1events~1{event_type}",
+                    "HttpMethod": "DELETE",
+                    "MetricsEnabled": True,
+                    "ThrottlingRateLimit": self.config.api["ingest_rate_limit"],
+                    "ThrottlingBurstLimit": self.config.api["ingest_burst_limit"],
+                },
+                {  # every other route: the public reads (a CDN in front answers most of them)
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "MetricsEnabled": True,
+                    "LoggingLevel": "ERROR",
+                    "ThrottlingRateLimit": self.config.api["read_rate_limit"],
+                    "ThrottlingBurstLimit": self.config.api["read_burst_limit"],
+                },
             ],
         )
+        websocket_stage.default_route_settings = apigatewayv2.CfnStage.RouteSettingsProperty(
+            throttling_rate_limit=self.config.api["websocket_rate_limit"],
+            throttling_burst_limit=self.config.api["websocket_burst_limit"],
+        )
+        # Reserved concurrency: the consumer and the broadcaster always have theirs, producers theirs, and the
+        # public reads can take no more than their share of the account's (docs/capacity.md).
+        functions = {"ingest": "IngestHandler", "reads": "APIHandler", "consumer": "Consumer"}
+        functions |= {"broadcaster": "Broadcaster", "sender": "Sender"}
+        for role, reserved in self.config.functions["reserved_concurrency"].items():
+            self.chalice.get_resource(functions[role]).add_property_override("ReservedConcurrentExecutions", reserved)
         rest_api.add_property_override(
             "AccessLogSetting",
             {
@@ -554,14 +648,126 @@ class FootballStack(Stack):
             },
         )
         rest_api.add_property_override("TracingEnabled", True)
+        # API Gateway answers 401 to a malformed Authorization header without invoking the authorizer.
+        rest_api.add_property_override(
+            "DefinitionBody.securityDefinitions.producer_token.x-amazon-apigateway-authorizer."
+            "identityValidationExpression",
+            security.IDENTITY_VALIDATION_EXPRESSION,
+        )
+
+    def _cdn(self) -> None:
+        """CloudFront in front of the REST API's reads, one cache behaviour per ``chalicelib.caching``
+        behaviour, and a regional AWS WAF web ACL with rate-based rules on the API's stage.
+
+        The web ACL is REGIONAL, on the stage itself: a CLOUDFRONT-scope web ACL must be created in
+        us-east-1, and this stack deploys to whichever region its config names. On the stage it guards both
+        doors, the CDN's requests and direct calls. Behind CloudFront every request comes from an edge
+        address, so one rule counts by the viewer's address (X-Forwarded-For) and another, higher one by
+        the sender's."""
+        origin = origins.HttpOrigin(
+            Fn.sub("${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}"),
+            origin_path=f"/{API_STAGE}",
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+        )
+
+        def behaviour(rule: caching.Behaviour, n: int) -> cloudfront.BehaviorOptions:
+            policy = cloudfront.CachePolicy(
+                self,
+                f"CachePolicy{n}",
+                comment=f"{rule.path}: max-age {rule.max_age} s, as the API says (chalicelib/caching.py)",
+                default_ttl=Duration.seconds(rule.max_age),
+                min_ttl=Duration.seconds(0),
+                max_ttl=Duration.seconds(caching.IMMUTABLE_MAX_AGE),  # the API's own max-age governs below it
+                query_string_behavior=cloudfront.CacheQueryStringBehavior.allow_list(*rule.query)
+                if rule.query
+                else cloudfront.CacheQueryStringBehavior.none(),
+                header_behavior=cloudfront.CacheHeaderBehavior.none(),
+                cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+                enable_accept_encoding_gzip=True,
+                enable_accept_encoding_brotli=True,
+            )
+            return cloudfront.BehaviorOptions(
+                origin=origin,
+                cache_policy=policy,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                compress=True,
+            )
+
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Cdn",
+            comment=f"{APP_NAME} {self.config.stage}: the REST API's reads",
+            default_behavior=behaviour(caching.DEFAULT, 0),
+            additional_behaviors={rule.path: behaviour(rule, n) for n, rule in enumerate(caching.BEHAVIOURS, 1)},
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+        )
+
+        waf = self.config.waf
+
+        def rate_rule(name: str, priority: int, limit: int, forwarded: bool) -> wafv2.CfnWebACL.RuleProperty:
+            statement = wafv2.CfnWebACL.RateBasedStatementProperty(
+                limit=limit,
+                aggregate_key_type="FORWARDED_IP" if forwarded else "IP",
+                forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
+                    header_name="X-Forwarded-For", fallback_behavior="MATCH"
+                )
+                if forwarded
+                else None,
+            )
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=statement),
+                visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                    cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+                ),
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "ApiWebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            rules=[
+                rate_rule("PerViewer", 0, waf["viewer_requests_per_5_minutes"], forwarded=True),
+                rate_rule("PerSender", 1, waf["sender_requests_per_5_minutes"], forwarded=False),
+            ],
+            visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=f"{APP_NAME}-api", sampled_requests_enabled=True
+            ),
+        )
+        association = wafv2.CfnWebACLAssociation(
+            self,
+            "ApiWebAclAssociation",
+            resource_arn=Fn.sub(
+                f"arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/restapis/${{RestAPI}}/stages/{API_STAGE}"
+            ),
+            web_acl_arn=acl.attr_arn,
+        )
+        association.add_override("DependsOn", [f"RestAPI{API_STAGE}Stage"])  # SAM's name for the API's stage
 
     def _observe(self) -> None:
         """Alarms on lag, a consumer that never runs, errors, throttles, 5xx and dead letters; one dashboard."""
         alarm_topic = sns.Topic(self, "Alarms", enforce_ssl=True)
+        # enforce_ssl writes a topic policy of one Deny, which replaces SNS's default: without this statement
+        # nothing may publish, and every alarm would fire into nothing
+        alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[alarm_topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+            )
+        )
         if self.config.alarms.get("email"):
             alarm_topic.add_subscription(subscriptions.EmailSubscription(self.config.alarms["email"]))
         consumer_name = self.consumer.function_name
         api_name = self.chalice.get_function("APIHandler").function_name
+        ingest_name = self.chalice.get_function("IngestHandler").function_name
         minute = Duration.minutes(1)
 
         def lambda_metric(name: str, function_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
@@ -580,6 +786,25 @@ class FootballStack(Stack):
                 statistic="Sum",
                 period=minute,
                 dimensions_map={"ApiName": APP_NAME, "Stage": API_STAGE, "Method": "POST", "Resource": "/events"},
+            )
+
+        def app_metric(name: str) -> cloudwatch.Metric:
+            """One of the app's own metrics (chalicelib.observability's namespace)."""
+            return cloudwatch.Metric(
+                namespace=NAMESPACE,
+                metric_name=name,
+                statistic="Sum",
+                dimensions_map={"service": SERVICE},
+                period=minute,
+            )
+
+        def websocket_metric(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=name,
+                statistic="Sum",
+                period=minute,
+                dimensions_map={"ApiId": self.chalice.get_resource("WebsocketAPI").ref, "Stage": API_STAGE},
             )
 
         # OffsetLag comes from the event source only once it polls: a mapping that never connects (IAM,
@@ -611,6 +836,8 @@ class FootballStack(Stack):
             "ConsumerThrottles": (lambda_metric("Throttles", consumer_name), 0, "the consumer is being throttled"),
             "ApiErrors": (lambda_metric("Errors", api_name), 0, "the API Lambda is failing"),
             "ApiThrottles": (lambda_metric("Throttles", api_name), 0, "the API Lambda is being throttled"),
+            "IngestErrors": (lambda_metric("Errors", ingest_name), 0, "the producer routes' Lambda is failing"),
+            "IngestThrottles": (lambda_metric("Throttles", ingest_name), 0, "producers are being throttled"),
             "Api5xx": (
                 cloudwatch.Metric(
                     namespace="AWS/ApiGateway",
@@ -623,13 +850,7 @@ class FootballStack(Stack):
                 "the API answered 5xx (503 included: Kafka did not acknowledge)",
             ),
             "DeadLetteredRecords": (
-                cloudwatch.Metric(
-                    namespace=NAMESPACE,
-                    metric_name="DeadLetteredRecords",
-                    statistic="Sum",
-                    dimensions_map={"service": SERVICE},
-                    period=minute,
-                ),
+                app_metric("DeadLetteredRecords"),
                 0,
                 "records went to the dead-letter topic",
             ),
@@ -644,15 +865,44 @@ class FootballStack(Stack):
                 "pushes lag behind the stored changes",
             ),
             "FailedBroadcasts": (
-                cloudwatch.Metric(
-                    namespace=NAMESPACE,
-                    metric_name="FailedBroadcasts",
-                    statistic="Sum",
-                    dimensions_map={"service": SERVICE},
+                app_metric("FailedBroadcasts"),
+                0,
+                "broadcast batches are being retried (DynamoDB unreachable?)",
+            ),
+            "FailedPushes": (
+                app_metric("FailedPushes"),
+                0,
+                "pushes to connected subscribers failed (not gone: throttled or erroring)",
+            ),
+            "WebSocketApiErrors": (
+                cloudwatch.MathExpression(
+                    expression="FILL(execution, 0) + FILL(integration, 0)",
+                    using_metrics={
+                        "execution": websocket_metric("ExecutionError"),
+                        "integration": websocket_metric("IntegrationError"),
+                    },
+                    label="WebSocket API execution and integration errors",
                     period=minute,
                 ),
                 0,
-                "broadcast batches are being retried (DynamoDB unreachable?)",
+                "the WebSocket API failed requests (its own errors, or its functions')",
+            ),
+            **{
+                f"{name}Errors": (
+                    lambda_metric("Errors", self.chalice.get_function(name).function_name),
+                    0,
+                    f"the {route} handler is failing",
+                )
+                for name, route in (
+                    ("WebsocketConnect", "$connect"),
+                    ("WebsocketMessage", "$default"),
+                    ("WebsocketDisconnect", "$disconnect"),
+                )
+            },
+            "FanoutGivenUp": (
+                self.fanout_dead_letters.metric_approximate_number_of_messages_visible(period=minute),
+                0,
+                "shards of a big match's followers were given up on: they missed pushes",
             ),
             "BroadcastsGivenUp": (
                 self.broadcast_failures.metric_approximate_number_of_messages_visible(period=minute),
@@ -679,7 +929,13 @@ class FootballStack(Stack):
     def _outputs(self) -> None:
         """What a deployer needs next: where the APIs are, what to inspect, where the producer token is."""
         api_url = Fn.sub(f"https://${{RestAPI}}.execute-api.${{AWS::Region}}.${{AWS::URLSuffix}}/{API_STAGE}/")
-        CfnOutput(self, "ApiUrl", value=api_url, description="Base URL of the REST API")
+        CfnOutput(self, "ApiUrl", value=api_url, description="Base URL of the REST API (producers post here)")
+        CfnOutput(
+            self,
+            "CdnUrl",
+            value=f"https://{self.distribution.distribution_domain_name}/",
+            description="The match centre and every read, through CloudFront",
+        )
         CfnOutput(
             self, "WebSocketUrl", description="wss:// URL of the WebSocket API (live push)", value=self.websocket_url
         )

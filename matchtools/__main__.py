@@ -19,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from chalicelib.events import normalise_timestamp
+from chalicelib.records import STAMPS
 from matchtools.client import ApiClient, resolve_token
 from matchtools.generate import generate_match
 from matchtools.live import WebSocketProducer, watch
@@ -87,7 +88,7 @@ def correct(args: argparse.Namespace) -> None:
             changes[name] = json.loads(text)  # numbers and null as JSON; anything else as text
         except ValueError:
             changes[name] = text
-    event = {name: value for name, value in stored.items() if name not in ("received_at", "partition", "offset")}
+    event = {name: value for name, value in stored.items() if name not in STAMPS}
     event |= changes
     event = {name: value for name, value in event.items() if value is not None}
     event["version"] = args.version or stored.get("version", 1) + 1

@@ -23,17 +23,17 @@ from typing import Any
 
 import attrs
 
+from chalicelib.records import STAMPS
 from soak import expected
 from soak.ledger import Request
 from soak.observe import MatchReads
 
-POSITION = ("received_at", "partition", "offset")  # what the pipeline adds to every stored event
 MAX_COMBINATIONS = 256  # unacknowledged posts of one event tried both ways up to 8; beyond: all-or-none
 EXAMPLES = 25  # problems listed per category in the report (all are counted)
 
 
 def content(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in event.items() if name not in POSITION}
+    return {name: value for name, value in event.items() if name not in STAMPS}
 
 
 @attrs.frozen

@@ -10,9 +10,14 @@ const TEAM_ROWS = [["goals", "Goals"], ["shots", "Shots"], ["shots_on_target", "
                    ["pass_accuracy", "Pass accuracy %"], ["fouls", "Fouls"], ["yellow_cards", "Yellow cards"],
                    ["red_cards", "Red cards"], ["corners", "Corners"]];
 const POLL_MS = 2000;
+const TIMELINE_EVENTS = 300;  // the timeline shows the latest this many
+const DIRECTORY_MS = 10000;  // the list is refreshed at most this often, with If-None-Match, pushes or not
+const PING_MS = 5 * 60 * 1000;  // API Gateway closes a connection idle for 10 minutes
+const MAX_CONNECTION_MS = 2 * 60 * 60 * 1000;  // ... and any connection after 2 hours
 
 const state = {config: null, matchId: null, events: new Map(), stats: null, cursor: null, socket: null,
-               socketUp: false, etags: new Map(), pollTimer: null, retry: 0, queue: Promise.resolve()};
+               socketUp: false, etags: new Map(), pollTimer: null, retry: 0, queue: Promise.resolve(),
+               directoryAt: 0};
 const $ = (id) => document.getElementById(id);
 const api = (path) => new URL(path, new URL(".", location.href));  // the API serves the page: same base
 
@@ -32,7 +37,14 @@ function setConnection(text) { $("connection").textContent = text; }
 
 // -- the directory ----------------------------------------------------------------------------------------
 
+async function refreshMatches() {
+  // at most one directory read every DIRECTORY_MS: a crowd's refreshes must not multiply with its pushes
+  if (Date.now() - state.directoryAt < DIRECTORY_MS) return;
+  await loadMatches();
+}
+
 async function loadMatches() {
+  state.directoryAt = Date.now();
   const body = await getJson("matches?limit=100");
   if (!body) return;
   const rank = {live: 0, half_time: 1, pre_match: 2, finished: 3};
@@ -68,11 +80,13 @@ async function openMatch(matchId) {
 }
 
 async function loadEvents(matchId) {
+  // The latest events (what the timeline shows) and every shot and goal (the pitch): three small reads,
+  // where the whole match would be thousands of passes for each viewer who opens it (docs/capacity.md).
   const events = new Map();
-  for (let next = null, first = true; first || next; first = false) {
-    const page = await fetchJson(`matches/${encodeURIComponent(matchId)}?limit=1000${next ? `&cursor=${next}` : ""}`);
-    page.events.forEach((e) => events.set(e.event_id, e));
-    next = page.next_cursor;
+  const base = `matches/${encodeURIComponent(matchId)}`;
+  for (const path of [`${base}?order=desc&limit=${TIMELINE_EVENTS}`, `${base}/goals?limit=1000`,
+                      `${base}/events/shot?limit=1000`]) {
+    (await fetchJson(path)).events.forEach((e) => events.set(e.event_id, e));
   }
   return events;
 }
@@ -204,7 +218,7 @@ function renderPitch() {
 }
 
 function renderTimeline() {
-  const items = [...state.events.values()].sort(byTime).reverse().slice(0, 300).map((e) => {
+  const items = [...state.events.values()].sort(byTime).reverse().slice(0, TIMELINE_EVENTS).map((e) => {
     const item = document.createElement("li");
     item.className = e.event_type;
     item.dataset.eventId = e.event_id;
@@ -230,17 +244,24 @@ function connect() {
     return startPolling();
   }
   state.socket = socket;
+  let ping = null, renew = null;
   socket.onopen = () => {
     state.socketUp = true;
     state.retry = 0;
     stopPolling();
     setConnection("live");
     if (state.matchId) send({action: "subscribe", match_id: state.matchId});
+    ping = setInterval(() => send({action: "ping"}), PING_MS);
+    // reconnect before API Gateway's 2-hour limit, at a random moment of the last 10 minutes so a crowd
+    // that joined together does not reconnect together; the reconnect catches up from the change feed
+    renew = setTimeout(() => socket.close(), MAX_CONNECTION_MS - 600000 * (1 + Math.random()));
   };
   socket.onmessage = ({data}) => {  // one message at a time, in order, loads included
     state.queue = state.queue.then(() => handle(JSON.parse(data))).catch((error) => setConnection(`error: ${error.message}`));
   };
   socket.onclose = () => {
+    clearInterval(ping);
+    clearTimeout(renew);
     state.socketUp = false;
     setConnection("polling (live connection lost)");
     startPolling();
@@ -267,7 +288,6 @@ async function handle(message) {
   } else if (message.type === "stats") {
     state.stats = message.stats;
     render();
-    loadMatches();
   }
 }
 
@@ -275,7 +295,7 @@ function startPolling() {
   if (state.pollTimer) return;
   state.pollTimer = setInterval(async () => {
     try {
-      await loadMatches();
+      await refreshMatches();
       if (state.matchId) await catchUp();
     } catch (error) {
       setConnection(`offline (${error.message})`);
@@ -302,7 +322,7 @@ async function main() {
     if (matchId && matchId !== state.matchId) openMatch(matchId);
   });
   if (state.config.websocket) connect(); else { setConnection("polling"); startPolling(); }
-  setInterval(() => { if (state.socketUp) loadMatches(); }, 10 * POLL_MS);  // new matches appear
+  setInterval(() => { if (state.socketUp) refreshMatches(); }, DIRECTORY_MS);  // new matches appear
 }
 
 window.matchCentre = state;  // for the curious, and for the browser tests

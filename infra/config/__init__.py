@@ -22,6 +22,7 @@ class StackConfig:
     vpc: dict[str, Any]
     alarms: dict[str, Any]
     table: dict[str, Any]
+    waf: dict[str, Any]
 
     @property
     def provisioned_msk(self) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from chalicelib import broadcast, layout
+from chalicelib import broadcast, caching, layout, security
 from chalicelib.config import Settings
 from chalicelib.publishing import producer_config
 from infra.app import build
@@ -144,13 +144,14 @@ def test_msk_is_serverless_by_default_and_provisioned_as_an_option_both_with_iam
     assert cluster["ClientAuthentication"] == iam_auth
 
 
-def test_every_app_function_but_the_broadcaster_runs_in_the_private_subnets(dev):
-    """The broadcaster calls the WebSocket Management API, a public endpoint the isolated subnets cannot reach
-    (an execute-api VPC endpoint serves private APIs only), and needs nothing inside the VPC."""
+def test_every_app_function_but_the_pushers_runs_in_the_private_subnets(dev):
+    """The broadcaster and the sender call the WebSocket Management API, a public endpoint the isolated subnets
+    cannot reach (an execute-api VPC endpoint serves private APIs only), and need nothing inside the VPC."""
     _, template = dev
     functions = resources(template, "AWS::Serverless::Function")
     assert set(functions) == {
         "APIHandler",
+        "IngestHandler",
         "Consumer",
         "ProducerToken",
         "TopicProvisioner",
@@ -158,8 +159,10 @@ def test_every_app_function_but_the_broadcaster_runs_in_the_private_subnets(dev)
         "WebsocketMessage",
         "WebsocketDisconnect",
         "Broadcaster",
+        "Sender",
     }
     assert "VpcConfig" not in functions.pop("Broadcaster")["Properties"]
+    assert "VpcConfig" not in functions.pop("Sender")["Properties"]
     for properties in (f["Properties"] for f in functions.values()):
         vpc = properties["VpcConfig"]
         ((security_group, _),) = (sg["Fn::GetAtt"] for sg in vpc["SecurityGroupIds"])
@@ -208,7 +211,7 @@ def _actions(statement):
 
 def test_kafka_permissions_are_scoped_to_the_cluster_topics_and_group(dev):
     _, template = dev
-    for role in ("ApiHandlerRole", "ConsumerRole", "TopicProvisionerRole"):
+    for role in ("IngestHandlerRole", "ConsumerRole", "TopicProvisionerRole"):
         for statement in _statements(template, role):
             if any(a.startswith("kafka") for a in _actions(statement)):
                 assert statement["Resource"] != "*" and "*" not in json.dumps(statement["Resource"])
@@ -216,6 +219,7 @@ def test_kafka_permissions_are_scoped_to_the_cluster_topics_and_group(dev):
     api = json.dumps(_statements(template, "ApiHandlerRole"))
     consumer = json.dumps(_statements(template, "ConsumerRole"))
     assert "dynamodb:PutItem" in consumer and "dynamodb:PutItem" not in api and "dynamodb:Query" in api
+    assert "kafka" not in api and "secretsmanager" not in api  # the public reads can neither publish nor see tokens
 
 
 def _msk_resource(resource):
@@ -265,7 +269,8 @@ def _required_kafka_actions(env):
         for resource, actions in part.items():
             merged[resource] |= actions
     return {
-        "ApiHandlerRole": produce(topic),
+        "ApiHandlerRole": {},
+        "IngestHandlerRole": produce(topic),
         "ConsumerRole": dict(merged),
         "TopicProvisionerRole": create,
         "ProducerTokenRole": {},
@@ -273,6 +278,7 @@ def _required_kafka_actions(env):
         "WebsocketConnectRole": {},
         "WebsocketDisconnectRole": {},
         "BroadcasterRole": {},
+        "SenderRole": {},
     }
 
 
@@ -300,6 +306,7 @@ def test_no_function_can_start_before_its_permissions_exist(synthesised):
     }
     assert chalice_roles == {
         "ApiHandlerRole",
+        "IngestHandlerRole",
         "ConsumerRole",
         "ProducerTokenRole",
         "TopicProvisionerRole",
@@ -307,6 +314,7 @@ def test_no_function_can_start_before_its_permissions_exist(synthesised):
         "WebsocketMessageRole",
         "WebsocketDisconnectRole",
         "BroadcasterRole",
+        "SenderRole",
     }
     attached = [json.dumps(p["Properties"].get("Roles")) for p in resources(template, "AWS::IAM::Policy").values()]
     assert not [role for role in chalice_roles if any(role in roles for roles in attached)]
@@ -334,15 +342,77 @@ def test_every_function_runs_on_the_current_python_runtime(synthesised):
 
 
 def test_the_event_source_retries_failed_batches_rather_than_skip_them(synthesised):
-    """On-demand mode: no destination (it could never be reached, and skipping loses acknowledged events)."""
-    _, _, template = synthesised
+    """No destination and no retry limit (MaximumRetryAttempts' default, -1, retries for ever): skipping a batch
+    would lose acknowledged events. Provisioned pollers where the environment sets them."""
+    env, _, template = synthesised
     mapping = _msk_mapping(template)["Properties"]
-    assert not {
-        "DestinationConfig",
-        "MaximumRetryAttempts",
-        "BisectBatchOnFunctionError",
-        "ProvisionedPollerConfig",
-    } & set(mapping)
+    assert not {"DestinationConfig", "MaximumRetryAttempts", "BisectBatchOnFunctionError"} & set(mapping)
+    pollers = StackConfig.load(env).consumer["pollers"]
+    if pollers is None:
+        assert "ProvisionedPollerConfig" not in mapping
+    else:
+        assert mapping["ProvisionedPollerConfig"] == {
+            "MinimumPollers": pollers["minimum"],
+            "MaximumPollers": pollers["maximum"],
+        }
+
+
+def test_every_route_is_throttled_and_each_busy_function_has_its_own_reserved_concurrency(synthesised):
+    env, _, template = synthesised
+    config = StackConfig.load(env)
+    api = only(template, "AWS::Serverless::Api")
+    limits = {
+        (m["ResourcePath"], m["HttpMethod"]): (m["ThrottlingRateLimit"], m["ThrottlingBurstLimit"])
+        for m in api["MethodSettings"]
+    }
+    ingest = (config.api["ingest_rate_limit"], config.api["ingest_burst_limit"])
+    assert limits == {
+        ("/~1events", "POST"): ingest,
+        ("/~1matches~1{match_id}~1events~1{event_type}", "DELETE"): ingest,
+        ("/*", "*"): (config.api["read_rate_limit"], config.api["read_burst_limit"]),
+    }
+    (stage,) = resources(template, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": config.api["websocket_rate_limit"],
+        "ThrottlingBurstLimit": config.api["websocket_burst_limit"],
+    }
+    functions = template.to_json()["Resources"]
+    reserved = {
+        name: functions[name]["Properties"].get("ReservedConcurrentExecutions")
+        for name in ("IngestHandler", "APIHandler", "Consumer", "Broadcaster", "Sender")
+    }
+    wanted = config.functions["reserved_concurrency"]
+    assert reserved == {
+        "IngestHandler": wanted.get("ingest"),
+        "APIHandler": wanted.get("reads"),
+        "Consumer": wanted.get("consumer"),
+        "Broadcaster": wanted.get("broadcaster"),
+        "Sender": wanted.get("sender"),
+    }
+    if wanted:
+        assert sum(wanted.values()) <= 1000 - 100  # Lambda keeps 100 of the default 1,000 unreserved
+        assert wanted["consumer"] >= config.topic["partitions"]  # one concurrent batch per partition
+
+
+def test_the_producer_routes_run_in_a_function_of_their_own(dev):
+    _, template = dev
+    paths = only(template, "AWS::Serverless::Api")["DefinitionBody"]["paths"]
+
+    def target(path, method):
+        return paths[path][method]["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].split("${")[-1]
+
+    assert target("/events", "post") == "IngestHandler.Arn}/invocations"
+    assert target("/matches/{match_id}/events/{event_type}", "delete") == "IngestHandler.Arn}/invocations"
+    assert target("/matches/{match_id}", "get") == "APIHandler.Arn}/invocations"
+    assert target("/matches", "get") == "APIHandler.Arn}/invocations"
+    functions = template.to_json()["Resources"]
+    assert functions["IngestHandler"]["Properties"]["Handler"] == functions["APIHandler"]["Properties"]["Handler"]
+    permission = next(
+        p
+        for p in resources(template, "AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Ref": "IngestHandler"}
+    )
+    assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
 
 
 def test_an_alarm_fires_when_events_are_accepted_but_the_consumer_never_runs(dev):
@@ -364,13 +434,14 @@ def test_an_alarm_fires_when_events_are_accepted_but_the_consumer_never_runs(dev
     assert alarm["AlarmActions"] and alarm["Threshold"] == 0
 
 
-def test_producer_token_is_a_secret_only_the_authorizer_reads(dev):
+def test_producer_token_is_a_secret_read_only_by_the_functions_that_check_a_token(dev):
     _, template = dev
     assert resources(template, "AWS::SecretsManager::Secret")
     readers = [
         r
         for r in (
             "ApiHandlerRole",
+            "IngestHandlerRole",
             "ConsumerRole",
             "ProducerTokenRole",
             "TopicProvisionerRole",
@@ -378,10 +449,20 @@ def test_producer_token_is_a_secret_only_the_authorizer_reads(dev):
             "WebsocketMessageRole",
             "WebsocketDisconnectRole",
             "BroadcasterRole",
+            "SenderRole",
         )
         if "secretsmanager:GetSecretValue" in json.dumps(_statements(template, r))
     ]
-    assert readers == ["ProducerTokenRole", "WebsocketConnectRole"]
+    assert readers == ["IngestHandlerRole", "ProducerTokenRole", "WebsocketConnectRole", "WebsocketMessageRole"]
+
+
+def test_the_authorizer_refuses_a_malformed_authorization_header_before_it_runs(dev):
+    _, template = dev
+    api = only(template, "AWS::Serverless::Api")
+    authorizer = api["DefinitionBody"]["securityDefinitions"]["producer_token"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "token"
+    assert authorizer["identityValidationExpression"] == security.IDENTITY_VALIDATION_EXPRESSION
+    assert "authorizerUri" in authorizer
 
 
 def test_ingest_is_throttled_and_access_logged(dev):
@@ -452,7 +533,7 @@ def test_the_broadcaster_reads_the_table_stream_bisects_retries_and_gives_up_to_
     (mapping,) = [
         m["Properties"]
         for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
-        if "Topics" not in m["Properties"]
+        if "StreamArn" in json.dumps(m["Properties"]["EventSourceArn"])
     ]
     assert mapping["EventSourceArn"]["Fn::GetAtt"][1] == "StreamArn"
     assert mapping["EventSourceArn"]["Fn::GetAtt"][0].startswith("Events")
@@ -467,7 +548,7 @@ def test_the_broadcaster_reads_the_table_stream_bisects_retries_and_gives_up_to_
     assert queue.startswith("BroadcastFailures")
 
 
-def test_only_the_broadcaster_pushes_and_only_to_this_websocket_api(dev):
+def test_only_the_broadcaster_and_the_sender_push_and_only_to_this_websocket_api(dev):
     _, template = dev
     pushers = [
         r
@@ -476,7 +557,9 @@ def test_only_the_broadcaster_pushes_and_only_to_this_websocket_api(dev):
         and "Policies" in template.to_json()["Resources"][r].get("Properties", {})
         and "execute-api:ManageConnections" in json.dumps(_statements(template, r))
     ]
-    assert pushers == ["BroadcasterRole"]
+    assert sorted(pushers) == ["BroadcasterRole", "SenderRole"]
+    sender = {s.get("Sid"): s for s in _statements(template, "SenderRole")}
+    assert sender["PushToConnections"]["Resource"]["Fn::Sub"].endswith(":${WebsocketAPI}/api/POST/@connections/*")
     statements = {s.get("Sid"): s for s in _statements(template, "BroadcasterRole")}
     assert statements["PushToConnections"]["Resource"]["Fn::Sub"].endswith(":${WebsocketAPI}/api/POST/@connections/*")
     assert statements["ReadStream"]["Resource"]["Fn::GetAtt"][1] == "StreamArn"
@@ -485,3 +568,98 @@ def test_only_the_broadcaster_pushes_and_only_to_this_websocket_api(dev):
         "Variables"
     ]
     assert variables["WEBSOCKET_API_ID"] == {"Ref": "WebsocketAPI"} and variables["WEBSOCKET_STAGE"] == "api"
+
+
+def test_cloudwatch_may_publish_to_the_alarm_topic_over_tls_only(dev):
+    _, template = dev
+    ((_, policy),) = resources(template, "AWS::SNS::TopicPolicy").items()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    allow = [s for s in statements if s["Effect"] == "Allow"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert [(s["Principal"], s["Action"]) for s in allow] == [({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")]
+    assert allow[0]["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    assert all(a["AlarmActions"] == [{"Ref": policy["Properties"]["Topics"][0]["Ref"]}] for a in alarms)
+
+
+def test_failed_pushes_the_websocket_api_and_its_functions_have_alarms(dev):
+    _, template = dev
+    alarms = {
+        a["Properties"]["AlarmDescription"].split(":")[0]: a["Properties"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+    }
+    assert alarms["FailedPushes"]["MetricName"] == "FailedPushes"
+    for name in ("WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect"):
+        alarm = alarms[f"{name}Errors"]
+        assert alarm["MetricName"] == "Errors" and name in json.dumps(alarm["Dimensions"])
+    api = alarms["WebSocketApiErrors"]
+    metrics = {
+        m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"] for m in api["Metrics"] if "MetricStat" in m
+    }
+    assert set(metrics) == {"ExecutionError", "IntegrationError"}
+    dimensions = {d["Name"]: d["Value"] for d in metrics["ExecutionError"]["Dimensions"]}
+    assert dimensions == {"ApiId": {"Ref": "WebsocketAPI"}, "Stage": "api"}
+
+
+def test_the_cdn_caches_each_read_as_the_api_says_and_keys_only_the_parameters_that_change_it(dev):
+    _, template = dev
+    (distribution,) = resources(template, "AWS::CloudFront::Distribution").values()
+    config = distribution["Properties"]["DistributionConfig"]
+    policies = {
+        logical_id: p["Properties"]["CachePolicyConfig"]
+        for logical_id, p in resources(template, "AWS::CloudFront::CachePolicy").items()
+    }
+
+    def cached(behaviour):
+        policy = policies[behaviour["CachePolicyId"]["Ref"]]
+        strings = policy["ParametersInCacheKeyAndForwardedToOrigin"]["QueryStringsConfig"]
+        return (policy["DefaultTTL"], policy["MinTTL"], policy["MaxTTL"], tuple(strings.get("QueryStrings", ())))
+
+    by_path = {b["PathPattern"]: cached(b) for b in config["CacheBehaviors"]}
+    assert [b["PathPattern"] for b in config["CacheBehaviors"]] == [rule.path for rule in caching.BEHAVIOURS]
+    for rule in caching.BEHAVIOURS:
+        assert by_path[rule.path] == (rule.max_age, 0, caching.IMMUTABLE_MAX_AGE, rule.query)
+    assert cached(config["DefaultCacheBehavior"])[0] == caching.DEFAULT.max_age
+    assert all(b["AllowedMethods"] == ["GET", "HEAD", "OPTIONS"] for b in config["CacheBehaviors"])
+    (origin,) = config["Origins"]
+    assert origin["OriginPath"] == "/api" and "RestAPI" in json.dumps(origin["DomainName"])
+    assert "CdnUrl" in template.to_json()["Outputs"]
+
+
+def test_a_regional_web_acl_with_rate_rules_guards_the_api_stage(synthesised):
+    env, _, template = synthesised
+    (acl,) = resources(template, "AWS::WAFv2::WebACL").values()
+    assert acl["Properties"]["Scope"] == "REGIONAL"  # deployable from any region; CLOUDFRONT scope is us-east-1 only
+    rules = {r["Name"]: r["Statement"]["RateBasedStatement"] for r in acl["Properties"]["Rules"]}
+    waf = StackConfig.load(env).waf
+    assert rules["PerViewer"]["AggregateKeyType"] == "FORWARDED_IP"
+    assert rules["PerViewer"]["Limit"] == waf["viewer_requests_per_5_minutes"]
+    assert rules["PerSender"] == {"AggregateKeyType": "IP", "Limit": waf["sender_requests_per_5_minutes"]}
+    (association,) = resources(template, "AWS::WAFv2::WebACLAssociation").values()
+    assert "/restapis/${RestAPI}/stages/api" in json.dumps(association["Properties"]["ResourceArn"])
+    assert association["DependsOn"] == ["RestAPIapiStage"]
+
+
+def test_a_big_matchs_shards_go_through_a_fifo_queue_to_the_sender_in_order_and_concurrently(synthesised):
+    env, _, template = synthesised
+    queues = resources(template, "AWS::SQS::Queue")
+    (fanout_id,) = [q for q in queues if q.startswith("Fanout") and "DeadLetters" not in q]
+    fanout = queues[fanout_id]["Properties"]
+    assert fanout["FifoQueue"] is True and fanout["DeduplicationScope"] == "messageGroup"
+    assert fanout["RedrivePolicy"]["maxReceiveCount"] == 5
+    mapping = next(
+        m["Properties"]
+        for m in resources(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [fanout_id, "Arn"]}
+    )
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["BatchSize"] == 10
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": StackConfig.load(env).functions["sender_concurrency"]}
+    functions = template.to_json()["Resources"]
+    assert functions["Broadcaster"]["Properties"]["Environment"]["Variables"]["FANOUT_QUEUE_URL"] == {"Ref": fanout_id}
+    queue_shards = {s.get("Sid"): s for s in _statements(template, "BroadcasterRole")}["QueueShards"]
+    assert queue_shards["Action"] == "sqs:SendMessage" and queue_shards["Resource"] == {
+        "Fn::GetAtt": [fanout_id, "Arn"]
+    }
+    sender = {s.get("Sid"): s for s in _statements(template, "SenderRole")}
+    assert "sqs:ReceiveMessage" in sender["FanoutJobs"]["Action"]

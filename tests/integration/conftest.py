@@ -1,5 +1,6 @@
 """Real Kafka and the local DynamoDB engine, started once for the session on free ports in a temp dir."""
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -12,12 +13,13 @@ from chalice.test import Client
 import app
 from chalicelib.services import Services
 from devstack.api_server import local_api_server
+from devstack.cdn import INSTALL, LocalCdn, nginx_binary
 from devstack.event_source import LocalEventSource
 from devstack.stack import LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic, free_port
 from devstack.stream_source import LocalStreamSource
 from devstack.websocket_gateway import STAGE, LocalWebSocketGateway
 from matchtools.generate import generate_match
-from tests.support import TOKEN, post, wait_for_count
+from tests.support import SCOPED_TOKENS, TOKEN, post, wait_for_count
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,7 @@ def environ(stack: LocalStack) -> dict[str, str]:
         "EVENTS_TABLE": "match-events",
         "SUBSCRIPTIONS_TABLE": "match-subscriptions",
         "INGEST_TOKEN": TOKEN,
+        "INGEST_TOKENS": json.dumps(SCOPED_TOKENS),
         "KAFKA_ACK_TIMEOUT_SECONDS": "3",
         "WEBSOCKET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}/{STAGE}",  # the ws_url fixture's gateway
         "WEBSOCKET_URL": f"ws://127.0.0.1:{free_port()}",
@@ -87,6 +90,17 @@ def api_url(pipeline: LocalEventSource) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{port}"
     server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def cdn(api_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCdn]:
+    """The local CDN (nginx, with the stack's CloudFront cache rules) in front of ``api_url``, as in `make run`."""
+    nginx = nginx_binary()
+    if nginx is None:
+        pytest.skip(f"NO NGINX HERE, the local CDN is untested: {INSTALL} (.ci/run installs it)")
+    proxy = LocalCdn(nginx, urlsplit(api_url).port or 80, free_port(), tmp_path_factory.mktemp("cdn"))
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from kafka import KafkaProducer
 
 import app
+from chalicelib import layout
 from chalicelib.events import parse_event
 from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.repository import EventRepository
@@ -252,6 +253,30 @@ def test_the_directory_filters_by_status_and_day_and_pages(api):
         assert api.http.get(f"/matches?{bad}").status_code == 400
 
 
+def test_the_directory_merges_its_index_partitions_into_one_order_page_by_page(api):
+    day = f"2032-0{uuid.uuid4().int % 9 + 1}-1{uuid.uuid4().int % 9}"
+    ids = [new_match() for _ in range(40)]  # over more than one of the index's partitions
+    assert len({layout.directory_partition(m) for m in ids}) > 10
+    consume(
+        [
+            {"match_id": m, "event_id": "k", "event_type": "kick_off", "timestamp": f"{day}T15:{i:02d}:00Z"}
+            for i, m in enumerate(ids)
+        ]
+    )
+    consume(
+        [{"match_id": m, "event_id": "f", "event_type": "full_time", "timestamp": f"{day}T17:00:00Z"} for m in ids[::3]]
+    )
+    latest = {m: f"17:00 {m}" if i % 3 == 0 else f"15:{i:02d} {m}" for i, m in enumerate(ids)}
+    expected = sorted(ids, key=latest.__getitem__, reverse=True)  # latest activity, then match_id, first
+    for limit in (1, 7, 40):
+        paged = read_all(api, f"/matches?date={day}&limit={limit}", "matches")
+        assert [m["match_id"] for m in paged] == expected
+    live = read_all(api, f"/matches?date={day}&status=live&limit=5", "matches")
+    assert [m["match_id"] for m in live] == [m for m in expected if ids.index(m) % 3]
+    later_day = api.http.get(f"/matches?date={day}&limit=1").json_body["next_cursor"]
+    assert api.http.get(f"/matches?date=2099-01-01&cursor={later_day}").status_code == 400
+
+
 def test_a_client_resuming_from_its_last_cursor_misses_nothing_and_sees_nothing_twice(api):
     match_id = new_match()
     consume([ev(match_id, f"e{i}", "pass", i) for i in range(7)])
@@ -288,7 +313,7 @@ def test_consumer_killed_mid_correction_batch_then_restarted_applies_everything_
         lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10
     )
     for batch in (originals, corrections):  # two requests: two sets of records, in this order on the partition
-        publisher.publish([parse_event(e) for e in batch], RECEIVED_AT)
+        publisher.publish([parse_event(e) for e in batch], RECEIVED_AT, "default")
     publisher.close()
 
     def apply_half_then_die(msk_event, context):

@@ -68,7 +68,7 @@ def test_event_source_killed_mid_batch_then_restarted_stores_everything_once(api
         lambda: KafkaProducer(**producer_config(settings)), topic, settings.dead_letter_topic, 10
     )
     match_id, events = new_match(600)
-    publisher.publish([parse_event(e) for e in events], RECEIVED_AT)
+    publisher.publish([parse_event(e) for e in events], RECEIVED_AT, "default")
     publisher.close()
 
     def write_half_then_die(batch, context):

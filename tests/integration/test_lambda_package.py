@@ -23,6 +23,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from websockets.exceptions import InvalidStatus
 
+from chalicelib import fanout, messages
 from devstack.stack import LocalStack, ensure_topic, free_port
 from devstack.websocket_gateway import STAGE, LocalWebSocketGateway
 from infra.app import build
@@ -206,7 +207,7 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
     try:
         # the authorizer: API Gateway's TOKEN event; an error "Unauthorized" is what API Gateway turns into 401
         allowed = runtime.invoke(handlers["ProducerToken"], token_authorizer_event(f"Bearer {TOKEN}"))
-        assert allowed["result"]["principalId"] == "producer"
+        assert allowed["result"]["principalId"] == "default"  # the provider INGEST_TOKEN speaks for
         assert allowed["result"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"
         denied = runtime.invoke(handlers["ProducerToken"], token_authorizer_event("Bearer wrong"))
         assert denied["errorMessage"] == "Unauthorized"
@@ -311,6 +312,11 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
                 pushed = runtime.invoke(handlers["Broadcaster"], {"Records": [change_record(match_id, 9, [change], 1)]})
                 assert pushed["result"] == {"batchItemFailures": []}
                 assert fan.until(lambda m: m["type"] == "change")["cursor"] == "000000000009.000"
+                # a big match's shards, as the fan-out queue hands them to the sender
+                queued = fanout.jobs(match_id, [messages.change(match_id, change | {"cursor": "000000000010.000"})])
+                sent = runtime.invoke(handlers["Sender"], fanout.sqs_event(queued))
+                assert sent["result"] == {"batchItemFailures": []}
+                assert fan.until(lambda m: m["type"] == "change")["cursor"] == "000000000010.000"
             with LiveClient(gateway.url, TOKEN) as producer:
                 answer = producer.ask({"action": "publish", "events": [events[0] | {"match_id": f"{match_id}-ws"}]})
                 assert answer["type"] == "accepted"

@@ -219,7 +219,11 @@ def test_a_failing_connection_does_not_stop_the_others_and_a_gone_one_is_forgott
 
     changes = [{"change": "insert", "event": event(match_id, n) | {"version": 1}} for n in range(2)]
     answer = broadcast.broadcast(
-        {"Records": [change_record(match_id, 1, changes, 100)]}, live_services.repository, subscriptions, send
+        {"Records": [change_record(match_id, 1, changes, 100)]},
+        live_services.repository,
+        subscriptions,
+        send,
+        live_services.fanout(app.send_fanout),
     )
     assert answer == {"batchItemFailures": []}
     received = []
@@ -251,7 +255,13 @@ def test_a_batch_whose_match_cannot_be_read_is_retried_from_its_first_record(liv
         change_record("m-a", 1, [{"change": "insert", "event": event("m-a", 1)}], 200),
         change_record("m-b", 1, [{"change": "insert", "event": event("m-b", 1)}], 201),
     ]
-    answer = broadcast.broadcast({"Records": records}, live_services.repository, unreachable, lambda *_: None)
+    answer = broadcast.broadcast(
+        {"Records": records},
+        live_services.repository,
+        unreachable,
+        lambda *_: None,
+        live_services.fanout(app.send_fanout),
+    )
     assert answer == {"batchItemFailures": [{"itemIdentifier": "200"}]}
 
 

@@ -1,5 +1,6 @@
 """The match centre in a real browser: Debian's Chromium, headless, driven by Selenium through chromedriver,
-against the app served over HTTP and its WebSocket API, with the real pipeline behind them."""
+against the app served over HTTP through the local CDN and its WebSocket API, with the real pipeline behind
+them."""
 
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,13 @@ DASH = "\u2013"  # between the teams of the scoreline
 
 
 @pytest.fixture(scope="module")
-def browser(api_url: str, ws_url: str) -> Iterator[webdriver.Chrome]:
+def site(cdn: Any) -> str:
+    """The page and every read through the local CDN, as `make run` serves them."""
+    return str(cdn.url)
+
+
+@pytest.fixture(scope="module")
+def browser(site: str, ws_url: str) -> Iterator[webdriver.Chrome]:
     try:
         driver = chromium(1280, 900)
     except FileNotFoundError as missing:
@@ -62,13 +69,13 @@ def until(browser: webdriver.Chrome, check: Any) -> Any:
     return WebDriverWait(browser, WAIT_S, poll_frequency=0.2).until(lambda _: check())
 
 
-def open_match(browser: webdriver.Chrome, api_url: str, match_id: str) -> None:
-    browser.get(f"{api_url}/#{match_id}")
+def open_match(browser: webdriver.Chrome, site: str, match_id: str) -> None:
+    browser.get(f"{site}/#{match_id}")
     until(browser, lambda: text(browser, "connection") == "live")
     browser.execute_script("window.notReloaded = true")
 
 
-def test_the_page_follows_a_match_live_and_a_voided_goal_leaves_it(api, api_url, browser):
+def test_the_page_follows_a_match_live_and_a_voided_goal_leaves_it(api, site, browser):
     match_id = new_match()
     post(
         api,
@@ -80,7 +87,7 @@ def test_the_page_follows_a_match_live_and_a_voided_goal_leaves_it(api, api_url,
             ]
         },
     )
-    open_match(browser, api_url, match_id)
+    open_match(browser, site, match_id)
     until(browser, lambda: text(browser, "scoreline") == f"away 0 {DASH} home 0")
     assert text(browser, "status") == "LIVE"
 
@@ -101,10 +108,10 @@ def test_the_page_follows_a_match_live_and_a_voided_goal_leaves_it(api, api_url,
     assert browser.execute_script("return window.notReloaded") is True
 
 
-def test_polling_keeps_the_page_current_when_the_socket_is_cut(api, api_url, browser):
+def test_polling_keeps_the_page_current_when_the_socket_is_cut(api, site, browser):
     match_id = new_match()
     post(api, ev(match_id, "p1", "pass", 1, "home"))
-    open_match(browser, api_url, match_id)
+    open_match(browser, site, match_id)
     until(browser, lambda: text(browser, "scoreline") == "home 0")
     browser.execute_script("""const state = window.matchCentre;
         state.config.websocket = "ws://127.0.0.1:9";   // nothing listens there: every reconnect fails
@@ -116,7 +123,7 @@ def test_polling_keeps_the_page_current_when_the_socket_is_cut(api, api_url, bro
     assert browser.execute_script("return window.notReloaded") is True
 
 
-def test_the_list_puts_live_matches_first_and_opens_one_from_the_keyboard(api, api_url, browser):
+def test_the_list_puts_live_matches_first_and_opens_one_from_the_keyboard(api, site, browser):
     finished, live = new_match(), new_match()
     late = "2099-12-31"  # the latest activity of the suite: both among the 100 the page lists
     post(
@@ -131,7 +138,7 @@ def test_the_list_puts_live_matches_first_and_opens_one_from_the_keyboard(api, a
     post(
         api, {"events": [ev(live, "k", "kick_off", 0, period=1, day=late), ev(live, "p", "pass", 2, "home", day=late)]}
     )
-    browser.get(f"{api_url}/")
+    browser.get(f"{site}/")
 
     def order() -> list[str]:  # in one script: the list re-renders as matches move
         return browser.execute_script(
@@ -148,7 +155,7 @@ def test_the_list_puts_live_matches_first_and_opens_one_from_the_keyboard(api, a
     assert current == live
 
 
-def test_the_page_fits_a_phone(api, api_url, browser):
+def test_the_page_fits_a_phone(api, site, browser):
     match_id = new_match()
     post(
         api, {"events": [ev(match_id, "p1", "pass", 1, "home"), ev(match_id, "g1", "goal", 2, "away", x=90.0, y=30.0)]}
@@ -157,7 +164,7 @@ def test_the_page_fits_a_phone(api, api_url, browser):
         "Emulation.setDeviceMetricsOverride", {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
     )
     try:
-        open_match(browser, api_url, match_id)
+        open_match(browser, site, match_id)
         until(browser, lambda: text(browser, "scoreline") == f"away 1 {DASH} home 0")
         widths = browser.execute_script("""return [window.innerWidth, document.documentElement.scrollWidth,
             [...document.querySelectorAll("body *")].filter((e) => e.getBoundingClientRect().right > 376)
@@ -167,11 +174,30 @@ def test_the_page_fits_a_phone(api, api_url, browser):
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def test_a_malformed_link_still_starts_the_page_and_it_is_served_with_its_security_headers(api, api_url, browser):
-    browser.get(f"{api_url}/#%E0")
+def test_a_malformed_link_still_starts_the_page_and_it_is_served_with_its_security_headers(api, site, browser):
+    browser.get(f"{site}/#%E0")
     until(browser, lambda: text(browser, "connection") == "live")
-    headers = requests.get(f"{api_url}/", timeout=10).headers
+    headers = requests.get(f"{site}/", timeout=10).headers
     assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
     assert "default-src 'none'" in headers["Content-Security-Policy"]
     assert (headers["X-Content-Type-Options"], headers["Referrer-Policy"]) == ("nosniff", "no-referrer")
-    assert "Content-Security-Policy" in requests.get(f"{api_url}/assets/app.js", timeout=10).headers
+    assert "Content-Security-Policy" in requests.get(f"{site}/assets/app.js", timeout=10).headers
+
+
+def test_pushes_never_reload_the_directory_which_is_read_at_most_every_10_s(api, site, browser):
+    match_id = new_match()
+    post(api, {"events": [ev(match_id, "k1", "kick_off", 0, period=1)]})
+    open_match(browser, site, match_id)
+    browser.execute_script("performance.clearResourceTimings(); performance.setResourceTimingBufferSize(10000)")
+    started = browser.execute_script("return performance.now()")
+    for minute in range(1, 9):  # eight stats pushes, a second or so apart
+        post(api, ev(match_id, f"s{minute}", "shot", minute, "home", outcome="off_target"))
+        until(
+            browser,
+            lambda m=minute: browser.execute_script("return window.matchCentre.stats?.teams?.home?.shots ?? 0") == m,
+        )
+    elapsed_s = (browser.execute_script("return performance.now()") - started) / 1000
+    reads = browser.execute_script(
+        "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/matches?')).length"
+    )
+    assert reads <= 1 + elapsed_s // 10, (reads, elapsed_s)

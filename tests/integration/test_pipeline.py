@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.support import HEADERS, expected_stats, post, read_all, wait_for_count
+from tests.support import HEADERS, SCOPED_TOKEN, expected_stats, post, read_all, wait_for_count
 
 
 def post_json(api, body: str, content_type: str = "application/json"):
@@ -29,6 +29,30 @@ def test_seed_example_goal_is_readable_after_202(api):
     assert {k: stored[k] for k in goal} == goal | {"timestamp": "2023-06-15T14:30:00.000Z"}
     assert stored["event_id"] == response.json_body["event_ids"][0]
     assert {"received_at", "partition", "offset"} <= set(stored)
+    assert stored["provider"] == "default"  # INGEST_TOKEN's producer
+
+
+def test_a_scoped_producers_events_carry_its_provider_in_every_read_and_other_matches_are_refused(api):
+    headers = HEADERS | {"Authorization": f"Bearer {SCOPED_TOKEN}"}
+    mine, theirs = f"acme-{uuid.uuid4().hex[:8]}", f"other-{uuid.uuid4().hex[:8]}"
+    goal = {"event_type": "goal", "player_id": "p9", "team_id": "t1", "timestamp": "2026-03-01T15:00:00Z"}
+    refused = api.http.post("/events", headers=headers, body=json.dumps({"events": [goal | {"match_id": theirs}]}))
+    assert (refused.status_code, refused.json_body["error"], refused.json_body["match_ids"]) == (
+        403,
+        "forbidden_match",
+        [theirs],
+    )
+    refused = api.http.delete(f"/matches/{theirs}/events/e1", headers={"Authorization": f"Bearer {SCOPED_TOKEN}"})
+    assert refused.status_code == 403
+    accepted = api.http.post("/events", headers=headers, body=json.dumps(goal | {"match_id": mine}))
+    assert accepted.status_code == 202
+    assert wait_for_count(api, mine, 1)
+    reads = [read_all(api, f"/matches/{mine}"), read_all(api, f"/matches/{mine}/goals")]
+    reads.append(
+        [c["event"] for c in read_all(api, f"/matches/{mine}/changes", items="changes", cursor_parameter="after")]
+    )
+    assert [[e["provider"] for e in events] for events in reads] == [["acme"]] * 3
+    assert read_all(api, f"/matches/{theirs}") == []
 
 
 def test_generated_match_is_stored_exactly_once_in_chronological_order(generated_match, api):

@@ -13,6 +13,8 @@ from tests.support.aws_events import kafka_record, msk_event
 TOKEN = "integration-test-token"
 RECEIVED_AT = "2026-01-01T00:00:00.000Z"
 HEADERS = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
+SCOPED_TOKEN = "integration-acme-token"  # a producer named acme that may write matches named acme-...
+SCOPED_TOKENS = {SCOPED_TOKEN: {"provider": "acme", "match_prefixes": ["acme-"]}}
 
 
 def post(api: Any, body: Any) -> Any:

@@ -8,9 +8,11 @@ class RecordingPublisher:
 
     def __init__(self) -> None:
         self.published: list[Any] = []
+        self.providers: list[str] = []
 
-    def publish(self, events: Any, received_at: str) -> None:
+    def publish(self, events: Any, received_at: str, provider: str) -> None:
         self.published.append(events)
+        self.providers.append(provider)
 
 
 class EmptyDynamoDB:

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from bench import cost
-from bench.costs import WriteRules, apply_update, item_bytes, item_read_units, query_read_units, units_of
+from bench.sizing import Ledger, apply_update, item_bytes, item_read_units, query_read_units, units_of
 from chalicelib import layout
 
 # Round numbers, so every expected figure below can be checked by hand.
@@ -207,19 +207,19 @@ def test_item_size_follows_aws_rules() -> None:
 
 
 def test_write_rules_for_new_replaced_and_voided_items() -> None:
-    rules = WriteRules(layout.table_definition("t"))
+    rules = Ledger(layout.table_definition("t"))
     new = _event("e1", "2026-01-01T00:00:00.000Z")
-    assert rules.write(None, new) == {"table": 1, "lsi": 2, "gsi": 0}  # the item and its two index entries
+    assert rules.write("t", None, new) == {"table": 1, "lsi": 2, "gsi": 0}  # the item and its two index entries
     big = _event("e1", "2026-01-01T00:00:00.000Z", padding=2500)
-    assert rules.write(None, big) == {"table": 3, "lsi": 6, "gsi": 0}  # 1 KB rounding, per entry
+    assert rules.write("t", None, big) == {"table": 3, "lsi": 6, "gsi": 0}  # 1 KB rounding, per entry
     moved = _event("e1", "2026-01-01T00:00:05.000Z")
-    assert rules.write(new, moved) == {"table": 1, "lsi": 4, "gsi": 0}  # index keys change: delete + put each
+    assert rules.write("t", new, moved) == {"table": 1, "lsi": 4, "gsi": 0}  # index keys change: delete + put each
     void = _event("e1", "", deleted=True)
-    assert rules.write(moved, void) == {"table": 1, "lsi": 2, "gsi": 0}  # the index entries are deleted
+    assert rules.write("t", moved, void) == {"table": 1, "lsi": 2, "gsi": 0}  # the index entries are deleted
 
 
 def test_a_transaction_costs_twice_and_tracks_item_images() -> None:
-    rules = WriteRules(layout.table_definition("t"))
+    rules = Ledger(layout.table_definition("t"))
     key = {layout.PARTITION_KEY: {"S": "m1"}, layout.SORT_KEY: {"S": layout.MATCH_STATS}}
     directory = {
         "Update": {
@@ -241,7 +241,22 @@ def test_a_transaction_costs_twice_and_tracks_item_images() -> None:
         | {"ExpressionAttributeValues": {":s0": {"S": "matches"}, ":s1": {"S": "b#m1"}, ":c0": {"N": "2"}}}
     }
     assert rules.transaction([moved]) == {"table": 2, "lsi": 0, "gsi": 4}  # directory key moved: delete + put
-    assert rules.images[rules._key("t", key)]["n"] == {"N": "3"}
+    assert rules.images[rules._image_key(rules.table("t"), key)]["n"] == {"N": "3"}
+    again = {
+        "Update": directory["Update"]
+        | {"ExpressionAttributeValues": dict(moved["Update"]["ExpressionAttributeValues"]) | {":c0": {"N": "1"}}}
+    }
+    assert rules.transaction([again]) == {"table": 2, "lsi": 0, "gsi": 0}  # n is not projected
+
+
+def test_units_are_attributed_to_the_partition_keys_of_the_table_and_of_each_global_index() -> None:
+    rules = Ledger(layout.table_definition("t"))
+    key = {layout.PARTITION_KEY: {"S": "m1"}, layout.SORT_KEY: {"S": layout.MATCH_STATS}}
+    rules.write(
+        "t", None, key | {layout.DIRECTORY_PARTITION_KEY: {"S": "matches#07"}, layout.DIRECTORY_SORT_KEY: {"S": "a#m1"}}
+    )
+    rules.write("t", None, _event("e1", "2026-01-01T00:00:00.000Z"))
+    assert rules.units.wcu == {("t", None, "m1"): 1 + 1 + 2, ("t", layout.DIRECTORY_INDEX, "matches#07"): 1}
 
 
 def test_apply_update() -> None:

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 import app
 from chalicelib import live
+from chalicelib.directory import MatchDirectory
+from chalicelib.records import DEFAULT_PROVIDER
 from chalicelib.repository import EventRepository
-from chalicelib.security import IngestToken, fingerprint
+from chalicelib.security import IngestToken, Producer, fingerprint
 from tests.support.fakes import EmptyDynamoDB, RecordingPublisher
 
 TOKEN = "surface-token"
@@ -62,6 +64,7 @@ def client(monkeypatch):
     monkeypatch.setattr(app.services, "ingest_token", IngestToken({"INGEST_TOKEN": TOKEN}, secrets_client=None))
     monkeypatch.setattr(app.services, "publisher", RecordingPublisher())
     monkeypatch.setattr(app.services, "repository", EventRepository(EmptyDynamoDB(), "t"))  # type: ignore[arg-type]
+    monkeypatch.setattr(app.services, "directory", MatchDirectory(EmptyDynamoDB(), "t"))  # type: ignore[arg-type]
     with Client(app.app) as test_client:
         yield test_client
 
@@ -120,6 +123,6 @@ def test_every_websocket_message_gets_one_json_answer(connection_id, text):
         subscriptions=Subscriptions(),  # type: ignore[arg-type]
         repository=EventRepository(EmptyDynamoDB(), "t"),  # type: ignore[arg-type]
         publisher=RecordingPublisher(),  # type: ignore[arg-type]
-        accepted_tokens=lambda: (TOKEN,),
+        accepted_tokens=lambda: {TOKEN: Producer(DEFAULT_PROVIDER)},
     )
     assert json.loads(answer)["type"] in ("subscribed", "unsubscribed", "accepted", "error", "pong")

@@ -24,7 +24,7 @@ def test_nesting_is_measured_without_parsing(text, depth):
 
 def test_a_deep_body_is_invalid_json_not_a_recursion_error():
     with pytest.raises(InvalidJson):
-        ingest(b"[" * 100_000, publisher=None)  # type: ignore[arg-type]  # refused before any publish
+        ingest(b"[" * 100_000, publisher=None, producer=None)  # type: ignore[arg-type]  # refused before any publish
 
 
 def test_a_deep_websocket_frame_is_refused_before_parsing():

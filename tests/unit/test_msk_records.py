@@ -39,11 +39,25 @@ def test_every_topic_partition_of_the_batch_is_read():
     ]
 
 
-def test_decoded_events_carry_their_stream_position_and_arrival_time():
+def test_decoded_events_carry_their_provider_stream_position_and_arrival_time():
     second = EVENT | {"event_id": "e2", "event_type": "corner"}
-    (stream_record,) = stream_records(msk_event(kafka_record(value(EVENT, second), 42, partition=1)))
-    position = {"received_at": RECEIVED_AT, "partition": 1, "offset": 42}
-    assert decode(stream_record) == [EVENT | {"version": 1} | position, second | {"version": 1} | position]
+    written = encode([parse_event(EVENT), parse_event(second)], RECEIVED_AT, "acme")
+    (stream_record,) = stream_records(msk_event(kafka_record(written[0][1], 42, partition=1)))
+    stamps = {"provider": "acme", "received_at": RECEIVED_AT, "partition": 1, "offset": 42}
+    assert decode(stream_record) == [EVENT | {"version": 1} | stamps, second | {"version": 1} | stamps]
+
+
+def test_a_record_that_names_no_provider_was_sent_by_the_default_producer():
+    (stream_record,) = stream_records(msk_event(kafka_record(value(EVENT), 7)))
+    assert decode(stream_record)[0]["provider"] == "default"
+
+
+@pytest.mark.parametrize("provider", ["", "two words", 7, None, "x" * 65])
+def test_a_record_with_an_invalid_provider_is_refused(provider):
+    record = json.dumps({"received_at": RECEIVED_AT, "provider": provider, "events": [EVENT]}).encode()
+    (stream_record,) = stream_records(msk_event(kafka_record(record, 7)))
+    with pytest.raises(InvalidRecord):
+        decode(stream_record)
 
 
 def test_the_api_writes_a_requests_events_of_one_match_into_shared_records():

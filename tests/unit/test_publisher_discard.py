@@ -49,7 +49,7 @@ def test_a_discarded_producer_that_fails_to_close_logs_one_line_and_no_traceback
     publisher = publishing.KafkaPublisher(make, "events", "dead-letters", ack_timeout_seconds=0.5)
     for _ in range(2):
         with pytest.raises(StreamUnavailable):
-            publisher.publish([parse_event(EVENT)], "2026-01-01T00:00:00.000Z")
+            publisher.publish([parse_event(EVENT)], "2026-01-01T00:00:00.000Z", "default")
     assert len(producers) == 2  # each failure discarded its producer; the next call made a fresh one
 
     closing = [m for m, _ in warnings if m != "kafka did not acknowledge"]

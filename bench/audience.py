@@ -1,0 +1,198 @@
+"""``make audience``: a big match's audience on loopback, bounded.
+
+While a match is played (its events posted one request each, goals among them), ``VIEWERS`` pollers
+read it through the local CDN (nginx, with the stack's CloudFront cache rules), as the match centre polls
+while its socket is down: every 2 s the change feed after their cursor and the statistics, with
+If-None-Match, and the directory every 10 s. ``SUBSCRIBERS`` WebSocket followers of the same match take
+every push. It all runs against the ``make run`` stack in a subprocess, whose fan-out takes the path a
+big match takes on AWS (``FANOUT_INLINE_FOLLOWERS=0``: every shard of followers through the sender).
+
+Writes bench/results/audience-<UTC timestamp>.json and prints it:
+
+- ``viewers``, ``subscribers``;
+- ``origin_requests_per_s`` and ``cdn_hit_ratio``, from the CDN's own access log;
+- ``push_p50_s``, ``push_p99_s``: each change's 202 to its arrival, over every follower;
+- ``last_subscriber_s``: the slowest goal's 202 to its arrival at the last follower.
+"""
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bench.push import Subscribers
+from bench.workload import TOKEN, throwaway_stack
+from devstack.cdn import INSTALL, nginx_binary
+from matchtools.client import ApiClient
+from matchtools.generate import generate_match
+
+RESULTS = Path(__file__).resolve().parent / "results"
+POLL_S, DIRECTORY_S = 2.0, 10.0  # the match centre's (chalicelib/match_centre/app.js)
+DRAIN_S = 15.0
+TARGETS = {"cdn_hit_ratio": 0.9, "last_subscriber_s": 2.0}
+
+
+async def _viewer(session: aiohttp.ClientSession, base: str, match_id: str, stop: asyncio.Event, n: int) -> None:
+    """One match centre polling: the change feed after its cursor, the statistics, now and then the list."""
+    await asyncio.sleep(POLL_S * (n % 100) / 100)  # viewers spread over a poll interval
+    etags: dict[str, str] = {}
+    after, listed = "", 0.0
+
+    async def get(path: str) -> Any:
+        headers = {"If-None-Match": etags[path]} if path in etags else {}
+        async with session.get(base + path, headers=headers) as response:
+            if response.status == 304:
+                return None
+            if "ETag" in response.headers:
+                etags[path] = response.headers["ETag"]
+            return await response.json()
+
+    while not stop.is_set():
+        try:
+            page = await get(f"/matches/{match_id}/changes?limit=1000" + (f"&after={after}" if after else ""))
+            if page and page["changes"]:
+                after = page["next_cursor"] or page["changes"][-1]["cursor"]
+            await get(f"/matches/{match_id}/stats")
+            if time.monotonic() - listed >= DIRECTORY_S:
+                listed = time.monotonic()
+                await get("/matches?limit=100")
+        except (TimeoutError, aiohttp.ClientError):
+            pass  # counted by the CDN's log like any other request; the page retries on its next poll
+        await asyncio.sleep(POLL_S)
+
+
+def _poll(base: str, match_id: str, count: int, stop: Any) -> None:
+    """The viewers, in a process of their own: they must not take the followers' interpreter from them,
+    or every arrival would be timed late."""
+
+    async def run() -> None:
+        done = asyncio.Event()
+        connector = aiohttp.TCPConnector(limit=256)
+        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
+            tasks = [asyncio.create_task(_viewer(session, base, match_id, done, n)) for n in range(count)]
+            while not stop.is_set():
+                await asyncio.sleep(0.2)
+            done.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+
+
+def _viewers(base: str, match_id: str, count: int, stop: Any) -> multiprocessing.Process:
+    process = multiprocessing.get_context("spawn").Process(target=_poll, args=(base, match_id, count, stop))
+    process.start()
+    return process
+
+
+def _play(api: ApiClient, match_id: str, rate: float, seconds: float) -> dict[str, tuple[float, str]]:
+    """Post the match's events one request each at ``rate``: event_id -> (its 202, its type)."""
+    events = generate_match(match_id, events=int(rate * seconds) + 10, seed=3)
+    kick_off = datetime.now(UTC)
+    acked: dict[str, tuple[float, str]] = {}
+    started = time.perf_counter()
+    for n, event in enumerate(events[: int(rate * seconds)]):
+        if n % int(rate * 10) == int(rate * 5):  # a goal every 10 s, besides the generated match's own
+            scorer = {"team_id": event.get("team_id") or "home", "player_id": event.get("player_id") or "home_p9"}
+            event = event | {"event_type": "goal", "outcome": None, "related_player_id": None} | scorer
+            event = {k: v for k, v in event.items() if v is not None}
+        event = event | {"timestamp": (kick_off + timedelta(seconds=n / rate)).isoformat().replace("+00:00", "Z")}
+        (event_id,) = api.post_events([event])
+        acked[event_id] = (time.time(), event["event_type"])
+        time.sleep(max(0.0, started + (n + 1) / rate - time.perf_counter()))
+    return acked
+
+
+def _cdn_log(path: Path, since_line: int) -> tuple[int, int]:
+    """(hits, requests) the CDN logged after ``since_line``."""
+    lines = path.read_text().splitlines()[since_line:] if path.exists() else []
+    return sum(1 for line in lines if line.split()[3] == "HIT"), len(lines)
+
+
+def audience(viewers: int, subscribers: int, rate: float, seconds: float, say: Any = print) -> dict[str, Any]:
+    if nginx_binary() is None:
+        raise SystemExit(f"make audience reads through the local CDN: install nginx first ({INSTALL})")
+    os.environ["FANOUT_INLINE_FOLLOWERS"] = "0"  # RunProcess passes the environment on to make run
+    with throwaway_stack("audience") as stack:
+        log = stack.data_dir.parent / "cdn" / "access.log"
+        match_id = f"audience-{uuid.uuid4().hex[:8]}"
+        api = ApiClient(stack.url, TOKEN)
+        api.post_events([{"match_id": match_id, "event_type": "kick_off", "timestamp": datetime.now(UTC).isoformat()}])
+        say(f"{subscribers} followers connecting")
+        followers = Subscribers(stack.ws_url, [match_id], subscribers)
+        followers.start()
+        say(f"{viewers} viewers polling through {stack.cdn_url}")
+        stop = multiprocessing.get_context("spawn").Event()
+        polling = _viewers(stack.cdn_url, match_id, viewers, stop)
+        time.sleep(POLL_S * 2)  # every viewer has caught up once
+        since = len(log.read_text().splitlines()) if log.exists() else 0
+        measured_from = time.monotonic()
+        say(f"playing {seconds:g} s at {rate:g} events/s")
+        acked = _play(api, match_id, rate, seconds)
+        deadline = time.monotonic() + DRAIN_S
+        due = len(acked) * subscribers
+        while time.monotonic() < deadline and sum(len(followers.arrivals.get(e, [])) for e in acked) < due:
+            time.sleep(0.2)
+        hits, requests = _cdn_log(log, since)
+        elapsed = time.monotonic() - measured_from
+        stop.set()
+        polling.join(timeout=60)
+        followers.stop()
+    delays = sorted(t - acked[e][0] for e in acked for t in followers.arrivals.get(e, []))
+    goals = [e for e, (_, kind) in acked.items() if kind == "goal"]
+    complete = [e for e in goals if len(followers.arrivals.get(e, [])) == subscribers]
+    last = max((max(followers.arrivals[e]) - acked[e][0] for e in complete), default=None)
+    return {
+        "viewers": viewers,
+        "subscribers": subscribers,
+        "origin_requests_per_s": round((requests - hits) / elapsed, 1),
+        "cdn_hit_ratio": round(hits / requests, 4) if requests else None,
+        "push_p50_s": round(statistics.median(delays), 3) if delays else None,
+        "push_p99_s": round(delays[int(0.99 * (len(delays) - 1))], 3) if delays else None,
+        "last_subscriber_s": round(last, 3) if last is not None else None,
+        "viewer_requests_per_s": round(requests / elapsed, 1),
+        "events_posted": len(acked),
+        "goals": len(goals),
+        "goals_missing_a_follower": len(goals) - len(complete),
+        "deliveries": {"due": due, "made": len(delays)},
+        "fanout": "sharded: every shard through the sender (FANOUT_INLINE_FOLLOWERS=0)",
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.audience", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--viewers", type=int, default=int(os.environ.get("VIEWERS", 2000)))
+    parser.add_argument("--subscribers", type=int, default=int(os.environ.get("SUBSCRIBERS", 500)))
+    parser.add_argument("--rate", type=float, default=0.6, help="events/s: a real match averages 0.6 (default)")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    result = audience(args.viewers, args.subscribers, args.rate, args.seconds, say=lambda t: print(t, file=sys.stderr))
+    result["targets"] = {
+        name: {"target": target, "met": _met(name, result[name], target)} for name, target in TARGETS.items()
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    out = args.results / f"audience-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"wrote {out}", file=sys.stderr)
+
+
+def _met(name: str, value: Any, target: float) -> bool:
+    if value is None:
+        return False
+    return bool(value >= target) if name == "cdn_hit_ratio" else bool(value <= target)
+
+
+if __name__ == "__main__":
+    main()
