@@ -2,7 +2,7 @@
 
 The modules that decide raise these; ``chalicelib.http`` alone maps them to
 status codes, and the WebSocket API answers them as error messages. ``code`` is
-the machine-readable name every client sees (DESIGN.md's error codes).
+the machine-readable name every client sees (openapi.yaml lists them).
 """
 
 from typing import Any
