@@ -32,7 +32,7 @@ import aiohttp
 
 from bench.push import Subscribers
 from bench.workload import TOKEN, throwaway_stack
-from devstack.cdn import INSTALL, nginx_binary
+from devstack.cdn import INSTALL, cache_counts, nginx_binary
 from matchtools.client import ApiClient
 from matchtools.generate import generate_match
 
@@ -112,12 +112,6 @@ def _play(api: ApiClient, match_id: str, rate: float, seconds: float) -> dict[st
     return acked
 
 
-def _cdn_log(path: Path, since_line: int) -> tuple[int, int]:
-    """(hits, requests) the CDN logged after ``since_line``."""
-    lines = path.read_text().splitlines()[since_line:] if path.exists() else []
-    return sum(1 for line in lines if line.split()[3] == "HIT"), len(lines)
-
-
 def audience(viewers: int, subscribers: int, rate: float, seconds: float, say: Any = print) -> dict[str, Any]:
     if nginx_binary() is None:
         raise SystemExit(f"make audience reads through the local CDN: install nginx first ({INSTALL})")
@@ -142,7 +136,7 @@ def audience(viewers: int, subscribers: int, rate: float, seconds: float, say: A
         due = len(acked) * subscribers
         while time.monotonic() < deadline and sum(len(followers.arrivals.get(e, [])) for e in acked) < due:
             time.sleep(0.2)
-        hits, requests = _cdn_log(log, since)
+        hits, requests = cache_counts(log, since)
         elapsed = time.monotonic() - measured_from
         stop.set()
         polling.join(timeout=60)

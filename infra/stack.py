@@ -770,42 +770,27 @@ class FootballStack(Stack):
         ingest_name = self.chalice.get_function("IngestHandler").function_name
         minute = Duration.minutes(1)
 
-        def lambda_metric(name: str, function_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+        def per_minute(
+            namespace: str, name: str, dimensions: dict[str, str], statistic: str = "Sum"
+        ) -> cloudwatch.Metric:
             return cloudwatch.Metric(
-                namespace="AWS/Lambda",
-                metric_name=name,
-                statistic=statistic,
-                dimensions_map={"FunctionName": function_name},
-                period=minute,
+                namespace=namespace, metric_name=name, statistic=statistic, dimensions_map=dimensions, period=minute
             )
 
+        def lambda_metric(name: str, function_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+            return per_minute("AWS/Lambda", name, {"FunctionName": function_name}, statistic)
+
         def api_metric(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/ApiGateway",
-                metric_name=name,
-                statistic="Sum",
-                period=minute,
-                dimensions_map={"ApiName": APP_NAME, "Stage": API_STAGE, "Method": "POST", "Resource": "/events"},
-            )
+            ingest = {"ApiName": APP_NAME, "Stage": API_STAGE, "Method": "POST", "Resource": "/events"}
+            return per_minute("AWS/ApiGateway", name, ingest)
 
         def app_metric(name: str) -> cloudwatch.Metric:
             """One of the app's own metrics (chalicelib.observability's namespace)."""
-            return cloudwatch.Metric(
-                namespace=NAMESPACE,
-                metric_name=name,
-                statistic="Sum",
-                dimensions_map={"service": SERVICE},
-                period=minute,
-            )
+            return per_minute(NAMESPACE, name, {"service": SERVICE})
 
         def websocket_metric(name: str) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace="AWS/ApiGateway",
-                metric_name=name,
-                statistic="Sum",
-                period=minute,
-                dimensions_map={"ApiId": self.chalice.get_resource("WebsocketAPI").ref, "Stage": API_STAGE},
-            )
+            websocket = {"ApiId": self.chalice.get_resource("WebsocketAPI").ref, "Stage": API_STAGE}
+            return per_minute("AWS/ApiGateway", name, websocket)
 
         # OffsetLag comes from the event source only once it polls: a mapping that never connects (IAM,
         # network) emits nothing, and a missing metric cannot breach. This one does: POST /events takes
