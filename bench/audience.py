@@ -74,6 +74,7 @@ async def _viewer(session: aiohttp.ClientSession, base: str, match_id: str, stop
 def _poll(base: str, match_id: str, count: int, stop: Any) -> None:
     """The viewers, in a process of their own: they must not take the followers' interpreter from them,
     or every arrival would be timed late."""
+    os.nice(19)  # the load generator yields the cores to the system it measures
 
     async def run() -> None:
         done = asyncio.Event()

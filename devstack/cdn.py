@@ -8,8 +8,9 @@ behaviours come from (``infra.stack``), so the two cannot disagree:
 - the cache key is the path and the behaviour's query parameters, and only those go on to the API, as
   CloudFront forwards only what is in its key;
 - the API's own ``Cache-Control`` says how long (a full change-feed page: a year);
-- concurrent misses for one key wait for one origin request (``proxy_cache_lock``), as CloudFront
-  collapses them;
+- concurrent requests for a key that is missing or expired make one origin request, as CloudFront
+  collapses them: a miss waits for it (``proxy_cache_lock``), an expired copy is answered from the cache
+  while it is refreshed (``proxy_cache_use_stale updating``);
 - ``If-None-Match`` is answered from the cache, and ``X-Cache`` says HIT, MISS or EXPIRED.
 """
 
@@ -87,6 +88,7 @@ http {{
     proxy_cache_methods GET HEAD;
     proxy_cache_lock on;
     proxy_cache_lock_timeout 10s;
+    proxy_cache_use_stale updating;
     proxy_cache_revalidate on;
     add_header X-Cache $upstream_cache_status always;
 {chr(10).join(locations)}

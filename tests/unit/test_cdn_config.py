@@ -17,7 +17,9 @@ def test_each_behaviour_is_a_location_in_cloudfronts_order_keyed_by_its_own_para
     assert found == [*expected, ("", "/", "")]
     for name in {q for rule in caching.BEHAVIOURS for q in rule.query}:
         assert f'map $arg_{name} $cdn_{name} {{ "" ""; default "{name}=$arg_{name}&"; }}' in text
-    assert "proxy_cache_lock on;" in text and "listen 127.0.0.1:8002;" in text and "server 127.0.0.1:8000;" in text
+    for directive in ("proxy_cache_lock on;", "proxy_cache_use_stale updating;", "listen 127.0.0.1:8002;"):
+        assert directive in text
+    assert "server 127.0.0.1:8000;" in text
 
 
 def test_a_cloudfront_path_pattern_becomes_an_anchored_regex():
