@@ -146,7 +146,8 @@ def match_events_of_type(match_id: str, event_type: str) -> Response:
 
 @app.route("/matches/{match_id}/stats", methods=["GET"])
 def match_stats(match_id: str) -> Response:
-    totals = stats.render(services.repository.totals(queries.match_path(match_id)))
+    period = queries.stats_query(_request().query_params)
+    totals = stats.render(services.repository.totals(queries.match_path(match_id), period))
     return conditional_json(stats.within(totals, MAX_BODY_BYTES), _request().headers.get("if-none-match"))
 
 

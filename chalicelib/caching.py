@@ -21,6 +21,7 @@ IMMUTABLE = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
 DIRECTORY_PARAMS = ("status", "date", "limit", "cursor")
 CHANGE_PARAMS = ("after", "limit")
 PAGE_PARAMS = ("limit", "cursor", "order", "from", "to")
+STATS_PARAMS = ("period",)
 
 
 @attrs.frozen
@@ -33,7 +34,7 @@ class Behaviour:
 BEHAVIOURS = (
     Behaviour("/matches", DIRECTORY_MAX_AGE, DIRECTORY_PARAMS),
     Behaviour("/matches/*/changes", LIVE_MAX_AGE, CHANGE_PARAMS),
-    Behaviour("/matches/*/stats", LIVE_MAX_AGE),
+    Behaviour("/matches/*/stats", LIVE_MAX_AGE, STATS_PARAMS),
     Behaviour("/matches/*", LIVE_MAX_AGE, PAGE_PARAMS),
     Behaviour("/config", 0),
     Behaviour("/health", 0),

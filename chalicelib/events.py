@@ -17,6 +17,22 @@ import attrs
 from chalicelib.errors import InvalidEvents
 
 MATCH_LEVEL_TYPES = frozenset({"kick_off", "half_time", "full_time"})
+TEAM_LEVEL_TYPES = frozenset({"lineup", "formation_change"})  # a team_id, no player_id
+SHOT_TYPES = frozenset({"shot", "goal"})
+# Which event types each optional field belongs to (a field on another type is a 400).
+FIELD_TYPES = {
+    "xg": SHOT_TYPES,
+    "body_part": SHOT_TYPES,
+    "end_x": SHOT_TYPES | {"pass"},
+    "end_y": SHOT_TYPES | {"pass"},
+    "formation": TEAM_LEVEL_TYPES,
+    "players": frozenset({"lineup"}),
+}
+REQUIRED_FOR = {"formation_change": ("formation",), "lineup": ("players",)}
+BODY_PARTS = frozenset({"right_foot", "left_foot", "head", "other"})
+FORMATION = re.compile(r"[1-9](-[1-9]){1,4}")
+MAX_LINEUP = 30
+XG_DECIMALS = 6  # a millionth of a goal: past what any model claims, and every sum stays exact
 EVENT_TYPES = (
     frozenset(
         {
@@ -40,6 +56,7 @@ EVENT_TYPES = (
         }
     )
     | MATCH_LEVEL_TYPES
+    | TEAM_LEVEL_TYPES
 )
 OUTCOMES = {
     "pass": frozenset({"complete", "incomplete"}),
@@ -89,6 +106,53 @@ def _number(low: float, high: float, *, integer: bool) -> Validator:
 def _coordinate(value: Any) -> Any:
     """Round x/y so every stored number is one DynamoDB can hold (no 5e-324 underflow)."""
     return round(value, COORDINATE_DECIMALS) if isinstance(value, float) else value
+
+
+def _xg(value: Any) -> Any:
+    return round(value, XG_DECIMALS) if isinstance(value, float) else value
+
+
+_PLAYER_ORDER = ("player_id", "position", "shirt_number", "starter")
+_PLAYER_FIELDS = frozenset(_PLAYER_ORDER)
+
+
+def _lineup_players(value: Any) -> tuple[dict[str, Any], ...] | None:
+    """A lineup's ``players``: 1-30 objects, kept once per player_id; the first problem names its item."""
+    if value is None or isinstance(value, tuple):  # unset, or already checked
+        return value
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_LINEUP:
+        raise ValueError(f"must be a list of 1-{MAX_LINEUP} players")
+    players, seen = [], set()
+    for n, player in enumerate(value):
+        if not isinstance(player, dict):
+            raise ValueError(f"[{n}] must be an object")
+        unknown = sorted(set(player) - _PLAYER_FIELDS)
+        if unknown:
+            raise ValueError(f"[{n}].{_shown(unknown[0])} is not a known field")
+        checks: tuple[tuple[str, Validator, bool], ...] = (
+            ("player_id", _text(64), True),
+            ("position", _text(32), False),
+            ("shirt_number", _number(0, 99, integer=True), False),
+            ("starter", _boolean, True),
+        )
+        for name, check, required in checks:
+            if player.get(name) is None:
+                if required or name in player:
+                    raise ValueError(f"[{n}].{name} is required" if required else f"[{n}].{name} must not be null")
+                continue
+            try:
+                check(None, None, player[name])  # type: ignore[arg-type]
+            except ValueError as problem:
+                raise ValueError(f"[{n}].{name} {problem}") from None
+        if player["player_id"] not in seen:  # a player listed again is the same player: the first entry stands
+            seen.add(player["player_id"])
+            players.append({name: player[name] for name in _PLAYER_ORDER if name in player})
+    return tuple(players)
+
+
+def _boolean(_: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
 
 
 def _one_of(choices: frozenset[str]) -> Validator:
@@ -144,11 +208,24 @@ class Event:
         default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False))
     )
     related_player_id: str | None = attrs.field(default=None, validator=_optional(_text(64)))
+    xg: float | None = attrs.field(default=None, converter=_xg, validator=_optional(_number(0, 1, integer=False)))
+    body_part: str | None = attrs.field(default=None, validator=_optional(_one_of(BODY_PARTS)))
+    end_x: float | None = attrs.field(
+        default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False))
+    )
+    end_y: float | None = attrs.field(
+        default=None, converter=_coordinate, validator=_optional(_number(0, 100, integer=False))
+    )
+    formation: str | None = attrs.field(default=None, validator=_optional(_text(16, FORMATION)))
+    players: tuple[dict[str, Any], ...] | None = attrs.field(default=None, converter=_lineup_players)
     version: int = attrs.field(default=1, validator=_number(1, MAX_VERSION, integer=True))
 
     def to_dict(self) -> dict[str, Any]:
         """The stored and published form: only the fields that are set (flat, so no asdict recursion)."""
-        return {name: value for name in _FIELD_NAMES if (value := getattr(self, name)) is not None}
+        fields = {name: value for name in _FIELD_NAMES if (value := getattr(self, name)) is not None}
+        if self.players is not None:
+            fields["players"] = list(self.players)
+        return fields
 
 
 @attrs.frozen(kw_only=True)
@@ -179,7 +256,14 @@ def _cross_field_errors(raw: Mapping[str, Any], values: Mapping[str, Any]) -> li
         return []
     errors = []
     if event_type not in MATCH_LEVEL_TYPES:
-        errors += [(f, f"is required for {event_type}") for f in ("team_id", "player_id") if f not in raw]
+        needed = ("team_id",) if event_type in TEAM_LEVEL_TYPES else ("team_id", "player_id")
+        errors += [(f, f"is required for {event_type}") for f in needed if f not in raw]
+    errors += [(f, f"is required for {event_type}") for f in REQUIRED_FOR.get(event_type, ()) if f not in raw]
+    errors += [
+        (f, f"is not used for {event_type} (only {', '.join(sorted(types))})")
+        for f, types in FIELD_TYPES.items()
+        if f in values and event_type not in types
+    ]
     if "outcome" in values:
         allowed = OUTCOMES.get(event_type)
         if allowed is None:

@@ -47,6 +47,19 @@ def change_query(params: Mapping[str, str] | None) -> tuple[str | None, int]:
     return params.get("after") or None, _limit(params, MAX_LIMIT, MAX_LIMIT)
 
 
+_PERIOD = re.compile(r"[1-5]")
+
+
+def stats_query(params: Mapping[str, str] | None) -> int | None:
+    """GET /matches/{match_id}/stats: the period (1-5), or None for the whole match."""
+    params = params or {}
+    _check_known(params, set(caching.STATS_PARAMS))
+    period = params.get("period")
+    if period is not None and not _PERIOD.fullmatch(period):
+        raise InvalidQuery("period must be an integer from 1 to 5")
+    return int(period) if period is not None else None
+
+
 def directory_query(params: Mapping[str, str] | None) -> DirectoryQuery:
     """GET /matches: status, day, limit and cursor, checked."""
     params = params or {}

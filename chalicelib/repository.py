@@ -19,12 +19,13 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from botocore.exceptions import ClientError
 
-from chalicelib import cursors, jsontext, layout, records, stats
+from chalicelib import cursors, football, jsontext, layout, records, stats
 from chalicelib.config import DEFAULT_CACHE_ENTRIES
 from chalicelib.errors import BadCursor
 from chalicelib.events import FIELDS, MATCH_LEVEL_TYPES
@@ -119,12 +120,14 @@ class _Plan:
     changes: list[dict[str, Any]] = attrs.field(factory=list)
     change_bytes: int = 0  # of ``changes`` as the feed item stores them
     deltas: dict[stats.Owner, Counter[str]] = attrs.field(factory=lambda: defaultdict(Counter))
+    roster: dict[str, Mapping[str, Any] | None] = attrs.field(factory=dict)  # event_id -> its live roster body
 
     def actions(self) -> int:
-        """Event puts, an ADD per team or player item that moves, the ``s#match`` update and, with
-        changes, the feed item."""
-        moved = sum(1 for owner, c in self.deltas.items() if owner != stats.MATCH and (+c or -c))
-        return len(self.writes) + moved + (1 if self.writes else 0) + (1 if self.changes else 0)
+        """Event puts, an ADD per team or player item that moves, the ``s#match`` update, a put or delete
+        per roster event and, with changes, the feed item."""
+        moved = sum(1 for owner, c in self.deltas.items() if owner != stats.MATCH and any(c.values()))
+        extra = (1 if self.writes else 0) + (1 if self.changes else 0)
+        return len(self.writes) + moved + len(self.roster) + extra
 
 
 EDGE_NAMES = ("first", "latest", "phase", "kick_off")
@@ -282,6 +285,10 @@ class EventRepository:
             change = _change(old_live, new.live)
             previous = plan.writes.get(event_id)
             plan.writes[event_id] = new
+            in_roster = _in_roster(old_live) or _in_roster(new.live)
+            roster_before = plan.roster.get(event_id, _ABSENT)
+            if in_roster:
+                plan.roster[event_id] = new.live if _in_roster(new.live) else None
             for owner, counters in difference.items():
                 plan.deltas[owner].update(counters)
             entry_bytes = len(jsontext.dumps({"change": change, "event": new.body}).encode()) + 1 if change else 0
@@ -296,6 +303,10 @@ class EventRepository:
                     plan.writes[event_id] = previous
                 for owner, counters in difference.items():
                     plan.deltas[owner].subtract(counters)
+                if roster_before is _ABSENT:
+                    plan.roster.pop(event_id, None)
+                else:
+                    plan.roster[event_id] = roster_before  # type: ignore[assignment]
                 if change:
                     plan.changes.pop()
                     plan.change_bytes -= entry_bytes
@@ -334,7 +345,7 @@ class EventRepository:
             update = self._match_update(
                 match_id, heads[match_id], expected_seq=head.seq, add=_add(plan.deltas.get(stats.MATCH, Counter()))
             )
-            others = self._stats_updates(match_id, plan.deltas)
+            others = self._stats_updates(match_id, plan.deltas) + self._roster_writes(match_id, plan.roster)
             actions += [{"Update": update}, *others]
             owners += [(match_id, None)] * (1 + len(others))
             if plan.changes:
@@ -391,6 +402,20 @@ class EventRepository:
             for (kind, owner_id), counters in deltas.items()
             if (kind, owner_id) != stats.MATCH and (add := _add(counters))
         ]
+
+    def _roster_writes(
+        self, match_id: str, roster: Mapping[str, Mapping[str, Any] | None]
+    ) -> list["TransactWriteItemTypeDef"]:
+        """The roster items (chalicelib.football) of the events that enter, change or leave it."""
+        writes: list[TransactWriteItemTypeDef] = []
+        for event_id, body in roster.items():
+            key = {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.roster_key(event_id)}}
+            if body is None:
+                writes.append({"Delete": {"TableName": self.table, "Key": key}})
+            else:
+                item = key | {layout.EVENT_BODY: {"S": jsontext.dumps(body)}}
+                writes.append({"Put": {"TableName": self.table, "Item": item}})
+        return writes
 
     def _read(self, match_id: str, event_ids: Sequence[str]) -> dict[str, Stored | None]:
         """The stored versions of these events (None: never stored), strongly consistent."""
@@ -540,11 +565,20 @@ class EventRepository:
                 return items
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def totals(self, match_id: str) -> stats.MatchTotals:
-        """The match's totals: one Query on its statistics items. Status and last_event_at come from the
-        edge events ``s#match`` keeps, or, while those are behind the feed (a change moved an edge and
-        the consumer has not re-read it yet), from the indexes, so they are exact as the totals."""
+    def totals(self, match_id: str, period: int | None = None) -> stats.MatchTotals:
+        """The match's totals: one Query on its statistics and roster items (and with ``period``, one on
+        that period's counters). Status and last_event_at come from the edge events ``s#match`` keeps,
+        or, while those are behind the feed (a change moved an edge and the consumer has not re-read it
+        yet), from the indexes, so they are exact as the totals."""
         items = self._stats_items(match_id)
+        roster = [
+            json.loads(i[layout.EVENT_BODY]["S"])
+            for i in items
+            if i[layout.SORT_KEY]["S"].startswith(layout.ROSTER_PREFIX)
+        ]
+        counters = [i for i in items if not i[layout.SORT_KEY]["S"].startswith(layout.ROSTER_PREFIX)]
+        if period is not None:
+            counters += self._stats_items(match_id, layout.period_stats_prefix(period))
         match = next((item for item in items if item[layout.SORT_KEY]["S"] == layout.MATCH_STATS), {})
         sequence = [match.get(name, {"N": "0"})["N"] for name in (layout.SUMMARY_SEQ, layout.FEED_SEQ)]
         if sequence[0] == sequence[1]:
@@ -552,7 +586,7 @@ class EventRepository:
             latest, phase = edges.get("latest"), edges.get("phase")
         else:
             latest, phase = self._edge(match_id, layout.TIME_INDEX), self._edge(match_id, layout.PHASE_INDEX)
-        return stats.MatchTotals(match_id, _totals(items), latest=latest, phase=phase)
+        return stats.MatchTotals(match_id, _totals(counters), latest=latest, phase=phase, roster=roster, period=period)
 
     def page(self, query: EventQuery) -> Page:
         """One page of a match's live events (optionally one type) in timeline order."""
@@ -639,14 +673,25 @@ class EventRepository:
         return layout.change_cursor(seq, len(json.loads(items[0][layout.CHANGES]["S"])) - 1)
 
 
-def _totals(items: Iterable[Mapping[str, Any]]) -> dict[stats.Owner, dict[str, int]]:
-    """Statistics items' counters by owner."""
+def _totals(items: Iterable[Mapping[str, Any]]) -> dict[stats.Owner, dict[str, stats.Number]]:
+    """Statistics items' counters by owner (sums such as xG as exact decimals)."""
     return {
         layout.stats_owner(item[layout.SORT_KEY]["S"]): {
-            name: int(attr["N"]) for name, attr in item.items() if "N" in attr
+            name: _number(attr["N"]) for name, attr in item.items() if "N" in attr
         }
         for item in items
     }
+
+
+def _number(text: str) -> stats.Number:
+    return int(text) if text.lstrip("-").isdigit() else Decimal(text)
+
+
+_ABSENT = object()
+
+
+def _in_roster(event: Mapping[str, Any] | None) -> bool:
+    return event is not None and event["event_type"] in football.ROSTER_TYPES
 
 
 PAGE_BYTES = 900_000  # of a page's events or changes: the answer stays under 1 MB with its envelope

@@ -9,13 +9,13 @@ transaction that swaps the version.
 """
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import attrs
 
-from chalicelib import jsontext
+from chalicelib import football, jsontext
 
 TEAM_COUNTERS = (
     "goals",
@@ -32,6 +32,8 @@ TEAM_COUNTERS = (
     "substitutions",
 )
 PLAYER_COUNTERS = ("goals", "shots", "passes", "fouls", "yellow_cards", "red_cards")
+XG = "xg"  # a sum, not a count: kept as an exact decimal (DynamoDB numbers are decimal)
+PERIODS = range(1, 6)
 
 # event_type -> (team counters, player counters) it always adds one to
 _ALWAYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -49,27 +51,41 @@ _ALWAYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-# Which totals an increment belongs to: the match's, a team's or a player's.
+# Which totals an increment belongs to: the match's, a team's or a player's, over the match or, with
+# ``@<period>`` after the kind, over one period.
 MATCH = ("match", "")
-Owner = tuple[str, str]  # (kind, id): ("match", ""), ("team", team_id) or ("player", player_id)
+Owner = tuple[str, str]  # (kind, id): ("match", ""), ("team", team_id), ("player", player_id), ("team@2", ...)
+Number = int | Decimal
+
+
+def in_period(kind: str, period: int | None) -> str:
+    """The owner kind of a kind's totals within ``period`` (None: the whole match)."""
+    return kind if period is None else f"{kind}@{period}"
 
 
 def increments(events: Iterable[Mapping[str, Any]]) -> dict[Owner, Counter[str]]:
     """Counter deltas per owner for a group of new events. Every team and player an event names gets an
-    ``events`` count, so it appears in the totals even with all its counters at zero."""
+    ``events`` count, so it appears in the totals even with all its counters at zero. An event with a
+    ``period`` counts in that period's totals too."""
     deltas: dict[Owner, Counter[str]] = defaultdict(Counter)
     for event in events:
-        deltas[MATCH]["event_count"] += 1
         event_type, team, player = event["event_type"], event.get("team_id"), event.get("player_id")
         team_counters, player_counters = _ALWAYS.get(event_type, ((), ()))
         if event_type == "shot" and event.get("outcome") == "saved":
             team_counters += ("shots_on_target",)
         if event_type == "pass" and event.get("outcome") != "incomplete":
             team_counters += ("passes_completed",)
-        if team:
-            deltas["team", team].update(("events", *team_counters))
-        if player and event_type != "own_goal":
-            deltas["player", player].update(("events", *player_counters))
+        xg = Decimal(str(event["xg"])) if event.get("xg") is not None else None
+        for period in {None, event.get("period")}:
+            deltas[in_period("match", period), ""]["event_count"] += 1
+            if team:
+                deltas[in_period("team", period), team].update(("events", *team_counters))
+                if xg is not None:
+                    deltas[in_period("team", period), team][XG] += xg  # type: ignore[assignment]
+            if player and event_type != "own_goal":
+                deltas[in_period("player", period), player].update(("events", *player_counters))
+                if xg is not None:
+                    deltas[in_period("player", period), player][XG] += xg  # type: ignore[assignment]
     return dict(deltas)
 
 
@@ -121,46 +137,71 @@ def _percent(part: int, whole: int) -> float:
 
 @attrs.frozen
 class MatchTotals:
-    """What the repository stores for /stats: counters by owner, and the latest live event and match-level
+    """What the repository stores for /stats: counters by owner (the whole match's, or with ``period``
+    that period's), the roster events (chalicelib.football), and the latest live event and match-level
     event (none: an empty match)."""
 
     match_id: str
-    totals: Mapping[Owner, Mapping[str, int]]
+    totals: Mapping[Owner, Mapping[str, Number]]
     latest: Mapping[str, Any] | None = None
     phase: Mapping[str, Any] | None = None
+    roster: Sequence[Mapping[str, Any]] = ()
+    period: int | None = None
+
+
+def _xg(total: Number) -> float:
+    return float(Decimal(total).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 
 
 def render(match: MatchTotals) -> dict[str, Any]:
     """The /stats response. A team or player whose events were all voided has ``events`` at 0 and is
-    left out."""
+    left out, unless a lineup lists it or it came on."""
     totals, latest, phase = match.totals, match.latest, match.phase
-    teams = {
-        team: {name: int(counters.get(name, 0)) for name in TEAM_COUNTERS}
+    team_kind, player_kind = in_period("team", match.period), in_period("player", match.period)
+    latest_at = latest["timestamp"] if latest else None
+    minutes = football.minutes_played(match.roster, latest_at, match.period)
+    shapes = football.formations(match.roster)
+    teams: dict[str, dict[str, Any]] = {
+        team: {name: int(counters.get(name, 0)) for name in TEAM_COUNTERS} | {XG: _xg(counters.get(XG, 0))}
         for (kind, team), counters in sorted(totals.items())
-        if kind == "team" and counters.get("events")
+        if kind == team_kind and counters.get("events")
+    }
+    counted = {
+        player: counters
+        for (kind, player), counters in totals.items()
+        if kind == player_kind and counters.get("events")
     }
     players = {
         player: {name: int(counters.get(name, 0)) for name in PLAYER_COUNTERS}
-        for (kind, player), counters in sorted(totals.items())
-        if kind == "player" and counters.get("events")
+        | {XG: _xg(counters.get(XG, 0)), "minutes_played": minutes.get(player)}
+        for player, counters in sorted((counted | {p: {} for p in minutes if p not in counted}).items())
     }
+    completed = sum(team["passes_completed"] for team in teams.values())
     return {
         "match_id": match.match_id,
         "status": STATUS_AFTER[phase["event_type"] if phase else None],
         "score": {team: team_totals["goals"] for team, team_totals in teams.items()},
         "teams": {
-            team: counters | {"pass_accuracy": _percent(counters["passes_completed"], counters["passes"])}
+            team: counters
+            | {
+                "pass_accuracy": _percent(counters["passes_completed"], counters["passes"]),
+                "possession": _percent(counters["passes_completed"], completed),
+                "formation": shapes.get(team),
+            }
             for team, counters in teams.items()
         },
         "players": players,
-        "event_count": int(totals.get(MATCH, {}).get("event_count", 0)),
-        "last_event_at": latest["timestamp"] if latest else None,
+        "lineups": football.lineup_view(match.roster, minutes),
+        "event_count": int(totals.get((in_period("match", match.period), ""), {}).get("event_count", 0)),
+        "last_event_at": latest_at,
+        **({"period": match.period} if match.period is not None else {}),
     }
 
 
 def within(rendered: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     """The rendered statistics, or, where their JSON would pass ``max_bytes`` (a match of thousands of
-    players), the same without ``players`` and with ``"players_truncated": true``."""
+    players), the same without ``players`` and ``lineups`` and with ``"players_truncated": true``."""
     if len(jsontext.dumps(rendered).encode()) <= max_bytes:
         return rendered
-    return {name: value for name, value in rendered.items() if name != "players"} | {"players_truncated": True}
+    kept = {name: value for name, value in rendered.items() if name not in ("players", "lineups")}
+    return kept | {"players_truncated": True}

@@ -88,12 +88,13 @@ export const folders = [
             { match_id: '{{matchId}}', event_id: 'pm-pass-2', event_type: 'pass', timestamp: '{{pass2At}}',
               team_id: 'away', player_id: 'a4', outcome: 'incomplete', period: 1, minute: 2, second: 0 },
             { match_id: '{{matchId}}', event_id: 'pm-shot-1', event_type: 'shot', timestamp: '{{shotAt}}',
-              team_id: 'home', player_id: 'h9', outcome: 'saved', period: 1, minute: 3, second: 0, x: 88, y: 45 },
+              team_id: 'home', player_id: 'h9', outcome: 'saved', period: 1, minute: 3, second: 0, x: 88, y: 45,
+              xg: 0.12, body_part: 'left_foot', end_x: 100, end_y: 47 },
             { match_id: '{{matchId}}', event_id: 'pm-save-1', event_type: 'save', timestamp: '{{saveAt}}',
               team_id: 'away', player_id: 'a1', period: 1, minute: 3, second: 2 },
             { match_id: '{{matchId}}', event_id: 'pm-goal-1', event_type: 'goal', timestamp: '{{goalAt}}',
               team_id: 'home', player_id: 'h9', related_player_id: 'h7', period: 1, minute: 4, second: 0,
-              x: 94.5, y: 48.25 },
+              x: 94.5, y: 48.25, xg: 0.456, body_part: 'head', end_x: 100, end_y: 51.5 },
             { match_id: '{{matchId}}', event_id: 'pm-foul-1', event_type: 'foul', timestamp: '{{foulAt}}',
               team_id: 'away', player_id: 'a4', period: 1, minute: 5, second: 0 },
             { match_id: '{{matchId}}', event_id: 'pm-card-1', event_type: 'yellow_card', timestamp: '{{cardAt}}',
@@ -291,10 +292,35 @@ export const folders = [
               fouls: 1, yellow_cards: 1, saves: 1 });
           });
           pm.test('player statistics', () => {
-            pm.expect(body.players.h9).to.include({ goals: 1, shots: 2 });
+            pm.expect(body.players.h9).to.include({ goals: 1, shots: 2, xg: 0.58 });
             pm.expect(body.players.a4).to.include({ passes: 1, fouls: 1, yellow_cards: 1 });
           });
+          pm.test('xG and possession', () => {
+            pm.expect(body.teams.home).to.include({ xg: 0.58, possession: 100 });
+            pm.expect(body.teams.away).to.include({ xg: 0, possession: 0 });
+          });
         },
+      },
+      {
+        name: 'GET /matches/{match_id}/stats?period=1',
+        op: 'GET /matches/{match_id}/stats',
+        path: matchPath,
+        query: { period: '1' },
+        status: 200,
+        checks: () => {
+          pm.test('the first period: all nine events carry period 1', () => {
+            pm.expect(body.period).to.equal(1);
+            pm.expect(body.event_count).to.equal(9);
+            pm.expect(body.teams.home).to.include({ goals: 1, passes: 2, xg: 0.58, possession: 100 });
+          });
+        },
+      },
+      {
+        name: 'GET /matches/{match_id}/stats?period=6 (400)',
+        op: 'GET /matches/{match_id}/stats',
+        path: matchPath,
+        query: { period: '6' },
+        status: 400,
       },
       {
         name: 'GET /matches',

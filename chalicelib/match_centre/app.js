@@ -3,11 +3,22 @@
 // after a reconnect), and by polling with If-None-Match while the socket is down. No build step, no library.
 "use strict";
 
-const LABELS = {goal: "⚽ Goal", own_goal: "⚽ Own goal", yellow_card: "🟨 Yellow card", red_card: "🟥 Red card",
-                substitution: "⇄ Substitution", kick_off: "Kick-off", half_time: "Half-time", full_time: "Full-time"};
+const LABELS = {goal: "Goal", own_goal: "Own goal", yellow_card: "Yellow card", red_card: "Red card",
+                substitution: "Substitution", kick_off: "Kick-off", half_time: "Half-time", full_time: "Full-time",
+                lineup: "Lineup", formation_change: "Formation"};
+// Timeline symbols drawn as SVG, so they show on any machine (an emoji needs a font that has it).
+const SYMBOLS = {
+  goal: '<circle cx="8" cy="8" r="6.5" fill="#fff" stroke="#17202a"/><path d="M8 4.5l3 2.2-1.1 3.6H6.1L5 6.7z" fill="#17202a"/>',
+  own_goal: '<circle cx="8" cy="8" r="6.5" fill="#fff" stroke="#c62828"/><path d="M8 4.5l3 2.2-1.1 3.6H6.1L5 6.7z" fill="#c62828"/>',
+  yellow_card: '<rect x="4" y="2" width="8" height="12" rx="1" fill="#f9d71c" stroke="#8a6d00"/>',
+  red_card: '<rect x="4" y="2" width="8" height="12" rx="1" fill="#d32f2f" stroke="#7f0000"/>',
+  substitution: '<path d="M2 5h9l-3-3M14 11H5l3 3" fill="none" stroke="#2e7d32" stroke-width="1.6"/>',
+};
+const PERIODS = [["", "Match"], ["1", "1st half"], ["2", "2nd half"], ["3", "Extra time 1"], ["4", "Extra time 2"],
+                 ["5", "Penalties"]];
 const STATUS = {pre_match: "pre-match", live: "live", half_time: "half-time", finished: "finished"};
-const TEAM_ROWS = [["goals", "Goals"], ["shots", "Shots"], ["shots_on_target", "On target"], ["passes", "Passes"],
-                   ["pass_accuracy", "Pass accuracy %"], ["fouls", "Fouls"], ["yellow_cards", "Yellow cards"],
+const TEAM_ROWS = [["goals", "Goals"], ["xg", "xG"], ["shots", "Shots"], ["shots_on_target", "On target"],
+                   ["possession", "Possession %"], ["passes", "Passes"], ["pass_accuracy", "Pass accuracy %"], ["fouls", "Fouls"], ["yellow_cards", "Yellow cards"],
                    ["red_cards", "Red cards"], ["corners", "Corners"]];
 const POLL_MS = 2000;
 const TIMELINE_EVENTS = 300;  // the timeline shows the latest this many
@@ -17,7 +28,7 @@ const MAX_CONNECTION_MS = 2 * 60 * 60 * 1000;  // ... and any connection after 2
 
 const state = {config: null, matchId: null, events: new Map(), stats: null, cursor: null, socket: null,
                socketUp: false, etags: new Map(), pollTimer: null, retry: 0, queue: Promise.resolve(),
-               directoryAt: 0};
+               directoryAt: 0, period: "", periodStats: null};
 const $ = (id) => document.getElementById(id);
 const api = (path) => new URL(path, new URL(".", location.href));  // the API serves the page: same base
 
@@ -69,7 +80,7 @@ async function loadMatches() {
 
 async function openMatch(matchId) {
   if (state.matchId && state.socketUp) send({action: "unsubscribe", match_id: state.matchId});
-  Object.assign(state, {matchId, events: new Map(), stats: null, cursor: null});
+  Object.assign(state, {matchId, events: new Map(), stats: null, cursor: null, periodStats: null});
   state.etags.clear();
   history.replaceState(null, "", `#${encodeURIComponent(matchId)}`);
   $("match").hidden = false;
@@ -105,6 +116,7 @@ async function loadMatch() {
   if (matchId !== state.matchId) return;
   Object.assign(state, {events, cursor, stats});
   render();
+  if (state.period) await loadPeriod();
 }
 
 async function fetchJson(path) {
@@ -138,23 +150,35 @@ async function catchUp() {
   const stats = await getJson(`matches/${encodeURIComponent(matchId)}/stats`);
   if (stats) { state.stats = stats; changed = true; }
   if (changed) render();
+  if (stats && state.period) await loadPeriod();
 }
 
 // -- rendering --------------------------------------------------------------------------------------------
+
+async function loadPeriod() {
+  // The per-half switch: that period's figures from /stats?period=N, after every change of the match's.
+  const matchId = state.matchId, period = state.period;
+  const stats = period ? await fetchJson(`matches/${encodeURIComponent(matchId)}/stats?period=${period}`) : null;
+  if (matchId === state.matchId && period === state.period) { state.periodStats = stats; render(); }
+}
 
 function render() {
   const stats = state.stats;
   if (!stats) return;
   const teams = Object.keys(stats.teams);
+  const shown = state.period ? state.periodStats : stats;
   $("scoreline").textContent = teams.length
     ? teams.map((t) => `${t} ${stats.score[t]}`).join(" – ") : `${state.matchId}: no events yet`;
   $("status").textContent = STATUS[stats.status];
   $("status").className = `badge ${stats.status}`;
   const latest = [...state.events.values()].sort(byTime).at(-1);
   $("minute").textContent = latest && latest.minute != null ? `${latest.minute}'` : "";
-  renderTeamStats(teams, stats);
-  renderPlayers(teams, stats);
-  renderPitch();
+  if (shown) {
+    renderTeamStats(teams, shown);
+    renderPlayers(teams, shown);
+    renderLineups(shown);
+  }
+  renderPitch(teams);
   renderTimeline();
 }
 
@@ -169,10 +193,37 @@ function renderTeamStats(teams, stats) {
   head.append(cell("th", ""), ...teams.map((t) => cell("th", t, {scope: "col"})));
   const rows = TEAM_ROWS.map(([key, label]) => {
     const row = document.createElement("tr");
-    row.append(cell("th", label, {scope: "row"}), ...teams.map((t) => cell("td", String(stats.teams[t][key]))));
+    row.append(cell("th", label, {scope: "row"}), ...teams.map((t) => cell("td", String(stats.teams[t]?.[key] ?? 0))));
     return row;
   });
-  $("team-stats").replaceChildren(head, ...rows);
+  const shapes = document.createElement("tr");
+  shapes.append(cell("th", "Formation", {scope: "row"}), ...teams.map((t) => cell("td", stats.teams[t]?.formation ?? "–")));
+  $("team-stats").replaceChildren(head, ...rows, shapes);
+}
+
+function renderLineups(stats) {
+  // Each team's lineup: formation, shirt numbers, positions and minutes, substitutes who came on last.
+  const blocks = Object.entries(stats.lineups ?? {}).map(([team, lineup]) => {
+    const block = cell("section", "", {className: "lineup"});
+    block.dataset.team = team;
+    block.append(cell("h4", `${team}${lineup.formation ? ` · ${lineup.formation}` : ""}`));
+    const table = document.createElement("table");
+    const head = document.createElement("tr");
+    head.append(...["#", "Player", "Position", "Minutes"].map((h) => cell("th", h, {scope: "col"})));
+    const rows = lineup.players.map((p) => {
+      const row = document.createElement("tr");
+      row.dataset.playerId = p.player_id;
+      row.className = p.starter ? "starter" : "substitute";
+      row.append(cell("td", p.shirt_number ?? ""), cell("th", p.player_id, {scope: "row"}), cell("td", p.position ?? ""),
+                 cell("td", `${p.minutes_played}'`, {className: "minutes"}));
+      return row;
+    });
+    table.replaceChildren(head, ...rows);
+    block.append(table);
+    return block;
+  });
+  $("lineups").replaceChildren(...blocks);
+  $("no-lineups").hidden = blocks.length > 0;
 }
 
 function renderPlayers(teams, stats) {
@@ -181,18 +232,22 @@ function renderPlayers(teams, stats) {
   select.replaceChildren(...teams.map((t) => cell("option", t, {value: t, selected: t === chosen})));
   const playerTeam = new Map();
   state.events.forEach((e) => { if (e.player_id && e.team_id) playerTeam.set(e.player_id, e.team_id); });
+  Object.entries(stats.lineups ?? {}).forEach(([team, l]) => l.players.forEach((p) => playerTeam.set(p.player_id, team)));
   const head = document.createElement("tr");
-  head.append(...["Player", "Goals", "Shots", "Passes", "Fouls", "Cards"].map((h) => cell("th", h, {scope: "col"})));
-  const rows = Object.entries(stats.players).filter(([p]) => playerTeam.get(p) === chosen).map(([p, s]) => {
+  head.append(...["Player", "Goals", "Shots", "xG", "Passes", "Fouls", "Cards", "Minutes"]
+    .map((h) => cell("th", h, {scope: "col"})));
+  const rows = Object.entries(stats.players ?? {}).filter(([p]) => playerTeam.get(p) === chosen).map(([p, s]) => {
     const row = document.createElement("tr");
-    row.append(cell("th", p, {scope: "row"}), ...[s.goals, s.shots, s.passes, s.fouls].map((n) => cell("td", String(n))),
-               cell("td", `${s.yellow_cards} Y / ${s.red_cards} R`));
+    row.append(cell("th", p, {scope: "row"}),
+               ...[s.goals, s.shots, s.xg, s.passes, s.fouls].map((n) => cell("td", String(n ?? 0))),
+               cell("td", `${s.yellow_cards} Y / ${s.red_cards} R`), cell("td", s.minutes_played ?? "–"));
     return row;
   });
   $("player-stats").replaceChildren(head, ...rows);
 }
 
-function renderPitch() {
+function renderPitch(teams) {
+  // Shots and goals: a marker sized by xG at (x, y), a line to where the ball went, a colour per team.
   const svg = $("pitch");
   const ns = "http://www.w3.org/2000/svg";
   const shape = (name, attrs) => {
@@ -207,14 +262,25 @@ function renderPitch() {
                  shape("rect", {x: 83, y: 13.84, width: 16.5, height: 40.32, class: "line"})];
   const marks = [...state.events.values()]
     .filter((e) => (e.event_type === "goal" || e.event_type === "shot") && e.x != null && e.y != null)
-    .map((e) => {
-      const mark = shape("circle", {cx: e.x, cy: e.y * 0.68, r: e.event_type === "goal" ? 1.6 : 1.1,
-                                    class: e.event_type, "data-event-id": e.event_id});
+    .filter((e) => !state.period || String(e.period) === state.period)
+    .flatMap((e) => {
+      const team = `team-${Math.max(0, teams.indexOf(e.team_id)) % 2}`;
+      const drawn = [];
+      if (e.end_x != null && e.end_y != null) {
+        drawn.push(shape("line", {x1: e.x, y1: e.y * 0.68, x2: e.end_x, y2: e.end_y * 0.68,
+                                  class: `path ${team}`, "data-event-id": e.event_id}));
+      }
+      const mark = shape("circle", {cx: e.x, cy: e.y * 0.68, r: (0.9 + 3 * (e.xg ?? 0.05)).toFixed(2),
+                                    class: `${e.event_type} ${team}`, "data-event-id": e.event_id});
+      const xg = e.xg != null ? ` xG ${e.xg}` : "";
       mark.append(Object.assign(document.createElementNS(ns, "title"),
-                                {textContent: `${e.event_type} ${e.player_id ?? ""} ${e.minute ?? ""}'`}));
-      return mark;
+                                {textContent: `${e.event_type} ${e.player_id ?? ""} (${e.team_id}) ${e.minute ?? ""}'${xg}`}));
+      drawn.push(mark);
+      return drawn;
     });
   svg.replaceChildren(...lines, ...marks);
+  $("pitch-key").replaceChildren(...teams.slice(0, 2).map((t, n) => cell("span", t, {className: `key team-${n}`})),
+                                 cell("span", "filled: goal · size: xG · line: where the ball went"));
 }
 
 function renderTimeline() {
@@ -225,6 +291,14 @@ function renderTimeline() {
     const who = [e.player_id, e.team_id && `(${e.team_id})`].filter(Boolean).join(" ");
     item.append(cell("span", e.minute != null ? `${e.minute}'` : "", {className: "minute"}),
                 Object.assign(document.createElement("span"), {}));
+    const symbol = SYMBOLS[e.event_type];
+    if (symbol) {
+      const icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      Object.entries({viewBox: "0 0 16 16", width: "16", height: "16", class: "symbol", "aria-hidden": "true"})
+        .forEach(([k, v]) => icon.setAttribute(k, v));
+      icon.innerHTML = symbol;  // a constant of this file, never received text
+      item.lastChild.append(icon, " ");
+    }
     item.lastChild.append(cell("span", LABELS[e.event_type] ?? e.event_type.replaceAll("_", " "), {className: "kind"}),
                           ` ${who}${e.outcome ? ` · ${e.outcome}` : ""}`);
     return item;
@@ -280,6 +354,7 @@ async function handle(message) {
       if (message.match_id !== state.matchId) return;
       Object.assign(state, {events, cursor: message.cursor, stats: message.stats});
       render();
+      if (state.period) await loadPeriod();
     } else {
       await catchUp();  // a reconnect: fill the gap from the change feed
     }
@@ -288,6 +363,7 @@ async function handle(message) {
   } else if (message.type === "stats") {
     state.stats = message.stats;
     render();
+    if (state.period) await loadPeriod();
   }
 }
 
@@ -314,6 +390,14 @@ function hashMatch() {  // the match a link names; a malformed one (#%E0) names 
 
 async function main() {
   state.config = await (await fetch(api("config"))).json();
+  const periods = $("period-select");
+  periods.replaceChildren(...PERIODS.map(([value, label]) => cell("option", label, {value})));
+  periods.addEventListener("change", () => {
+    state.period = periods.value;
+    state.periodStats = null;
+    render();
+    loadPeriod().catch((error) => setConnection(`error: ${error.message}`));
+  });
   await loadMatches();
   const wanted = hashMatch();
   if (wanted) await openMatch(wanted);

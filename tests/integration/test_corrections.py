@@ -381,3 +381,74 @@ def test_any_delivery_of_corrections_leaves_exactly_the_final_versions(api, oper
         if i < len(batches):
             consume(batches[i])
     assert_matches_the_final_versions(api, match_id, delivered)
+
+
+# -- property: lineups, substitutions, red cards, xG and periods under any corrections ----------------------
+
+SQUADS = {team: [f"{team}{n}" for n in range(1, 6)] for team in ("home", "away")}
+FOOTBALL_IDS = [f"f{i}" for i in range(8)]
+teams = st.sampled_from(sorted(SQUADS))
+
+
+@st.composite
+def football_event(draw: st.DrawFn, match_id: str) -> dict[str, Any]:
+    """One event of the roster or of the counters, at a random second of a 40-minute window."""
+    kind = draw(
+        st.sampled_from(["lineup", "formation_change", "substitution", "red_card", "shot", "goal", "pass", "whistle"])
+    )
+    event_id, version, second = draw(st.sampled_from(FOOTBALL_IDS)), draw(st.integers(1, 4)), draw(st.integers(0, 2400))
+    team = draw(teams)
+    squad = SQUADS[team]
+    period = draw(st.sampled_from([1, 2, None]))
+    extra: dict[str, Any] = {} if period is None else {"period": period}
+    if kind == "whistle":
+        whistle = draw(st.sampled_from(["kick_off", "half_time", "full_time"]))
+        return ev(match_id, event_id, whistle, second, version=version, **extra)
+    if kind == "lineup":
+        listed = draw(st.lists(st.sampled_from(squad), min_size=1, max_size=5, unique=True))
+        players = [{"player_id": p, "starter": draw(st.booleans()), "shirt_number": squad.index(p) + 1} for p in listed]
+        event = ev(match_id, event_id, "lineup", second, version=version, team=team, players=players, **extra)
+        if draw(st.booleans()):
+            event["formation"] = draw(st.sampled_from(["4-4-2", "4-3-3", "3-5-2"]))
+        event.pop("player_id")
+        return event
+    if kind == "formation_change":
+        event = ev(match_id, event_id, kind, second, version=version, team=team, formation="4-2-3-1", **extra)
+        event.pop("player_id")
+        return event
+    player = draw(st.sampled_from(squad))
+    if kind == "substitution":
+        extra["related_player_id"] = draw(st.sampled_from(squad))
+    if kind in ("shot", "goal") and draw(st.booleans()):
+        extra["xg"] = draw(st.integers(0, 1000)) / 1000
+    if kind == "pass":
+        extra["outcome"] = draw(st.sampled_from(["complete", "incomplete"]))
+    return ev(match_id, event_id, kind, second, version=version, team=team, player=player, **extra)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), size=st.integers(1, 30), cuts=st.lists(st.integers(1, 8), max_size=6))
+def test_minutes_xg_possession_and_periods_equal_a_recomputation_under_any_corrections(api, data, size, cuts):
+    match_id = new_match()
+    starters = [{"player_id": p, "starter": n < 3} for n, p in enumerate(SQUADS["home"])]
+    delivered = [  # a match under way, whose first events the later ones may amend or void
+        ev(match_id, "f0", "lineup", 0, team="home", players=starters, formation="4-4-2"),
+        ev(match_id, "f1", "kick_off", 10, period=1),
+    ]
+    delivered[0].pop("player_id")
+    for _ in range(size):
+        if data.draw(st.integers(0, 5)) == 0:
+            delivered.append(void(match_id, data.draw(st.sampled_from(FOOTBALL_IDS)), data.draw(st.integers(1, 4))))
+        else:
+            delivered.append(data.draw(football_event(match_id)))
+    start = 0
+    for cut in [*cuts, len(delivered)]:
+        if start < len(delivered):
+            consume(delivered[start : start + cut])
+            start += cut
+    consume(delivered)  # and everything again: a redelivery changes nothing
+    assert_matches_the_final_versions(api, match_id, delivered)
+    for period in (1, 2):
+        assert api.http.get(f"/matches/{match_id}/stats?period={period}").json_body == expected_stats(
+            match_id, delivered, period
+        )

@@ -11,7 +11,7 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from matchtools.screenshots import chromium
 from tests.support import HEADERS, post
@@ -94,7 +94,8 @@ def test_the_page_follows_a_match_live_and_a_voided_goal_leaves_it(api, site, br
     post(api, ev(match_id, "g1", "goal", 23, "home", x=90.0, y=50.0))
     until(browser, lambda: text(browser, "scoreline") == f"away 0 {DASH} home 1")
     first = browser.find_element(By.CSS_SELECTOR, "#timeline li")
-    assert first.get_attribute("data-event-id") == "g1" and "⚽ Goal" in first.text and "23'" in first.text
+    assert first.get_attribute("data-event-id") == "g1" and "Goal" in first.text and "23'" in first.text
+    assert first.find_elements(By.CSS_SELECTOR, "svg.symbol circle")  # drawn, not a glyph a font may lack
     assert browser.find_elements(By.CSS_SELECTOR, '#pitch circle.goal[data-event-id="g1"]')
     assert browser.find_elements(By.CSS_SELECTOR, '#pitch circle.shot[data-event-id="s1"]')
     assert text(browser, "minute") == "23'"
@@ -201,3 +202,57 @@ def test_pushes_never_reload_the_directory_which_is_read_at_most_every_10_s(api,
         "return performance.getEntriesByType('resource').filter((e) => e.name.includes('/matches?')).length"
     )
     assert reads <= 1 + elapsed_s // 10, (reads, elapsed_s)
+
+
+def lineup_minutes(browser: webdriver.Chrome, team: str) -> dict[str, str]:
+    rows = browser.find_elements(By.CSS_SELECTOR, f'#lineups section[data-team="{team}"] tr[data-player-id]')
+    return {row.get_attribute("data-player-id"): row.find_element(By.CSS_SELECTOR, ".minutes").text for row in rows}
+
+
+def test_lineups_minutes_xg_possession_and_the_per_half_switch_follow_corrections_live(api, site, browser):
+    match_id = new_match()
+    players = [
+        {"player_id": "home-1", "position": "Goalkeeper", "shirt_number": 1, "starter": True},
+        {"player_id": "home-9", "position": "Center Forward", "shirt_number": 9, "starter": True},
+        {"player_id": "home-14", "shirt_number": 14, "starter": False},
+    ]
+    post(
+        api,
+        {
+            "events": [
+                ev(match_id, "l1", "lineup", 0, team_id="home", formation="4-3-3", players=players),
+                ev(match_id, "k1", "kick_off", 0, period=1),
+                ev(match_id, "s1", "shot", 10, "home", period=1, x=85.0, y=40.0, xg=0.31, end_x=100.0, end_y=45.0),
+                ev(match_id, "s2", "shot", 12, "away", period=1, x=15.0, y=60.0, xg=0.05),
+                ev(match_id, "p1", "pass", 14, "home", period=1),
+                ev(match_id, "p2", "pass", 15, "away", period=1),
+                ev(match_id, "p3", "pass", 16, "away", period=1),
+                ev(match_id, "sub", "substitution", 20, "home", period=1, related_player_id="home-14"),
+                ev(match_id, "p4", "pass", 40, "home", period=1),
+            ]
+        },
+    )
+    open_match(browser, site, match_id)
+    until(browser, lambda: lineup_minutes(browser, "home") == {"home-1": "40'", "home-9": "20'", "home-14": "20'"})
+    assert "4-3-3" in browser.find_element(By.CSS_SELECTOR, '#lineups section[data-team="home"] h4').text
+
+    def row(label: str) -> list[str]:
+        return browser.find_element(By.XPATH, f"//table[@id='team-stats']//tr[th[text()='{label}']]").text.split()
+
+    assert row("xG") == ["xG", "0.05", "0.31"] and row("Possession %")[-2:] == ["50", "50"]
+    home, away = (browser.find_element(By.CSS_SELECTOR, f'#pitch circle[data-event-id="{e}"]') for e in ("s1", "s2"))
+    assert "team-1" in home.get_attribute("class") and "team-0" in away.get_attribute("class")
+    assert float(home.get_attribute("r")) > float(away.get_attribute("r"))  # sized by xG
+    assert browser.find_elements(By.CSS_SELECTOR, '#pitch line.path[data-event-id="s1"]')  # to where it went
+
+    assert api.http.delete(f"/matches/{match_id}/events/sub", headers=HEADERS).status_code == 202
+    until(browser, lambda: lineup_minutes(browser, "home") == {"home-1": "40'", "home-9": "40'", "home-14": "0'"})
+
+    post(api, ev(match_id, "s3", "shot", 50, "home", period=2, x=80.0, y=50.0, xg=0.2))
+    until(browser, lambda: row("xG") == ["xG", "0.05", "0.51"])
+    Select(browser.find_element(By.ID, "period-select")).select_by_visible_text("2nd half")
+    until(browser, lambda: row("xG") == ["xG", "0", "0.2"])
+    assert not browser.find_elements(By.CSS_SELECTOR, '#pitch circle[data-event-id="s1"]')  # first half's
+    Select(browser.find_element(By.ID, "period-select")).select_by_visible_text("Match")
+    until(browser, lambda: row("xG") == ["xG", "0.05", "0.51"])
+    assert browser.execute_script("return window.notReloaded") is True

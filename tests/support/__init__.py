@@ -99,6 +99,7 @@ def expected_status(events: Iterable[dict[str, Any]]) -> str:
     return expected.status(_live_as_stored(events))
 
 
-def expected_stats(match_id: str, events: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """The /stats body the final versions imply (soak.expected, independent of chalicelib.stats)."""
-    return expected.stats(match_id, _live_as_stored(events))
+def expected_stats(match_id: str, events: Iterable[dict[str, Any]], period: int | None = None) -> dict[str, Any]:
+    """The /stats body (of ``period``, if given) the final versions imply (soak.expected, independent of
+    chalicelib.stats and chalicelib.football)."""
+    return expected.stats(match_id, _live_as_stored(events), period)

@@ -7,7 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.errors import InvalidEvents
-from chalicelib.events import EVENT_TYPES, FIELDS, MATCH_LEVEL_TYPES, parse_batch, parse_event
+from chalicelib.events import (
+    BODY_PARTS,
+    EVENT_TYPES,
+    FIELD_TYPES,
+    FIELDS,
+    MATCH_LEVEL_TYPES,
+    TEAM_LEVEL_TYPES,
+    parse_batch,
+    parse_event,
+)
 
 ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=64)
 match_ids = st.from_regex(r"[A-Za-z0-9_.:-]{1,64}", fullmatch=True)
@@ -18,12 +27,31 @@ moments = st.datetimes(
 )
 
 
+formations = st.from_regex(r"[1-9](-[1-9]){1,4}", fullmatch=True)
+lineup_player = st.fixed_dictionaries(
+    {"player_id": ids, "starter": st.booleans()},
+    optional={"position": st.text(min_size=1, max_size=32), "shirt_number": st.integers(0, 99)},
+)
+lineup_players = st.lists(lineup_player, min_size=1, max_size=30, unique_by=lambda p: p["player_id"])
+
+
 @st.composite
 def valid_events(draw: st.DrawFn) -> dict:
     event_type = draw(st.sampled_from(sorted(EVENT_TYPES)))
     event = {"match_id": draw(match_ids), "event_type": event_type, "timestamp": draw(moments).isoformat()}
-    if event_type not in MATCH_LEVEL_TYPES:
+    if event_type in TEAM_LEVEL_TYPES:
+        event["team_id"] = draw(ids)
+    elif event_type not in MATCH_LEVEL_TYPES:
         event |= {"team_id": draw(ids), "player_id": draw(ids)}
+    if event_type == "lineup":
+        event["players"] = draw(lineup_players)
+    if event_type in TEAM_LEVEL_TYPES and (event_type == "formation_change" or draw(st.booleans())):
+        event["formation"] = draw(formations)
+    shot_fields = {"xg": st.floats(0, 1), "body_part": st.sampled_from(sorted(BODY_PARTS))}
+    shot_fields |= {"end_x": st.floats(0, 100), "end_y": st.integers(0, 100)}
+    for name, strategy in shot_fields.items():
+        if event_type in FIELD_TYPES[name] and draw(st.booleans()):
+            event[name] = draw(strategy)
     optional = {
         "event_id": st.text(min_size=1, max_size=128),
         "period": st.integers(1, 5),
