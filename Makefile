@@ -33,7 +33,7 @@ run: install
 test: install lint $(NODE_INSTALLED)
 	$(PY) -m pytest
 
-# ruff (lint and format) and mypy (strict, with the boto3 stubs) over app.py, chalicelib, devstack and infra.
+# ruff (lint and format) and mypy (strict, with the boto3 stubs) over every package but the tests (pyproject.toml says why).
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

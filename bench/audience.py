@@ -89,7 +89,7 @@ def _poll(base: str, match_id: str, count: int, stop: Any) -> None:
     asyncio.run(run())
 
 
-def _viewers(base: str, match_id: str, count: int, stop: Any) -> multiprocessing.Process:
+def _viewers(base: str, match_id: str, count: int, stop: Any) -> Any:  # a spawn context's Process
     process = multiprocessing.get_context("spawn").Process(target=_poll, args=(base, match_id, count, stop))
     process.start()
     return process

@@ -326,7 +326,10 @@ class Matchday:
         script = self._scripts[match][start : start + count]
         self._played[match] += len(script)
         step = self.scenario.batching_window_s / max(1, len(script))
-        stamp = lambda i: (at + timedelta(seconds=i * step)).isoformat().replace("+00:00", "Z")  # noqa: E731
+
+        def stamp(i: int) -> str:
+            return (at + timedelta(seconds=i * step)).isoformat().replace("+00:00", "Z")
+
         return [e | {"timestamp": stamp(i), "event_id": f"{match}-{start + i}"} for i, e in enumerate(script)]
 
     def consume(self, events: list[dict[str, Any]]) -> None:
@@ -343,7 +346,7 @@ class Matchday:
             by_partition.setdefault(partition, []).append(record)
         for partition, records in sorted(by_partition.items()):
             batch = {TopicPartition("events", partition): records}
-            app.consume_events(msk_event(batch, "capacity"), LambdaContext("consumer", 1769))  # type: ignore[arg-type]
+            app.consume_events(msk_event(batch, "capacity"), LambdaContext("consumer", 1769))
 
     def history(self) -> None:
         """The big match's first ``history_minutes``, unmeasured: the timeline its viewers read."""
@@ -415,7 +418,7 @@ class Matchday:
         rcu: dict[str, Counter[Key]] = {}
         wcu: dict[str, Counter[Key]] = {}
 
-        def measure(kind: str, run: Callable[[], None]) -> None:
+        def measure(kind: str, run: Callable[[], object]) -> None:
             self.meter.settle()  # type: ignore[union-attr]
             self.ledger.units = Units()
             run()
@@ -557,7 +560,9 @@ def main(argv: list[str] | None = None) -> None:
     measured, source = cdn_hit_ratio(args.results)
     hit_ratio = args.cdn_hit_ratio if args.cdn_hit_ratio is not None else measured
     source = "given" if args.cdn_hit_ratio is not None else source
-    values = {f.name: getattr(args, f.name, None) for f in attrs.fields(Scenario) if f.name != "cdn_hit_ratio"}
+    values: dict[str, Any] = {
+        f.name: getattr(args, f.name, None) for f in attrs.fields(Scenario) if f.name != "cdn_hit_ratio"
+    }
     scenario = attrs.evolve(defaults, **values, cdn_hit_ratio=hit_ratio)
     with quiet_stdout():  # the app's logs and metrics, as a Lambda prints them
         result = run(scenario, say=lambda text: print(text, file=sys.stderr, flush=True))

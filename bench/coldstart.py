@@ -3,7 +3,7 @@
     python -m bench.coldstart [--runs 20] [--tree] [--package ZIP] [--baseline ZIP] [--json FILE]
 
 For each path, ``runs`` times (the paths taking turns, so the machine's drift spreads evenly), a new
-interpreter (tests/support/lambda_bootstrap.py, for one invocation) imports the handler's module (``import
+interpreter (devstack/lambda_bootstrap.py, for one invocation) imports the handler's module (``import
 app``: Chalice has one module for every function) and then serves the path's first call, timed from inside:
 
     ingest       POST /events (10 events of a new match), API Gateway's REST proxy event after the authorizer
@@ -12,7 +12,7 @@ app``: Chalice has one module for every function) and then serves the path's fir
     broadcaster  a DynamoDB Streams event of one change item of a match with a WebSocket subscriber, who
                  must receive it
 
-The events are tests/support/aws_events' builders over devstack's (``event_source.msk_event``,
+The events are devstack/aws_events' builders over devstack's (``event_source.msk_event``,
 ``stream_source.stream_event``). By default the code is the Lambda package the CDK app builds
 (``infra.app.build``, as ``make synth``), unzipped, run by the runtime's Python (infra/package.py's
 ``runtime_python``, else this one) with ``-I -S -B``, seeing only the package, the standard library and
@@ -48,11 +48,11 @@ from chalicelib.config import Settings
 from chalicelib.events import parse_event
 from chalicelib.observability import NAMESPACE, SERVICE
 from chalicelib.records import encode
+from devstack import lambda_runtime
+from devstack.aws_events import REGION, change_record, kafka_record, msk_event, rest_api_event
 from devstack.stack import Endpoints, LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic, free_port
 from devstack.stream_source import stream_event
 from matchtools.generate import generate_match
-from tests.support import lambda_runtime
-from tests.support.aws_events import REGION, change_record, kafka_record, msk_event, rest_api_event
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PATHS = ("ingest", "query", "consumer", "broadcaster")
@@ -77,7 +77,7 @@ class Code:
         self.tree, self.zip, self.size = tree, None, None
         work.mkdir(parents=True, exist_ok=True)
         if tree:
-            self.python, self.dirs = sys.executable, (PROJECT_DIR,)
+            self.python, self.dirs = sys.executable, (PROJECT_DIR, PROJECT_DIR)
             return
         self.zip = package or _build_package(work)
         self.size = package_size(self.zip) | {"zip": str(package) if package else "built by infra.app.build('dev')"}
@@ -89,7 +89,7 @@ class Code:
     def command(self, *extra: str) -> list[str]:
         if self.tree:  # the venv's site-packages: no -S
             return [self.python, "-I", *extra, str(lambda_runtime.BOOTSTRAP), str(PROJECT_DIR)]
-        return lambda_runtime.command(*self.dirs, *extra)
+        return lambda_runtime.command(self.dirs[0], self.dirs[1], *extra)
 
 
 def _build_package(work: Path) -> Path:
@@ -203,7 +203,7 @@ class Invocations:
     """Each invocation's event, and ``check`` of its answer (for the broadcaster, of the push too)."""
 
     def __init__(self, stack: Stack, prefix: str) -> None:
-        from tests.support.live import LiveClient  # websockets: only when the broadcaster runs
+        from matchtools.live_client import LiveClient  # websockets: only when the broadcaster runs
 
         self.stack, self.prefix = stack, prefix
         self.query_match, self.live_match = f"{prefix}-query", f"{prefix}-live"
@@ -372,7 +372,9 @@ def cold_start(
             )
             assert seeded["result"]["stored"] == QUERY_MATCH_EVENTS, seeded["result"]
             kinds = ("import", "import_cpu", "first_call", "first_call_cpu")
-            timings = {name: {p: {kind: [] for kind in kinds} for p in paths} for name in codes}
+            timings: dict[str, dict[str, dict[str, list[float]]]] = {
+                name: {p: {kind: [] for kind in kinds} for p in paths} for name in codes
+            }
             loaded: dict[str, dict[str, dict[str, list[str]]]] = {name: {} for name in codes}
             count = 0
             for n in range(-warmup, runs):
@@ -415,7 +417,7 @@ def _result(
     loaded: Mapping[str, Mapping[str, list[str]]],
     profile: dict[str, Any],
 ) -> dict[str, Any]:
-    paths = {
+    figures_by_path: dict[str, dict[str, Any]] = {
         path: {
             "handler": HANDLERS[path],
             "import_ms": summary(figures["import"]),
@@ -435,9 +437,9 @@ def _result(
         "code": code.describe(),
         "python": subprocess.run([code.python, "-V"], capture_output=True, text=True).stdout.split()[-1],
         "runs": runs,
-        "paths": paths,
+        "paths": figures_by_path,
         "import_target_ms": IMPORT_TARGET_MS,
-        "import_target_met": all(p["import_ms"]["median"] <= IMPORT_TARGET_MS for p in paths.values()),
+        "import_target_met": all(p["import_ms"]["median"] <= IMPORT_TARGET_MS for p in figures_by_path.values()),
         "importtime": profile,
         "package": code.size,
     }

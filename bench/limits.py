@@ -27,8 +27,9 @@ from bench.workload import RECEIVED_AT, api_records, events_for, run_all, timed
 from chalicelib import layout
 from chalicelib.config import Settings
 from chalicelib.events import parse_event
+from chalicelib.planner import TRANSACTION_ACTIONS
 from chalicelib.publishing import producer_config
-from chalicelib.repository import TRANSACTION_ACTIONS, event_item
+from chalicelib.repository import event_item
 from chalicelib.services import dynamodb_config
 from devstack.stack import LOCAL_AWS, ensure_topic
 

@@ -11,7 +11,9 @@ import base64
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pyinstrument import Profiler
 
@@ -40,6 +42,7 @@ def main() -> None:
         from chalice.test import Client
 
         import app
+        from chalicelib.events import parse_batch
         from chalicelib.records import encode
 
         events = generate_match("profiled", events=3400)
@@ -53,7 +56,7 @@ def main() -> None:
                     for i in range(0, 3000, 500)
                 ],
             )
-            written = encode([app.ingest.parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
+            written = encode([parse_batch(e)[0] for e in events], "2026-01-01T00:00:00.000Z")
             msk_records = [
                 {
                     "topic": "profile",
@@ -75,8 +78,9 @@ def main() -> None:
             )
 
 
-def _cursors(client: object) -> list[str | None]:
-    cursors, cursor = [None], None
+def _cursors(client: Any) -> list[str | None]:
+    cursors: list[str | None] = [None]
+    cursor = None
     while True:
         cursor = client.http.get(f"/matches/profiled?cursor={cursor}" if cursor else "/matches/profiled").json_body[
             "next_cursor"
@@ -86,7 +90,7 @@ def _cursors(client: object) -> list[str | None]:
         cursors.append(cursor)
 
 
-def profile(name: str, work: object) -> None:
+def profile(name: str, work: Callable[[], object]) -> None:
     profiler = Profiler(interval=0.0005)
     profiler.start()
     work()

@@ -13,9 +13,9 @@ never disagree. One partition per match (``match_id``) holds:
 - ``c#<seq>``: the changes one transaction applied, in order: the change feed.
 - ``s#match``, ``s#team#<id>``, ``s#player#<id>``: statistics counters, and
   ``s#roster#<event_id>``: the live lineups, substitutions, red cards and
-  match-level events minutes are computed from, all read with one Query;
-  ``p#<period>#match``, ``p#<period>#team#<id>``, ``p#<period>#player#<id>``:
-  one period's counters, one more Query. ``s#match`` also holds the feed's last sequence number and
+  match-level events minutes are computed from, all read with one Query. A
+  period's share of a counter sits beside it on the same item
+  (``goals@2``). ``s#match`` also holds the feed's last sequence number and
   the match's summary. The ``directory`` global secondary index lists the
   summary items latest activity first, spread over DIRECTORY_SHARDS index
   partitions by a hash of the match_id, so no partition takes every match's
@@ -54,7 +54,6 @@ CHANGE_PREFIX = "c#"
 STATS_PREFIX = "s#"
 MATCH_STATS = "s#match"
 ROSTER_PREFIX = "s#roster#"
-PERIOD_STATS_PREFIX = "p#"
 INDEX_END = "~"  # sorts after every timestamp and event type: the top of an index range
 STREAM_VIEW: Final = "NEW_AND_OLD_IMAGES"
 
@@ -90,24 +89,12 @@ def change_cursor(seq: int, index: int) -> str:
 
 
 def stats_key(kind: str, owner_id: str) -> str:
-    """``s#match`` for the match; ``s#team#<id>`` and ``s#player#<id>``; for a kind within a period
-    (``team@2``), ``p#2#team#<id>``."""
-    kind, _, period = kind.partition("@")
-    if period:
-        return f"{period_stats_prefix(int(period))}{kind}#{owner_id}"
+    """``s#match`` for the match; ``s#team#<id>`` and ``s#player#<id>``."""
     return MATCH_STATS if kind == "match" else f"{STATS_PREFIX}{kind}#{owner_id}"
 
 
-def period_stats_prefix(period: int) -> str:
-    return f"{PERIOD_STATS_PREFIX}{period}#"
-
-
 def stats_owner(sort_key: str) -> tuple[str, str]:
-    """(kind, id) back from a statistics item's sort key (``kind@period`` for a period's)."""
-    if sort_key.startswith(PERIOD_STATS_PREFIX):
-        period, _, rest = sort_key.removeprefix(PERIOD_STATS_PREFIX).partition("#")
-        kind, _, owner_id = rest.partition("#")
-        return f"{kind}@{period}", owner_id
+    """(kind, id) back from a statistics item's sort key."""
     kind, _, owner_id = sort_key.removeprefix(STATS_PREFIX).partition("#")
     return kind, owner_id
 

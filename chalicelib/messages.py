@@ -1,4 +1,4 @@
-"""The WebSocket protocol (README, "Live push"): the one module that reads and writes its messages.
+"""The WebSocket protocol (docs/api.md, "Live push"): the one module that reads and writes its messages.
 
 Clients send JSON objects with an ``action``; the server answers and pushes
 JSON objects with a ``type``. The server decodes with ``decode`` and writes

@@ -11,7 +11,7 @@ and only the publishing routes and the consumer's dead letters need a producer.
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.config import Settings
 from chalicelib.errors import StreamUnavailable
@@ -79,6 +79,12 @@ def new_producer(settings: Settings) -> "KafkaProducer":
     from kafka import KafkaProducer
 
     return KafkaProducer(**producer_config(settings))
+
+
+class Publisher(Protocol):
+    """What the producer routes need: publish a batch, acknowledged or raising (tests/support/fakes.py)."""
+
+    def publish(self, events: Sequence[Event | Void], received_at: str, provider: str) -> None: ...
 
 
 class KafkaPublisher:

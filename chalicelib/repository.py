@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from botocore.exceptions import ClientError
 
-from chalicelib import cursors, football, jsontext, layout, records, stats
+from chalicelib import cursors, jsontext, layout, planner, stats
 from chalicelib.config import DEFAULT_CACHE_ENTRIES
 from chalicelib.errors import BadCursor
-from chalicelib.events import FIELDS, MATCH_LEVEL_TYPES
+from chalicelib.events import MATCH_LEVEL_TYPES
 from chalicelib.lru import LRU
 
 if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
@@ -42,16 +42,29 @@ if TYPE_CHECKING:  # the stubs are a development requirement, not packaged
         UpdateTypeDef,
     )
 
-EVENT_FIELDS = (*FIELDS, "deleted", *records.STAMPS)  # the order events are returned in
-TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems
-# A feed item's changes, at most: DynamoDB's item limit is 400 KB (409,600 B); the rest is margin for its keys
-# and for the 4 MB a transaction may write in all (97 event items of at most ~8 KB each beside it).
-CHANGES_ITEM_BYTES = 300_000
 TRANSACTION_ATTEMPTS = 6  # for conflicts and throttling; then the batch fails and is retried whole
 PARALLEL_TRANSACTIONS = 8  # transactions of one round committed concurrently
 BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
 STATS_QUERY_LIMIT = 500  # statistics items one Query reads at most (a match has a few dozen)
 _CHANGE_CURSOR = re.compile(r"([0-9]{12})\.([0-9]{3})")  # ASCII digits: \d also takes other scripts' digits
+
+
+@attrs.frozen(kw_only=True)
+class _Outcome:
+    """How one transaction went: committed, or per match that failed a condition the events whose stored
+    version was not the one assumed (an empty list: its sequence number moved). Failed with no match named:
+    a conflict or throttling, and every match of it is retried."""
+
+    committed: bool
+    stale: Mapping[str, Sequence[str]] = attrs.field(factory=dict)
+
+    def retry(self, match_id: str) -> bool:
+        return match_id in self.stale or not self.stale
+
+    @property
+    def backs_off(self) -> bool:
+        """Whether the next round should wait: a conflict, or a match whose sequence number moved."""
+        return not self.committed and (not self.stale or any(not ids for ids in self.stale.values()))
 
 
 class RejectedByStorage(ValueError):
@@ -77,22 +90,6 @@ class EventQuery:
     end: str | None = None
 
 
-@attrs.frozen
-class Stored:
-    """What the table holds for an event: its version and body (``deleted`` in the body: a tombstone)."""
-
-    version: int
-    body: Mapping[str, Any]
-
-    @property
-    def live(self) -> Mapping[str, Any] | None:
-        return None if self.body.get("deleted") else self.body
-
-
-def _body(event: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: event[name] for name in EVENT_FIELDS if name in event}
-
-
 def event_item(match_id: str, body: Mapping[str, Any]) -> dict[str, "AttributeValueTypeDef"]:
     """An event's item: identity key, version, JSON body, and the index keys while it is live."""
     event_id = body["event_id"]
@@ -111,82 +108,6 @@ def event_item(match_id: str, body: Mapping[str, Any]) -> dict[str, "AttributeVa
     return item
 
 
-@attrs.define
-class _Plan:
-    """One transaction's worth of a match's pending events, applied in order over what is stored."""
-
-    taken: int = 0  # how many pending events it covers (applied or found to change nothing)
-    writes: dict[str, Stored] = attrs.field(factory=dict)  # event_id -> the version to store
-    changes: list[dict[str, Any]] = attrs.field(factory=list)
-    change_bytes: int = 0  # of ``changes`` as the feed item stores them
-    deltas: dict[stats.Owner, Counter[str]] = attrs.field(factory=lambda: defaultdict(Counter))
-    roster: dict[str, Mapping[str, Any] | None] = attrs.field(factory=dict)  # event_id -> its live roster body
-
-    def actions(self) -> int:
-        """Event puts, an ADD per team or player item that moves, the ``s#match`` update, a put or delete
-        per roster event and, with changes, the feed item."""
-        moved = sum(1 for owner, c in self.deltas.items() if owner != stats.MATCH and any(c.values()))
-        extra = (1 if self.writes else 0) + (1 if self.changes else 0)
-        return len(self.writes) + moved + len(self.roster) + extra
-
-
-EDGE_NAMES = ("first", "latest", "phase", "kick_off")
-Edges = dict[str, dict[str, Any] | None]
-
-
-@attrs.frozen
-class _Head:
-    """A match as of its last change: the feed's sequence number, each team's ``events`` and ``goals``,
-    and the live edge events its summary comes from (``exact``: the stored summary is of ``seq``)."""
-
-    seq: int
-    exact: bool
-    edges: Edges
-    teams: Mapping[str, Counter[str]]
-
-    def after(self, plan: _Plan) -> "_Head":
-        """This head once the plan is committed: edges advanced while they can be without a read."""
-        teams = {team: Counter(counters) for team, counters in self.teams.items()}
-        for (kind, owner_id), counters in plan.deltas.items():
-            if kind == "team":
-                teams.setdefault(owner_id, Counter()).update({n: counters[n] for n in ("events", "goals")})
-        edges = _advance(self.edges, plan.changes) if self.exact else None
-        return _Head(self.seq + (1 if plan.changes else 0), edges is not None, edges or self.edges, teams)
-
-    def summary(self) -> dict[str, Any]:
-        return stats.summary(**self.edges, goals={t: c["goals"] for t, c in self.teams.items() if c["events"]})
-
-
-def _time_key(event: Mapping[str, Any]) -> str:
-    return layout.time_sort_key(event["timestamp"], event["event_id"])
-
-
-def _advance(edges: Edges, changes: Iterable[Mapping[str, Any]]) -> Edges | None:
-    """The edges after these changes, in order; None when one moves or removes an edge event, since
-    only the indexes can tell which event takes its place."""
-    edges = dict(edges)
-    for change in changes:
-        event = change["event"]
-        if change["change"] != "insert" and any(e and e["event_id"] == event["event_id"] for e in edges.values()):
-            return None
-        if change["change"] == "delete":
-            continue
-        key = _time_key(event)
-        later = {
-            "latest": True,
-            "phase": event["event_type"] in MATCH_LEVEL_TYPES,
-            "kick_off": event["event_type"] == "kick_off",
-        }
-        first = edges["first"]
-        if first is None or key < _time_key(first):
-            edges["first"] = event
-        for name, applies in later.items():
-            edge = edges[name]
-            if applies and (edge is None or key > _time_key(edge)):
-                edges[name] = event
-    return edges
-
-
 _Add = tuple[str, dict[str, str], dict[str, Any]]  # an ADD clause: expression, attribute names and values
 
 
@@ -202,18 +123,11 @@ def _add(counters: Mapping[str, int]) -> _Add | None:
     )
 
 
-def _change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str | None:
-    """The feed's name for a swap of live versions (None: not live); None when no reader could see it."""
-    if new is not None:
-        return "update" if old is not None else "insert"
-    return "delete" if old is not None else None
-
-
 class EventRepository:
     def __init__(self, client: "DynamoDBClient", table: str, cache_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self.client = client
         self.table = table
-        self._heads: LRU[str, _Head] = LRU(cache_entries)  # match_id -> as of the last change this process saw
+        self._heads: LRU[str, planner.Head] = LRU(cache_entries)  # match_id -> as of the last change this process saw
 
     # -- writes -------------------------------------------------------------
 
@@ -229,19 +143,23 @@ class EventRepository:
         for event in events:
             pending[event["match_id"]].append(event)
         touched = list(pending)
-        known: dict[str, dict[str, Stored | None]] = {m: {} for m in pending}  # read; an id not here is new
+        known: dict[str, dict[str, planner.Stored | None]] = {m: {} for m in pending}  # read; an id not here is new
         attempts: Counter[str] = Counter()
         applied = 0
         while pending:
-            plans = {match_id: self._plan(events_, known[match_id]) for match_id, events_ in pending.items()}
+            plans = {match_id: planner.plan_next(events_, known[match_id]) for match_id, events_ in pending.items()}
             for match_id, plan in plans.items():
                 if not plan.writes:  # only redeliveries or stale versions: nothing to write
                     pending[match_id] = pending[match_id][plan.taken :]
             writing = [(match_id, plan) for match_id, plan in plans.items() if plan.writes]
-            transactions: list[list[tuple[str, _Plan]]] = []
+            transactions: list[list[tuple[str, planner.Plan]]] = []
             for match_id, plan in writing:  # first fit, in order: the matches of a transaction are independent
                 room = next(
-                    (t for t in transactions if sum(p.actions() for _, p in t) + plan.actions() <= TRANSACTION_ACTIONS),
+                    (
+                        t
+                        for t in transactions
+                        if sum(p.actions() for _, p in t) + plan.actions() <= planner.TRANSACTION_ACTIONS
+                    ),
                     None,
                 )
                 if room is None:
@@ -250,19 +168,19 @@ class EventRepository:
                     room.append((match_id, plan))
             with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL_TRANSACTIONS, len(transactions)))) as pool:
                 outcomes = list(pool.map(lambda t: self._commit(t, known), transactions))
-            for transaction, failed in zip(transactions, outcomes, strict=True):
+            for transaction, outcome in zip(transactions, outcomes, strict=True):
                 for match_id, plan in transaction:
-                    if failed is None:
+                    if outcome.committed:
                         known[match_id] |= plan.writes
                         applied += len(plan.changes)
                         pending[match_id] = pending[match_id][plan.taken :]
-                    elif failed.get(match_id):  # events not stored as assumed: read them, then re-plan
-                        known[match_id] |= self._read(match_id, failed[match_id])
-                    elif match_id in failed or not failed:  # its sequence number moved, or a conflict
+                    elif outcome.stale.get(match_id):  # events not stored as assumed: read them, then re-plan
+                        known[match_id] |= self._read(match_id, outcome.stale[match_id])
+                    elif outcome.retry(match_id):  # its sequence number moved, or a conflict
                         attempts[match_id] += 1
                         if attempts[match_id] >= TRANSACTION_ATTEMPTS:
                             raise RuntimeError(f"match {match_id}: transaction kept failing")
-            if any(o is not None and (not o or any(not ids for ids in o.values())) for o in outcomes):
+            if any(outcome.backs_off for outcome in outcomes):
                 time.sleep(min(2.0, 0.05 * 2 ** max(attempts.values(), default=1)))
             pending = {match_id: events_ for match_id, events_ in pending.items() if events_}
         for match_id in touched:
@@ -270,59 +188,13 @@ class EventRepository:
                 self._project(match_id)
         return applied
 
-    def _plan(self, pending: Sequence[Mapping[str, Any]], known: Mapping[str, Stored | None]) -> _Plan:
-        """Apply pending events in order while the transaction stays within its action limit."""
-        plan = _Plan()
-        for event in pending:
-            event_id, version = event["event_id"], event["version"]
-            current = plan.writes.get(event_id) or known.get(event_id)
-            if current is not None and version <= current.version:
-                plan.taken += 1  # a redelivery or a stale version: nothing to do
-                continue
-            new = Stored(version, _body(event))
-            old_live = current.live if current else None
-            difference = stats.difference(old_live, new.live)
-            change = _change(old_live, new.live)
-            previous = plan.writes.get(event_id)
-            plan.writes[event_id] = new
-            in_roster = _in_roster(old_live) or _in_roster(new.live)
-            roster_before = plan.roster.get(event_id, _ABSENT)
-            if in_roster:
-                plan.roster[event_id] = new.live if _in_roster(new.live) else None
-            for owner, counters in difference.items():
-                plan.deltas[owner].update(counters)
-            entry_bytes = len(jsontext.dumps({"change": change, "event": new.body}).encode()) + 1 if change else 0
-            if change:
-                plan.changes.append({"change": change, "event": new.body})
-                plan.change_bytes += entry_bytes
-            over = plan.actions() > TRANSACTION_ACTIONS or plan.change_bytes > CHANGES_ITEM_BYTES
-            if over and plan.taken:  # over a limit: leave it to the next one
-                if previous is None:
-                    del plan.writes[event_id]
-                else:
-                    plan.writes[event_id] = previous
-                for owner, counters in difference.items():
-                    plan.deltas[owner].subtract(counters)
-                if roster_before is _ABSENT:
-                    plan.roster.pop(event_id, None)
-                else:
-                    plan.roster[event_id] = roster_before  # type: ignore[assignment]
-                if change:
-                    plan.changes.pop()
-                    plan.change_bytes -= entry_bytes
-                break
-            plan.taken += 1
-        return plan
-
     def _commit(
-        self, transaction: Sequence[tuple[str, _Plan]], known: Mapping[str, Mapping[str, Stored | None]]
-    ) -> dict[str, list[str]] | None:
-        """Write the plans of one transaction. None when it committed; else, per match that failed a
-        condition, the events whose stored version was not the one assumed (empty: its sequence number
-        moved); no entry at all: a conflict or throttling, retry everything."""
+        self, transaction: Sequence[tuple[str, planner.Plan]], known: Mapping[str, Mapping[str, planner.Stored | None]]
+    ) -> "_Outcome":
+        """Write the plans of one transaction, and say how it went."""
         actions: list[TransactWriteItemTypeDef] = []
         owners: list[tuple[str, str | None]] = []  # per action: its match, and its event id (None: not an event)
-        heads: dict[str, _Head] = {}
+        heads: dict[str, planner.Head] = {}
         for match_id, plan in transaction:
             for event_id, new in plan.writes.items():
                 put: PutTypeDef = {"TableName": self.table, "Item": event_item(match_id, new.body)}
@@ -371,16 +243,16 @@ class EventRepository:
                 raise RejectedByStorage(invalid[0].get("Message") if invalid else str(error)) from error
             if not reasons:
                 raise
-            failed: dict[str, list[str]] = {}
+            stale: dict[str, list[str]] = {}
             for (match_id, owner), reason in zip(owners, reasons, strict=False):
                 if reason.get("Code") == "ConditionalCheckFailed":
                     self._heads.pop(match_id, None)
-                    failed.setdefault(match_id, [])
+                    stale.setdefault(match_id, [])
                     if owner is not None:
-                        failed[match_id].append(owner)
-            return failed
+                        stale[match_id].append(owner)
+            return _Outcome(committed=False, stale=stale)
         self._heads.update(heads)
-        return None
+        return _Outcome(committed=True)
 
     def _stats_updates(
         self, match_id: str, deltas: Mapping[stats.Owner, Counter[str]]
@@ -417,9 +289,9 @@ class EventRepository:
                 writes.append({"Put": {"TableName": self.table, "Item": item}})
         return writes
 
-    def _read(self, match_id: str, event_ids: Sequence[str]) -> dict[str, Stored | None]:
+    def _read(self, match_id: str, event_ids: Sequence[str]) -> dict[str, planner.Stored | None]:
         """The stored versions of these events (None: never stored), strongly consistent."""
-        found: dict[str, Stored | None] = dict.fromkeys(event_ids)
+        found: dict[str, planner.Stored | None] = dict.fromkeys(event_ids)
         for start in range(0, len(event_ids), BATCH_GET_KEYS):
             keys = [
                 {layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.event_key(e)}}
@@ -432,11 +304,11 @@ class EventRepository:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response["Responses"].get(self.table, []):
                     body = json.loads(item[layout.EVENT_BODY]["S"])
-                    found[body["event_id"]] = Stored(int(item[layout.VERSION]["N"]), body)
+                    found[body["event_id"]] = planner.Stored(int(item[layout.VERSION]["N"]), body)
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def _head(self, match_id: str) -> _Head:
+    def _head(self, match_id: str) -> planner.Head:
         """The match's head as this process last left it, or as stored (strongly consistent). Every
         transaction with changes is conditional on the sequence number it read, so a stale head fails
         the commit and is read again."""
@@ -447,9 +319,9 @@ class EventRepository:
                 Key={layout.PARTITION_KEY: {"S": match_id}, layout.SORT_KEY: {"S": layout.MATCH_STATS}},
             ).get("Item", {})
             seq, summary_seq = (int(item.get(name, {"N": "0"})["N"]) for name in (layout.FEED_SEQ, layout.SUMMARY_SEQ))
-            edges = json.loads(item[layout.EDGES]["S"]) if layout.EDGES in item else dict.fromkeys(EDGE_NAMES)
+            edges = json.loads(item[layout.EDGES]["S"]) if layout.EDGES in item else dict.fromkeys(planner.EDGE_NAMES)
             teams = _totals(self._stats_items(match_id, f"{layout.STATS_PREFIX}team#", consistent=True))
-            head = _Head(
+            head = planner.Head(
                 seq,
                 summary_seq == seq,
                 edges,
@@ -462,7 +334,7 @@ class EventRepository:
         return head
 
     def _match_update(
-        self, match_id: str, head: _Head, expected_seq: int, add: "_Add | None" = None
+        self, match_id: str, head: planner.Head, expected_seq: int, add: "_Add | None" = None
     ) -> "UpdateTypeDef":
         """The ``s#match`` update that moves the feed to ``head.seq`` if it is still at ``expected_seq``
         (every write of the match goes through it, so two writers can never interleave), with the
@@ -566,8 +438,8 @@ class EventRepository:
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def totals(self, match_id: str, period: int | None = None) -> stats.MatchTotals:
-        """The match's totals: one Query on its statistics and roster items (and with ``period``, one on
-        that period's counters). Status and last_event_at come from the edge events ``s#match`` keeps,
+        """The match's totals (``period``: to render that period's): one Query on its statistics and roster
+        items. Status and last_event_at come from the edge events ``s#match`` keeps,
         or, while those are behind the feed (a change moved an edge and the consumer has not re-read it
         yet), from the indexes, so they are exact as the totals."""
         items = self._stats_items(match_id)
@@ -577,8 +449,6 @@ class EventRepository:
             if i[layout.SORT_KEY]["S"].startswith(layout.ROSTER_PREFIX)
         ]
         counters = [i for i in items if not i[layout.SORT_KEY]["S"].startswith(layout.ROSTER_PREFIX)]
-        if period is not None:
-            counters += self._stats_items(match_id, layout.period_stats_prefix(period))
         match = next((item for item in items if item[layout.SORT_KEY]["S"] == layout.MATCH_STATS), {})
         sequence = [match.get(name, {"N": "0"})["N"] for name in (layout.SUMMARY_SEQ, layout.FEED_SEQ)]
         if sequence[0] == sequence[1]:
@@ -685,13 +555,6 @@ def _totals(items: Iterable[Mapping[str, Any]]) -> dict[stats.Owner, dict[str, s
 
 def _number(text: str) -> stats.Number:
     return int(text) if text.lstrip("-").isdigit() else Decimal(text)
-
-
-_ABSENT = object()
-
-
-def _in_roster(event: Mapping[str, Any] | None) -> bool:
-    return event is not None and event["event_type"] in football.ROSTER_TYPES
 
 
 PAGE_BYTES = 900_000  # of a page's events or changes: the answer stays under 1 MB with its envelope

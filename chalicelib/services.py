@@ -17,7 +17,7 @@ from chalice.app import WebsocketAPI
 from chalicelib.config import Settings
 from chalicelib.directory import MatchDirectory
 from chalicelib.fanout import SEND_THREADS, Fanout, LocalFanout, QueueFanout
-from chalicelib.publishing import KafkaPublisher, new_producer
+from chalicelib.publishing import KafkaPublisher, Publisher, new_producer
 from chalicelib.repository import EventRepository
 from chalicelib.security import IngestToken
 from chalicelib.subscriptions import Subscriptions
@@ -44,9 +44,23 @@ def dynamodb_config() -> "Config":
 
 
 class Services:
-    def __init__(self, environ: Mapping[str, str] = os.environ) -> None:
+    """The process's clients and adapters. Any of the four the HTTP edge uses can be given instead, as a
+    unit test gives its fakes (tests/support/fakes.py): they then stand in for the real ones."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] = os.environ,
+        *,
+        publisher: Publisher | None = None,
+        ingest_token: IngestToken | None = None,
+        repository: EventRepository | None = None,
+        directory: MatchDirectory | None = None,
+    ) -> None:
         self._environ = environ
         self._fanout: Fanout | None = None
+        given: dict[str, object] = {"publisher": publisher, "ingest_token": ingest_token}
+        given |= {"repository": repository, "directory": directory}
+        self.__dict__.update({name: value for name, value in given.items() if value is not None})  # over the lazy ones
 
     @cached_property
     def settings(self) -> Settings:

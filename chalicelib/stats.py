@@ -51,22 +51,22 @@ _ALWAYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-# Which totals an increment belongs to: the match's, a team's or a player's, over the match or, with
-# ``@<period>`` after the kind, over one period.
+# Which totals an increment belongs to: the match's, a team's or a player's.
 MATCH = ("match", "")
-Owner = tuple[str, str]  # (kind, id): ("match", ""), ("team", team_id), ("player", player_id), ("team@2", ...)
+Owner = tuple[str, str]  # (kind, id): ("match", ""), ("team", team_id) or ("player", player_id)
 Number = int | Decimal
 
 
-def in_period(kind: str, period: int | None) -> str:
-    """The owner kind of a kind's totals within ``period`` (None: the whole match)."""
-    return kind if period is None else f"{kind}@{period}"
+def in_period(counter: str, period: int | None) -> str:
+    """The name of a counter's share of ``period`` (None: the whole match's). A period's counters live on
+    the same items as the match's, so an event with a period costs no extra write."""
+    return counter if period is None else f"{counter}@{period}"
 
 
 def increments(events: Iterable[Mapping[str, Any]]) -> dict[Owner, Counter[str]]:
     """Counter deltas per owner for a group of new events. Every team and player an event names gets an
     ``events`` count, so it appears in the totals even with all its counters at zero. An event with a
-    ``period`` counts in that period's totals too."""
+    ``period`` counts in that period's counters too."""
     deltas: dict[Owner, Counter[str]] = defaultdict(Counter)
     for event in events:
         event_type, team, player = event["event_type"], event.get("team_id"), event.get("player_id")
@@ -77,15 +77,15 @@ def increments(events: Iterable[Mapping[str, Any]]) -> dict[Owner, Counter[str]]
             team_counters += ("passes_completed",)
         xg = Decimal(str(event["xg"])) if event.get("xg") is not None else None
         for period in {None, event.get("period")}:
-            deltas[in_period("match", period), ""]["event_count"] += 1
+            deltas[MATCH][in_period("event_count", period)] += 1
             if team:
-                deltas[in_period("team", period), team].update(("events", *team_counters))
+                deltas["team", team].update(in_period(name, period) for name in ("events", *team_counters))
                 if xg is not None:
-                    deltas[in_period("team", period), team][XG] += xg  # type: ignore[assignment]
+                    deltas["team", team][in_period(XG, period)] += xg  # type: ignore[assignment]
             if player and event_type != "own_goal":
-                deltas[in_period("player", period), player].update(("events", *player_counters))
+                deltas["player", player].update(in_period(name, period) for name in ("events", *player_counters))
                 if xg is not None:
-                    deltas[in_period("player", period), player][XG] += xg  # type: ignore[assignment]
+                    deltas["player", player][in_period(XG, period)] += xg  # type: ignore[assignment]
     return dict(deltas)
 
 
@@ -137,9 +137,9 @@ def _percent(part: int, whole: int) -> float:
 
 @attrs.frozen
 class MatchTotals:
-    """What the repository stores for /stats: counters by owner (the whole match's, or with ``period``
-    that period's), the roster events (chalicelib.football), and the latest live event and match-level
-    event (none: an empty match)."""
+    """What the repository stores for /stats: counters by owner (``name@period`` for a period's share),
+    the roster events (chalicelib.football), the latest live event and match-level event (none: an empty
+    match), and which period the response is of (None: the whole match)."""
 
     match_id: str
     totals: Mapping[Owner, Mapping[str, Number]]
@@ -154,28 +154,25 @@ def _xg(total: Number) -> float:
 
 
 def render(match: MatchTotals) -> dict[str, Any]:
-    """The /stats response. A team or player whose events were all voided has ``events`` at 0 and is
-    left out, unless a lineup lists it or it came on."""
-    totals, latest, phase = match.totals, match.latest, match.phase
-    team_kind, player_kind = in_period("team", match.period), in_period("player", match.period)
+    """The /stats response (with ``match.period``, that period's). A team or player whose events were all
+    voided has ``events`` at 0 and is left out, unless a lineup lists it or it came on."""
+    totals, latest, phase, period = match.totals, match.latest, match.phase, match.period
     latest_at = latest["timestamp"] if latest else None
-    minutes = football.minutes_played(match.roster, latest_at, match.period)
+    minutes = football.minutes_played(match.roster, latest_at, period)
     shapes = football.formations(match.roster)
-    teams: dict[str, dict[str, Any]] = {
-        team: {name: int(counters.get(name, 0)) for name in TEAM_COUNTERS} | {XG: _xg(counters.get(XG, 0))}
-        for (kind, team), counters in sorted(totals.items())
-        if kind == team_kind and counters.get("events")
-    }
-    counted = {
-        player: counters
-        for (kind, player), counters in totals.items()
-        if kind == player_kind and counters.get("events")
-    }
-    players = {
-        player: {name: int(counters.get(name, 0)) for name in PLAYER_COUNTERS}
-        | {XG: _xg(counters.get(XG, 0)), "minutes_played": minutes.get(player)}
-        for player, counters in sorted((counted | {p: {} for p in minutes if p not in counted}).items())
-    }
+
+    def counted(kind: str, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+        return {
+            owner: {name: int(counters.get(in_period(name, period), 0)) for name in names}
+            | {XG: _xg(counters.get(in_period(XG, period), 0))}
+            for (owner_kind, owner), counters in sorted(totals.items())
+            if owner_kind == kind and counters.get(in_period("events", period))
+        }
+
+    teams = counted("team", TEAM_COUNTERS)
+    seen = counted("player", PLAYER_COUNTERS)
+    listed = {p: dict.fromkeys(PLAYER_COUNTERS, 0) | {XG: 0.0} for p in minutes if p not in seen}
+    players = {p: c | {"minutes_played": minutes.get(p)} for p, c in sorted((seen | listed).items())}
     completed = sum(team["passes_completed"] for team in teams.values())
     return {
         "match_id": match.match_id,
@@ -192,9 +189,9 @@ def render(match: MatchTotals) -> dict[str, Any]:
         },
         "players": players,
         "lineups": football.lineup_view(match.roster, minutes),
-        "event_count": int(totals.get((in_period("match", match.period), ""), {}).get("event_count", 0)),
+        "event_count": int(totals.get(MATCH, {}).get(in_period("event_count", period), 0)),
         "last_event_at": latest_at,
-        **({"period": match.period} if match.period is not None else {}),
+        **({"period": period} if period is not None else {}),
     }
 
 

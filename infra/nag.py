@@ -48,7 +48,7 @@ SUPPRESSIONS = [
     ),
     NagPackSuppression(
         id="AwsSolutions-SMG4",
-        reason="The producer token is rotated on demand (README: Deploy to AWS, rotating the token): producers "
+        reason="The producer token is rotated on demand (docs/producers.md, rotating the token): producers "
         "must receive the new value, which scheduled rotation cannot do; the app re-reads it every 5 minutes.",
     ),
     NagPackSuppression(

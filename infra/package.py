@@ -27,7 +27,7 @@ from pathlib import Path
 
 from chalice.cdk import Chalice
 
-# Amazon Linux 2023; deprecated 30 June 2029 (AWS Lambda runtimes table). README: Deploy to AWS.
+# Amazon Linux 2023; deprecated 30 June 2029 (AWS Lambda runtimes table). docs/deploy.md.
 RUNTIME = "python3.13"
 CACHE_TAG = "cpython-313"  # RUNTIME's bytecode: __pycache__/<module>.cpython-313.pyc
 LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unzips the package: the paths its tracebacks show

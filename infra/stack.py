@@ -53,6 +53,50 @@ VPC_ENI_ACTIONS = [
 ]
 
 
+_Alarm = tuple[cloudwatch.IMetric, float, str]  # an alarm's metric, threshold and what its firing means
+
+
+def _per_minute(namespace: str, name: str, dimensions: dict[str, str], statistic: str = "Sum") -> cloudwatch.Metric:
+    return cloudwatch.Metric(
+        namespace=namespace,
+        metric_name=name,
+        statistic=statistic,
+        dimensions_map=dimensions,
+        period=Duration.minutes(1),
+    )
+
+
+def _lambda_metric(name: str, function_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    return _per_minute("AWS/Lambda", name, {"FunctionName": function_name}, statistic)
+
+
+def _app_metric(name: str) -> cloudwatch.Metric:
+    """One of the app's own metrics (chalicelib.observability's namespace)."""
+    return _per_minute(NAMESPACE, name, {"service": SERVICE})
+
+
+def _rate_rule(name: str, priority: int, limit: int, forwarded: bool) -> wafv2.CfnWebACL.RuleProperty:
+    """A WAF rule blocking an address past ``limit`` requests in 5 minutes (``forwarded``: X-Forwarded-For's)."""
+    statement = wafv2.CfnWebACL.RateBasedStatementProperty(
+        limit=limit,
+        aggregate_key_type="FORWARDED_IP" if forwarded else "IP",
+        forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
+            header_name="X-Forwarded-For", fallback_behavior="MATCH"
+        )
+        if forwarded
+        else None,
+    )
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+        statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=statement),
+        visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+            cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+        ),
+    )
+
+
 class FootballStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -337,125 +381,9 @@ class FootballStack(Stack):
         CloudFormation then cannot create a function, or the event source mapping and the topics resource
         that use one, before every permission is in place.
         """
-        topics, dlq = self._kafka_arn("topic", self.topic), self._kafka_arn("topic", self.dead_letter_topic)
-        group = self._kafka_arn("group", self.config.consumer["group_id"])
-        table, indexes = self.table.table_arn, f"{self.table.table_arn}/index/*"
-
-        def kafka(sid: str, resources: list[str], *actions: str) -> iam.PolicyStatement:
-            return iam.PolicyStatement(sid=sid, resources=resources, actions=[f"kafka-cluster:{a}" for a in actions])
-
-        def dynamodb_(sid: str, *actions: str, resources: list[str] | None = None) -> iam.PolicyStatement:
-            return iam.PolicyStatement(
-                sid=sid, resources=resources or [table, indexes], actions=[f"dynamodb:{a}" for a in actions]
-            )
-
-        def subscriptions_(sid: str, *actions: str) -> iam.PolicyStatement:
-            return dynamodb_(sid, *actions, resources=[self.subscriptions.table_arn])
-
-        # MSK IAM access control: "Produce data idempotently" needs WriteDataIdempotently on the cluster,
-        # and the producer is idempotent (chalicelib.publishing.producer_config).
-        produce = kafka("ProduceIdempotently", [self.cluster_arn], "Connect", "WriteDataIdempotently")
-        # The event source mapping reads as the consumer's role; on a provisioned cluster it also reads the
-        # cluster's dynamic configuration (an action MSK Serverless does not have).
-        dynamic_config = (
-            [kafka("EventSourceClusterConfig", [self.cluster_arn], "DescribeClusterDynamicConfiguration")]
-            if self.config.provisioned_msk
-            else []
-        )
-        read_token = iam.PolicyStatement(
-            sid="ReadToken",
-            resources=[self.ingest_secret.secret_arn],
-            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-        )
-        push_to_connections = iam.PolicyStatement(
-            sid="PushToConnections",
-            actions=["execute-api:ManageConnections"],
-            # POST: send to a connection of this WebSocket API's stage
-            resources=[
-                Fn.sub(
-                    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/"
-                    f"{API_STAGE}/POST/@connections/*"
-                )
-            ],
-        )
-        grants = {
-            "ApiHandlerRole": [dynamodb_("ReadTable", "Query", "GetItem")],
-            "IngestHandlerRole": [
-                read_token,  # each producer route reads who sent it from the token itself
-                produce,
-                kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
-            ],
-            "ConsumerRole": [
-                produce,
-                *dynamic_config,
-                kafka("ReadEvents", [topics], "DescribeTopic", "ReadData"),
-                kafka("ConsumerGroup", [group], "AlterGroup", "DescribeGroup"),
-                kafka("PublishDeadLetters", [dlq], "DescribeTopic", "WriteData"),
-                iam.PolicyStatement(
-                    sid="EventSourceMapping",
-                    resources=[self.cluster_arn],
-                    actions=["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
-                ),
-                iam.PolicyStatement(
-                    sid="EventSourceNetwork",
-                    resources=["*"],
-                    actions=["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
-                ),
-                dynamodb_(
-                    "WriteTable", "Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"
-                ),
-            ],
-            "TopicProvisionerRole": [
-                kafka("Connect", [self.cluster_arn], "Connect"),
-                kafka("CreateTopics", [topics, dlq], "DescribeTopic", "CreateTopic"),
-            ],
-            "ProducerTokenRole": [read_token],
-            "WebsocketConnectRole": [read_token, subscriptions_("RecordConnection", "PutItem")],
-            "WebsocketMessageRole": [
-                read_token,  # a publish rechecks that the connection's token is still accepted
-                produce,
-                kafka("PublishEvents", [topics], "DescribeTopic", "WriteData"),
-                dynamodb_("ReadTable", "Query", "GetItem"),
-                subscriptions_("Subscribe", "BatchWriteItem", "GetItem"),
-            ],
-            "WebsocketDisconnectRole": [subscriptions_("Forget", "Query", "BatchWriteItem")],
-            "SenderRole": [
-                subscriptions_("Followers", "Query", "BatchWriteItem"),
-                push_to_connections,
-                iam.PolicyStatement(
-                    sid="FanoutJobs",
-                    actions=[
-                        "sqs:ReceiveMessage",
-                        "sqs:DeleteMessage",
-                        "sqs:GetQueueAttributes",
-                        "sqs:ChangeMessageVisibility",
-                    ],
-                    resources=[self.fanout_queue.queue_arn],
-                ),
-            ],
-            "BroadcasterRole": [
-                dynamodb_("ReadTable", "Query"),
-                subscriptions_("Subscribers", "Query", "BatchWriteItem"),
-                # the stream event source reads as the function's role (AWSLambdaDynamoDBExecutionRole's actions)
-                dynamodb_(
-                    "ReadStream",
-                    "DescribeStream",
-                    "GetRecords",
-                    "GetShardIterator",
-                    "ListStreams",
-                    resources=[self.table.table_stream_arn or ""],
-                ),
-                push_to_connections,
-                iam.PolicyStatement(
-                    sid="GiveUpOnRecords", actions=["sqs:SendMessage"], resources=[self.broadcast_failures.queue_arn]
-                ),
-                iam.PolicyStatement(
-                    sid="QueueShards", actions=["sqs:SendMessage"], resources=[self.fanout_queue.queue_arn]
-                ),
-            ],
-        }
+        grants = _Statements(self)
         vpc_enis = iam.PolicyStatement(sid="VpcNetworkInterfaces", resources=["*"], actions=VPC_ENI_ACTIONS)
-        for role, statements in grants.items():
+        for role, statements in (grants.pipeline() | grants.live()).items():
             in_vpc = role not in OUTSIDE_VPC_ROLES
             document = iam.PolicyDocument(statements=[*statements, *([vpc_enis] if in_vpc else [])])
             # Policies.0 is Chalice's (CloudWatch Logs, from .chalice/policy.json)
@@ -489,7 +417,7 @@ class FootballStack(Stack):
 
         The consumer dead-letters records that can never be stored itself, so a batch fails only on a
         transient fault (DynamoDB or MSK unreachable, throttling); skipping it would lose acknowledged
-        events. Retry limits and bisecting exist only in provisioned poller mode (README: Deploy to AWS).
+        events. Retry limits and bisecting exist only in provisioned poller mode (docs/deploy.md).
         """
         config = self.config.consumer
         self.event_source = lambda_.CfnEventSourceMapping(
@@ -632,12 +560,7 @@ class FootballStack(Stack):
             throttling_rate_limit=self.config.api["websocket_rate_limit"],
             throttling_burst_limit=self.config.api["websocket_burst_limit"],
         )
-        # Reserved concurrency: the consumer and the broadcaster always have theirs, producers theirs, and the
-        # public reads can take no more than their share of the account's (docs/capacity.md).
-        functions = {"ingest": "IngestHandler", "reads": "APIHandler", "consumer": "Consumer"}
-        functions |= {"broadcaster": "Broadcaster", "sender": "Sender"}
-        for role, reserved in self.config.functions["reserved_concurrency"].items():
-            self.chalice.get_resource(functions[role]).add_property_override("ReservedConcurrentExecutions", reserved)
+        self._reserve_concurrency()
         rest_api.add_property_override(
             "AccessLogSetting",
             {
@@ -654,6 +577,14 @@ class FootballStack(Stack):
             "identityValidationExpression",
             security.IDENTITY_VALIDATION_EXPRESSION,
         )
+
+    def _reserve_concurrency(self) -> None:
+        """The consumer and the broadcaster always have theirs, producers theirs, and the public reads can
+        take no more than their share of the account's (docs/capacity.md)."""
+        functions = {"ingest": "IngestHandler", "reads": "APIHandler", "consumer": "Consumer"}
+        functions |= {"broadcaster": "Broadcaster", "sender": "Sender"}
+        for role, reserved in self.config.functions["reserved_concurrency"].items():
+            self.chalice.get_resource(functions[role]).add_property_override("ReservedConcurrentExecutions", reserved)
 
     def _cdn(self) -> None:
         """CloudFront in front of the REST API's reads, one cache behaviour per ``chalicelib.caching``
@@ -704,36 +635,19 @@ class FootballStack(Stack):
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
         )
 
+        self._waf()
+
+    def _waf(self) -> None:
+        """The regional web ACL on the API's stage (see _cdn): a rule by viewer, a higher one by sender."""
         waf = self.config.waf
-
-        def rate_rule(name: str, priority: int, limit: int, forwarded: bool) -> wafv2.CfnWebACL.RuleProperty:
-            statement = wafv2.CfnWebACL.RateBasedStatementProperty(
-                limit=limit,
-                aggregate_key_type="FORWARDED_IP" if forwarded else "IP",
-                forwarded_ip_config=wafv2.CfnWebACL.ForwardedIPConfigurationProperty(
-                    header_name="X-Forwarded-For", fallback_behavior="MATCH"
-                )
-                if forwarded
-                else None,
-            )
-            return wafv2.CfnWebACL.RuleProperty(
-                name=name,
-                priority=priority,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(rate_based_statement=statement),
-                visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
-                    cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
-                ),
-            )
-
         acl = wafv2.CfnWebACL(
             self,
             "ApiWebAcl",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             rules=[
-                rate_rule("PerViewer", 0, waf["viewer_requests_per_5_minutes"], forwarded=True),
-                rate_rule("PerSender", 1, waf["sender_requests_per_5_minutes"], forwarded=False),
+                _rate_rule("PerViewer", 0, waf["viewer_requests_per_5_minutes"], forwarded=True),
+                _rate_rule("PerSender", 1, waf["sender_requests_per_5_minutes"], forwarded=False),
             ],
             visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
                 cloud_watch_metrics_enabled=True, metric_name=f"{APP_NAME}-api", sampled_requests_enabled=True
@@ -765,32 +679,31 @@ class FootballStack(Stack):
         )
         if self.config.alarms.get("email"):
             alarm_topic.add_subscription(subscriptions.EmailSubscription(self.config.alarms["email"]))
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{APP_NAME}-{self.config.stage}")
+        for name, (metric, threshold, meaning) in (self._pipeline_alarms() | self._push_alarms()).items():
+            alarm = cloudwatch.Alarm(
+                self,
+                f"{name}Alarm",
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=3,
+                datapoints_to_alarm=2,
+                alarm_description=f"{name}: {meaning}",
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
+            dashboard.add_widgets(cloudwatch.GraphWidget(title=name, left=[metric], width=12))
+
+    def _pipeline_alarms(self) -> dict[str, _Alarm]:
+        """Ingest, the consumer and the API: lag, a consumer never invoked, errors, throttles, 5xx."""
         consumer_name = self.consumer.function_name
         api_name = self.chalice.get_function("APIHandler").function_name
         ingest_name = self.chalice.get_function("IngestHandler").function_name
-        minute = Duration.minutes(1)
-
-        def per_minute(
-            namespace: str, name: str, dimensions: dict[str, str], statistic: str = "Sum"
-        ) -> cloudwatch.Metric:
-            return cloudwatch.Metric(
-                namespace=namespace, metric_name=name, statistic=statistic, dimensions_map=dimensions, period=minute
-            )
-
-        def lambda_metric(name: str, function_name: str, statistic: str = "Sum") -> cloudwatch.Metric:
-            return per_minute("AWS/Lambda", name, {"FunctionName": function_name}, statistic)
 
         def api_metric(name: str) -> cloudwatch.Metric:
             ingest = {"ApiName": APP_NAME, "Stage": API_STAGE, "Method": "POST", "Resource": "/events"}
-            return per_minute("AWS/ApiGateway", name, ingest)
-
-        def app_metric(name: str) -> cloudwatch.Metric:
-            """One of the app's own metrics (chalicelib.observability's namespace)."""
-            return per_minute(NAMESPACE, name, {"service": SERVICE})
-
-        def websocket_metric(name: str) -> cloudwatch.Metric:
-            websocket = {"ApiId": self.chalice.get_resource("WebsocketAPI").ref, "Stage": API_STAGE}
-            return per_minute("AWS/ApiGateway", name, websocket)
+            return _per_minute("AWS/ApiGateway", name, ingest)
 
         # OffsetLag comes from the event source only once it polls: a mapping that never connects (IAM,
         # network) emits nothing, and a missing metric cannot breach. This one does: POST /events takes
@@ -800,14 +713,14 @@ class FootballStack(Stack):
             using_metrics={
                 "posts": api_metric("Count"),
                 "rejected": api_metric("4XXError"),
-                "invocations": lambda_metric("Invocations", consumer_name),
+                "invocations": _lambda_metric("Invocations", consumer_name),
             },
             label="events accepted, consumer not invoked",
             period=Duration.minutes(5),
         )
-        alarms: dict[str, tuple[cloudwatch.IMetric, float, str]] = {
+        return {
             "ConsumerOffsetLag": (
-                lambda_metric("OffsetLag", consumer_name, "Maximum"),
+                _lambda_metric("OffsetLag", consumer_name, "Maximum"),
                 self.config.alarms["offset_lag_threshold"],
                 "the consumer is falling behind the topic",
             ),
@@ -817,45 +730,50 @@ class FootballStack(Stack):
                 "events are accepted but the consumer is never invoked: the event "
                 "source mapping cannot reach the cluster, topic or group",
             ),
-            "ConsumerErrors": (lambda_metric("Errors", consumer_name), 0, "consumer batches are failing and retrying"),
-            "ConsumerThrottles": (lambda_metric("Throttles", consumer_name), 0, "the consumer is being throttled"),
-            "ApiErrors": (lambda_metric("Errors", api_name), 0, "the API Lambda is failing"),
-            "ApiThrottles": (lambda_metric("Throttles", api_name), 0, "the API Lambda is being throttled"),
-            "IngestErrors": (lambda_metric("Errors", ingest_name), 0, "the producer routes' Lambda is failing"),
-            "IngestThrottles": (lambda_metric("Throttles", ingest_name), 0, "producers are being throttled"),
+            "ConsumerErrors": (_lambda_metric("Errors", consumer_name), 0, "consumer batches are failing and retrying"),
+            "ConsumerThrottles": (_lambda_metric("Throttles", consumer_name), 0, "the consumer is being throttled"),
+            "ApiErrors": (_lambda_metric("Errors", api_name), 0, "the API Lambda is failing"),
+            "ApiThrottles": (_lambda_metric("Throttles", api_name), 0, "the API Lambda is being throttled"),
+            "IngestErrors": (_lambda_metric("Errors", ingest_name), 0, "the producer routes' Lambda is failing"),
+            "IngestThrottles": (_lambda_metric("Throttles", ingest_name), 0, "producers are being throttled"),
             "Api5xx": (
-                cloudwatch.Metric(
-                    namespace="AWS/ApiGateway",
-                    metric_name="5XXError",
-                    statistic="Sum",
-                    dimensions_map={"ApiName": APP_NAME},
-                    period=minute,
-                ),
+                _per_minute("AWS/ApiGateway", "5XXError", {"ApiName": APP_NAME}),
                 0,
                 "the API answered 5xx (503 included: Kafka did not acknowledge)",
             ),
             "DeadLetteredRecords": (
-                app_metric("DeadLetteredRecords"),
+                _app_metric("DeadLetteredRecords"),
                 0,
                 "records went to the dead-letter topic",
             ),
+        }
+
+    def _push_alarms(self) -> dict[str, _Alarm]:
+        """The broadcaster, the fan-out and the WebSocket API: errors, lag, failed and given-up pushes."""
+        minute = Duration.minutes(1)
+
+        def websocket_metric(name: str) -> cloudwatch.Metric:
+            websocket = {"ApiId": self.chalice.get_resource("WebsocketAPI").ref, "Stage": API_STAGE}
+            return _per_minute("AWS/ApiGateway", name, websocket)
+
+        return {
             "BroadcasterErrors": (
-                lambda_metric("Errors", self.broadcaster.function_name),
+                _lambda_metric("Errors", self.broadcaster.function_name),
                 0,
                 "the broadcaster is failing: pushes are delayed or skipped",
             ),
             "BroadcasterIteratorAge": (
-                lambda_metric("IteratorAge", self.broadcaster.function_name, "Maximum"),
+                _lambda_metric("IteratorAge", self.broadcaster.function_name, "Maximum"),
                 self.config.alarms["push_delay_ms"],
                 "pushes lag behind the stored changes",
             ),
             "FailedBroadcasts": (
-                app_metric("FailedBroadcasts"),
+                _app_metric("FailedBroadcasts"),
                 0,
                 "broadcast batches are being retried (DynamoDB unreachable?)",
             ),
             "FailedPushes": (
-                app_metric("FailedPushes"),
+                _app_metric("FailedPushes"),
                 0,
                 "pushes to connected subscribers failed (not gone: throttled or erroring)",
             ),
@@ -874,7 +792,7 @@ class FootballStack(Stack):
             ),
             **{
                 f"{name}Errors": (
-                    lambda_metric("Errors", self.chalice.get_function(name).function_name),
+                    _lambda_metric("Errors", self.chalice.get_function(name).function_name),
                     0,
                     f"the {route} handler is failing",
                 )
@@ -895,21 +813,6 @@ class FootballStack(Stack):
                 "stream records were given up on: their subscribers missed pushes",
             ),
         }
-        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"{APP_NAME}-{self.config.stage}")
-        for name, (metric, threshold, meaning) in alarms.items():
-            alarm = cloudwatch.Alarm(
-                self,
-                f"{name}Alarm",
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=3,
-                datapoints_to_alarm=2,
-                alarm_description=f"{name}: {meaning}",
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            alarm.add_alarm_action(cloudwatch_actions.SnsAction(alarm_topic))
-            dashboard.add_widgets(cloudwatch.GraphWidget(title=name, left=[metric], width=12))
 
     def _outputs(self) -> None:
         """What a deployer needs next: where the APIs are, what to inspect, where the producer token is."""
@@ -934,3 +837,137 @@ class FootballStack(Stack):
             value=self.ingest_secret.secret_arn,
             description="aws secretsmanager get-secret-value --secret-id <this> gives the producer token",
         )
+
+
+class _Statements:
+    """The policy statements each function's role gets: the pipeline's (ingest, consumer, topics, reads)
+    and the live side's (WebSocket routes, broadcaster, sender)."""
+
+    def __init__(self, stack: "FootballStack") -> None:
+        self.stack = stack
+        self.topics = stack._kafka_arn("topic", stack.topic)
+        self.dlq = stack._kafka_arn("topic", stack.dead_letter_topic)
+        self.group = stack._kafka_arn("group", stack.config.consumer["group_id"])
+        self.table, self.indexes = stack.table.table_arn, f"{stack.table.table_arn}/index/*"
+        # MSK IAM access control: "Produce data idempotently" needs WriteDataIdempotently on the cluster,
+        # and the producer is idempotent (chalicelib.publishing.producer_config).
+        self.produce = self.kafka("ProduceIdempotently", [stack.cluster_arn], "Connect", "WriteDataIdempotently")
+        self.read_token = iam.PolicyStatement(
+            sid="ReadToken",
+            resources=[stack.ingest_secret.secret_arn],
+            actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+        )
+        self.push_to_connections = iam.PolicyStatement(
+            sid="PushToConnections",
+            actions=["execute-api:ManageConnections"],
+            # POST: send to a connection of this WebSocket API's stage
+            resources=[
+                Fn.sub(
+                    "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebsocketAPI}/"
+                    f"{API_STAGE}/POST/@connections/*"
+                )
+            ],
+        )
+
+    @staticmethod
+    def kafka(sid: str, resources: list[str], *actions: str) -> iam.PolicyStatement:
+        return iam.PolicyStatement(sid=sid, resources=resources, actions=[f"kafka-cluster:{a}" for a in actions])
+
+    def dynamodb(self, sid: str, *actions: str, resources: list[str] | None = None) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid=sid, resources=resources or [self.table, self.indexes], actions=[f"dynamodb:{a}" for a in actions]
+        )
+
+    def subscriptions(self, sid: str, *actions: str) -> iam.PolicyStatement:
+        return self.dynamodb(sid, *actions, resources=[self.stack.subscriptions.table_arn])
+
+    def pipeline(self) -> dict[str, list[iam.PolicyStatement]]:
+        cluster = self.stack.cluster_arn
+        # The event source mapping reads as the consumer's role; on a provisioned cluster it also reads the
+        # cluster's dynamic configuration (an action MSK Serverless does not have).
+        dynamic_config = (
+            [self.kafka("EventSourceClusterConfig", [cluster], "DescribeClusterDynamicConfiguration")]
+            if self.stack.config.provisioned_msk
+            else []
+        )
+        return {
+            "ApiHandlerRole": [self.dynamodb("ReadTable", "Query", "GetItem")],
+            "IngestHandlerRole": [
+                self.read_token,  # each producer route reads who sent it from the token itself
+                self.produce,
+                self.kafka("PublishEvents", [self.topics], "DescribeTopic", "WriteData"),
+            ],
+            "ConsumerRole": [
+                self.produce,
+                *dynamic_config,
+                self.kafka("ReadEvents", [self.topics], "DescribeTopic", "ReadData"),
+                self.kafka("ConsumerGroup", [self.group], "AlterGroup", "DescribeGroup"),
+                self.kafka("PublishDeadLetters", [self.dlq], "DescribeTopic", "WriteData"),
+                iam.PolicyStatement(
+                    sid="EventSourceMapping",
+                    resources=[cluster],
+                    actions=["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+                ),
+                iam.PolicyStatement(
+                    sid="EventSourceNetwork",
+                    resources=["*"],
+                    actions=["ec2:DescribeVpcs", "ec2:DescribeSubnets", "ec2:DescribeSecurityGroups"],
+                ),
+                self.dynamodb(
+                    "WriteTable", "Query", "GetItem", "BatchGetItem", "PutItem", "UpdateItem", "ConditionCheckItem"
+                ),
+            ],
+            "TopicProvisionerRole": [
+                self.kafka("Connect", [cluster], "Connect"),
+                self.kafka("CreateTopics", [self.topics, self.dlq], "DescribeTopic", "CreateTopic"),
+            ],
+            "ProducerTokenRole": [self.read_token],
+        }
+
+    def live(self) -> dict[str, list[iam.PolicyStatement]]:
+        stack = self.stack
+        return {
+            "WebsocketConnectRole": [self.read_token, self.subscriptions("RecordConnection", "PutItem")],
+            "WebsocketMessageRole": [
+                self.read_token,  # a publish rechecks that the connection's token is still accepted
+                self.produce,
+                self.kafka("PublishEvents", [self.topics], "DescribeTopic", "WriteData"),
+                self.dynamodb("ReadTable", "Query", "GetItem"),
+                self.subscriptions("Subscribe", "BatchWriteItem", "GetItem"),
+            ],
+            "WebsocketDisconnectRole": [self.subscriptions("Forget", "Query", "BatchWriteItem")],
+            "SenderRole": [
+                self.subscriptions("Followers", "Query", "BatchWriteItem"),
+                self.push_to_connections,
+                iam.PolicyStatement(
+                    sid="FanoutJobs",
+                    actions=[
+                        "sqs:ReceiveMessage",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ChangeMessageVisibility",
+                    ],
+                    resources=[stack.fanout_queue.queue_arn],
+                ),
+            ],
+            "BroadcasterRole": [
+                self.dynamodb("ReadTable", "Query"),
+                self.subscriptions("Subscribers", "Query", "BatchWriteItem"),
+                # the stream event source reads as the function's role (AWSLambdaDynamoDBExecutionRole's actions)
+                self.dynamodb(
+                    "ReadStream",
+                    "DescribeStream",
+                    "GetRecords",
+                    "GetShardIterator",
+                    "ListStreams",
+                    resources=[stack.table.table_stream_arn or ""],
+                ),
+                self.push_to_connections,
+                iam.PolicyStatement(
+                    sid="GiveUpOnRecords", actions=["sqs:SendMessage"], resources=[stack.broadcast_failures.queue_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="QueueShards", actions=["sqs:SendMessage"], resources=[stack.fanout_queue.queue_arn]
+                ),
+            ],
+        }

@@ -17,7 +17,9 @@ from matchtools.client import ApiClient
 def _events(match_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Two batches, the second earlier in match time than the first, with a shared millisecond."""
 
-    def event(event_type: str, clock: str, team: str | None = None, player: str | None = None, **extra: Any) -> dict:
+    def event(
+        event_type: str, clock: str, team: str | None = None, player: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         body = {"match_id": match_id, "event_type": event_type, "timestamp": f"2023-06-15T{clock}Z", **extra}
         return body | ({"team_id": team, "player_id": player} if team else {})
 

@@ -96,7 +96,7 @@ def _contract_types(raw: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     elif kind == "Tactical Shift" and (shape := formation(raw.get("tactics", {}))):
         out.append(("formation_change", {"formation": shape}))
     elif kind == "Pass":
-        passed = {"outcome": "incomplete" if raw["pass"].get("outcome") else "complete"}
+        passed: dict[str, Any] = {"outcome": "incomplete" if raw["pass"].get("outcome") else "complete"}
         if end := raw["pass"].get("end_location"):
             passed |= _pitch(end, "end_")
         if recipient := _name(raw, "pass", "recipient"):
@@ -167,7 +167,7 @@ def convert(
         if not mapped:
             skipped[kind] += 1
             continue
-        actor = {
+        actor: dict[str, Any] = {
             key: name[:64]
             for key, name in (("team_id", _name(raw, "team")), ("player_id", _name(raw, "player")))
             if name

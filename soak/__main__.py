@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from soak import report
-from soak.runner import SoakConfig, run
+from soak.config import SoakConfig
+from soak.runner import run
 from soak.topology import KINDS
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-# Corrections (README): versions are 1-2147483647, and DELETE voids with the highest one.
+# Corrections (docs/api.md): versions are 1-2147483647, and DELETE voids with the highest one.
 MAX_VERSION = 2_147_483_647
 
 

@@ -5,17 +5,15 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
+from soak.config import SoakConfig
 from soak.faults import Fault
 from soak.ledger import Request
 from soak.topology import Topology
 from soak.verify import Verification
-
-if TYPE_CHECKING:
-    from soak.runner import SoakConfig
 
 AMBIGUITY = (
     "An event counts as acknowledged only when a 202 answered its request. Requests that got a 503, a "
@@ -28,9 +26,23 @@ AMBIGUITY = (
 )
 
 
+def _config(config: SoakConfig) -> dict[str, Any]:
+    return {
+        "minutes": config.minutes,
+        "rate_events_per_s": config.rate,
+        "seed": config.seed,
+        "clients": config.clients,
+        "active_matches_per_client": config.active_matches,
+        "match_events": config.match_events,
+        "downtime_s": list(config.downtime_s),
+        "give_up_s": config.give_up_s,
+        "kinds": list(config.kinds),
+    }
+
+
 def build(
     *,
-    config: "SoakConfig",
+    config: SoakConfig,
     started_at: datetime,
     load_s: float,
     drain_s: float,
@@ -51,17 +63,7 @@ def build(
     v = verification
     return {
         "started_at": started_at.isoformat(timespec="seconds"),
-        "config": {
-            "minutes": config.minutes,
-            "rate_events_per_s": config.rate,
-            "seed": config.seed,
-            "clients": config.clients,
-            "active_matches_per_client": config.active_matches,
-            "match_events": config.match_events,
-            "downtime_s": list(config.downtime_s),
-            "give_up_s": config.give_up_s,
-            "kinds": list(config.kinds),
-        },
+        "config": _config(config),
         "load_s": round(load_s, 1),
         "drain_s": round(drain_s, 1),
         "faults": {

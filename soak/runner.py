@@ -20,40 +20,15 @@ from kafka.errors import KafkaError
 
 from soak import report
 from soak.client import RetryPolicy, SoakClient
+from soak.config import SoakConfig
 from soak.faults import FaultInjector
 from soak.ledger import Ledger, Request
 from soak.observe import CONSUMER_GROUP, MatchReads, Reader, lag, read_all, read_topic, wait_drained
-from soak.topology import KINDS, Topology
+from soak.topology import Topology
 from soak.verify import verify_all
 from soak.workload import MatchFactory, Mix, Producer, RateLimiter
 
 PROGRESS_EVERY_S = 30.0
-
-
-@attrs.frozen(kw_only=True)
-class SoakConfig:
-    minutes: float = 20.0
-    rate: float = 60.0  # offered events per second, all producers together
-    seed: int = 1
-    faults: int | None = None  # default: one every 20 s of load
-    kinds: Sequence[str] = KINDS
-    clients: int = 4  # producer threads
-    active_matches: int = 3  # matches each producer keeps going at once
-    match_events: int = 300  # generated events per match (corrections come on top)
-    downtime_s: tuple[float, float] = (1.0, 6.0)
-    poison: int = 3  # invalid records written straight to the topic: the dead-letter check's control group
-    give_up_s: float = 180.0
-    drain_timeout_s: float | None = None  # default: 10 minutes plus the load's length
-    data_dir: Path | None = None
-    keep: bool = False  # keep the data dir (logs, Kafka, DynamoDB) even when the run passed
-
-    @property
-    def load_s(self) -> float:
-        return self.minutes * 60
-
-    @property
-    def fault_count(self) -> int:
-        return self.faults if self.faults is not None else max(len(self.kinds), round(self.load_s / 20))
 
 
 @attrs.frozen
@@ -105,6 +80,66 @@ class PoisonInjector(threading.Thread):
                     self.stop.wait(2.0)
                 finally:
                     producer.close(timeout=5)
+
+
+def _behind(settings: Any, group: str) -> str:
+    """How many records the consumer group is behind, or ? while Kafka is down."""
+    try:
+        return str(lag(settings.bootstrap_servers, settings.topic, group)[0])
+    except KafkaError:
+        return "?"
+
+
+def _watch_load(
+    config: SoakConfig,
+    producers: Sequence[Producer],
+    injector: FaultInjector,
+    ledger: Ledger,
+    behind: Callable[[], str],
+    abort: threading.Event,
+    log: Callable[[str], None],
+) -> None:
+    """Until the load's time is up and the faults are done (or far past it), reporting progress."""
+    load_started = time.monotonic()
+    hard_stop = load_started + config.load_s * 1.5 + 600
+    last_progress = load_started
+    while True:
+        time.sleep(1.0)
+        now = time.monotonic()
+        failed = [t for t in (*producers, injector) if getattr(t, "error", None) is not None]
+        if failed:
+            raise RuntimeError(f"{failed[0].name} failed: {failed[0].error!r}")  # type: ignore[attr-defined]
+        if now - load_started >= config.load_s and (injector.finished or not injector.is_alive()):
+            return
+        if now > hard_stop:
+            log(f"soak: faults still running {now - load_started:.0f}s in; stopping them")
+            abort.set()
+            return
+        if now - last_progress >= PROGRESS_EVERY_S:
+            last_progress = now
+            progress = ledger.progress()
+            log(
+                f"soak: {now - load_started:.0f}s: {len(injector.faults)} faults, {progress['requests']} requests, "
+                f"{progress['events_acked']} events acknowledged, {progress['retried_requests']} retried, "
+                f"{progress['abandoned']} abandoned; consumer {behind()} records behind"
+            )
+
+
+def _finish_load(
+    config: SoakConfig,
+    producers: Sequence[Producer],
+    injector: FaultInjector,
+    poisoner: PoisonInjector,
+    abort: threading.Event,
+) -> None:
+    """Requests in flight finish, then the faults and the poison; a producer still retrying gives up."""
+    for producer in producers:
+        producer.join(timeout=config.give_up_s + 120)
+    injector.join(timeout=600)
+    poisoner.join(timeout=180)
+    abort.set()  # a producer still retrying now gives up: its request is abandoned, and so recorded
+    for producer in producers:
+        producer.join(timeout=60)
 
 
 def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
@@ -165,42 +200,11 @@ def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
         for thread in (*producers, injector, poisoner):
             thread.start()
         helpers.append(injector)
-        hard_stop = load_started + config.load_s * 1.5 + 600
-        last_progress = load_started
-        while True:
-            time.sleep(1.0)
-            now = time.monotonic()
-            failed = [t for t in (*producers, injector) if getattr(t, "error", None) is not None]
-            if failed:
-                raise RuntimeError(f"{failed[0].name} failed: {failed[0].error!r}")  # type: ignore[attr-defined]
-            if now - load_started >= config.load_s and (injector.finished or not injector.is_alive()):
-                break
-            if now > hard_stop:
-                log(f"soak: faults still running {now - load_started:.0f}s in; stopping them")
-                abort.set()
-                break
-            if now - last_progress >= PROGRESS_EVERY_S:
-                last_progress = now
-                progress = ledger.progress()
-                try:
-                    behind = str(lag(settings.bootstrap_servers, settings.topic, group)[0])
-                except KafkaError:
-                    behind = "?"  # Kafka is down
-                log(
-                    f"soak: {now - load_started:.0f}s: {len(injector.faults)} faults, {progress['requests']} requests, "
-                    f"{progress['events_acked']} events acknowledged, {progress['retried_requests']} retried, "
-                    f"{progress['abandoned']} abandoned; consumer {behind} records behind"
-                )
+        _watch_load(config, producers, injector, ledger, lambda: _behind(settings, group), abort, log)
         load_s = time.monotonic() - load_started
         stop_load.set()
         log("soak: load stopped; finishing requests in flight")
-        for producer in producers:
-            producer.join(timeout=config.give_up_s + 120)
-        injector.join(timeout=600)
-        poisoner.join(timeout=180)
-        abort.set()  # a producer still retrying now gives up: its request is abandoned, and so recorded
-        for producer in producers:
-            producer.join(timeout=60)
+        _finish_load(config, producers, injector, poisoner, abort)
 
         log("soak: faults over; waiting for the consumer to drain ...")
         drain_timeout = config.drain_timeout_s or 600 + config.load_s

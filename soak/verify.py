@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 
 from chalicelib.records import STAMPS
-from soak import expected
+from matchtools import expected
 from soak.ledger import Request
 from soak.observe import MatchReads
 

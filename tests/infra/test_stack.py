@@ -663,3 +663,28 @@ def test_a_big_matchs_shards_go_through_a_fifo_queue_to_the_sender_in_order_and_
     }
     sender = {s.get("Sid"): s for s in _statements(template, "SenderRole")}
     assert "sqs:ReceiveMessage" in sender["FanoutJobs"]["Action"]
+
+
+def iam_table(template) -> str:
+    """The docs' table of what each function's role may do (ec2 network interfaces and logs left out), as the
+    template grants it."""
+    rows = ["| role | may |", "|---|---|"]
+    for name, resource in sorted(template.to_json()["Resources"].items()):
+        if resource["Type"] != "AWS::IAM::Role" or not resource["Properties"].get("Policies"):
+            continue
+        by_service = defaultdict(set)
+        for statement in _statements(template, name):
+            for action in _actions(statement):
+                service, _, verb = action.partition(":")
+                if service not in ("ec2", "logs"):
+                    by_service[service].add(verb)
+        may = "; ".join(f"{s}: " + ", ".join(f"`{v}`" for v in sorted(by_service[s])) for s in sorted(by_service))
+        rows.append(f"| {name.removesuffix('Role')} | {may} |")
+    return "\n".join(rows)
+
+
+def test_the_deploy_docs_iam_table_is_the_templates(dev):
+    _, template = dev
+    text = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text()
+    documented = text.split("<!-- iam: start -->\n", 1)[1].split("\n<!-- iam: end -->", 1)[0]
+    assert documented == iam_table(template), "docs/deploy.md's table should read:\n" + iam_table(template)

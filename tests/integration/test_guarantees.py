@@ -18,11 +18,11 @@ from chalicelib.events import parse_event
 from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.records import encode
 from chalicelib.services import Services
+from devstack.aws_events import kafka_record, msk_event
 from devstack.event_source import LocalEventSource
 from devstack.stack import ensure_topic
 from matchtools.generate import generate_match
 from tests.support import RECEIVED_AT, eventually, expected_stats, msk_event_of, post, read_all, wait_for_count
-from tests.support.aws_events import kafka_record, msk_event
 
 
 def new_match(events: int = 300) -> tuple[str, list[dict]]:

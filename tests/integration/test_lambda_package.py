@@ -3,7 +3,7 @@
 The package is built by the CDK app exactly as `make synth`/`make deploy` build
 it, unzipped into an empty directory, and imported by a fresh interpreter that
 sees only that directory, the standard library and the AWS SDK that Lambda's
-Python runtime provides (tests/support/lambda_runtime.py), with the runtime's
+Python runtime provides (devstack/lambda_runtime.py), with the runtime's
 Python where this machine has it (infra/package.py's ``runtime_python``). Every
 function in the template is invoked with the events AWS sends it.
 """
@@ -24,19 +24,20 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from websockets.exceptions import InvalidStatus
 
 from chalicelib import fanout, messages
-from devstack.stack import LocalStack, ensure_topic, free_port
-from devstack.websocket_gateway import STAGE, LocalWebSocketGateway
-from infra.app import build
-from infra.package import CACHE_TAG, RUNTIME, runtime_python
-from tests.support import TOKEN, eventually, lambda_runtime
-from tests.support.aws_events import (
+from devstack import lambda_runtime
+from devstack.aws_events import (
     change_record,
     custom_resource_event,
     msk_event,
     rest_api_event,
     token_authorizer_event,
 )
-from tests.support.live import LiveClient
+from devstack.stack import LocalStack, ensure_topic, free_port
+from devstack.websocket_gateway import STAGE, LocalWebSocketGateway
+from infra.app import build
+from infra.package import CACHE_TAG, RUNTIME, runtime_python
+from matchtools.live_client import LiveClient
+from tests.support import TOKEN, eventually
 
 # Standard-library modules that Python 3.12 and 3.13 removed (PEP 594, PEP 632, What's New): the functions run
 # on python3.13, this machine has only 3.11.

@@ -14,13 +14,13 @@ from websockets.exceptions import InvalidStatus
 import app
 from chalicelib import broadcast
 from chalicelib.subscriptions import Subscriptions
+from devstack.aws_events import change_record
 from devstack.stream_source import LocalStreamSource
 from matchtools.client import ApiClient
 from matchtools.live import WebSocketProducer, watch
+from matchtools.live_client import LiveClient
 from matchtools.replay import replay
 from tests.support import HEADERS, TOKEN, eventually, post, read_all, wait_for_count
-from tests.support.aws_events import change_record
-from tests.support.live import LiveClient
 
 
 def new_match() -> str:

@@ -12,7 +12,8 @@ import json
 import attrs
 import pytest
 
-from soak.runner import SoakConfig, SoakRun, run
+from soak.config import SoakConfig
+from soak.runner import SoakRun, run
 from soak.topology import KINDS
 from soak.verify import Verification, verify_all
 

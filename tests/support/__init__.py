@@ -7,8 +7,8 @@ from typing import Any
 
 from chalicelib.events import parse_event
 from chalicelib.records import encode
-from soak import expected
-from tests.support.aws_events import kafka_record, msk_event
+from devstack.aws_events import kafka_record, msk_event
+from matchtools import expected
 
 TOKEN = "integration-test-token"
 RECEIVED_AT = "2026-01-01T00:00:00.000Z"
@@ -95,11 +95,11 @@ def _live_as_stored(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def expected_status(events: Iterable[dict[str, Any]]) -> str:
-    """The status the final versions imply (soak.expected, independent of chalicelib.stats)."""
+    """The status the final versions imply (matchtools.expected, independent of chalicelib.stats)."""
     return expected.status(_live_as_stored(events))
 
 
 def expected_stats(match_id: str, events: Iterable[dict[str, Any]], period: int | None = None) -> dict[str, Any]:
-    """The /stats body (of ``period``, if given) the final versions imply (soak.expected, independent of
+    """The /stats body (of ``period``, if given) the final versions imply (matchtools.expected, independent of
     chalicelib.stats and chalicelib.football)."""
     return expected.stats(match_id, _live_as_stored(events), period)

@@ -1,6 +1,12 @@
 """Fakes behind the small interfaces the app's services use, for unit tests of the HTTP and WebSocket edges."""
 
+import os
 from typing import Any
+
+import pytest
+
+import app
+from chalicelib.services import Services
 
 
 class RecordingPublisher:
@@ -26,3 +32,8 @@ class EmptyDynamoDB:
 
     def batch_get_item(self, RequestItems: dict[str, Any], **_: Any) -> dict[str, Any]:
         return {"Responses": {table: [] for table in RequestItems}}
+
+
+def serve_with(monkeypatch: pytest.MonkeyPatch, **fakes: Any) -> None:
+    """The app, for one test, on new services with these fakes given in place of the real ones."""
+    monkeypatch.setattr(app, "services", Services(os.environ, **fakes))

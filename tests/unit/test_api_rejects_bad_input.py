@@ -13,7 +13,7 @@ from chalice.test import Client
 
 import app
 from chalicelib.security import IngestToken
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import RecordingPublisher, serve_with
 
 GOAL = {
     "match_id": "match123",
@@ -27,15 +27,13 @@ JSON = {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def publisher(monkeypatch):
-    recorder = RecordingPublisher()
-    monkeypatch.setattr(app.services, "publisher", recorder)
-    return recorder
+def publisher():
+    return RecordingPublisher()
 
 
 @pytest.fixture
-def client(monkeypatch):
-    monkeypatch.setattr(app.services, "ingest_token", IngestToken({"INGEST_TOKEN": TOKEN}, secrets_client=None))
+def client(monkeypatch, publisher):
+    serve_with(monkeypatch, publisher=publisher, ingest_token=IngestToken({"INGEST_TOKEN": TOKEN}, secrets_client=None))
     with Client(app.app) as test_client:
         yield test_client
 

@@ -4,7 +4,7 @@ subscribed to many matches and left never delays the sends to the others."""
 from chalice.app import WebsocketDisconnectedError
 
 from chalicelib import broadcast, fanout
-from tests.support.aws_events import change_record
+from devstack.aws_events import change_record
 
 
 class Subscriptions:

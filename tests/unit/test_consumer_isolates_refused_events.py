@@ -8,7 +8,7 @@ import json
 
 from chalicelib.consumer import consume
 from chalicelib.repository import RejectedByStorage
-from tests.support.aws_events import kafka_record, msk_event
+from devstack.aws_events import kafka_record, msk_event
 
 EVENT = {"match_id": "m", "event_type": "foul", "team_id": "t", "player_id": "p", "timestamp": "2023-06-15T14:30:00Z"}
 

@@ -9,7 +9,7 @@ from chalice.app import WebsocketDisconnectedError
 
 from chalicelib import broadcast, fanout, layout
 from chalicelib.fanout import LocalFanout, QueueFanout, ShardJob, send_jobs, send_shard, sqs_event
-from tests.support.aws_events import change_record
+from devstack.aws_events import change_record
 
 
 class Followers:

@@ -15,7 +15,7 @@ from chalicelib.directory import MatchDirectory
 from chalicelib.records import DEFAULT_PROVIDER
 from chalicelib.repository import EventRepository
 from chalicelib.security import IngestToken, Producer, fingerprint
-from tests.support.fakes import EmptyDynamoDB, RecordingPublisher
+from tests.support.fakes import EmptyDynamoDB, RecordingPublisher, serve_with
 
 TOKEN = "surface-token"
 ROUTES = [
@@ -61,10 +61,13 @@ bodies = st.one_of(
 
 @pytest.fixture
 def client(monkeypatch):
-    monkeypatch.setattr(app.services, "ingest_token", IngestToken({"INGEST_TOKEN": TOKEN}, secrets_client=None))
-    monkeypatch.setattr(app.services, "publisher", RecordingPublisher())
-    monkeypatch.setattr(app.services, "repository", EventRepository(EmptyDynamoDB(), "t"))  # type: ignore[arg-type]
-    monkeypatch.setattr(app.services, "directory", MatchDirectory(EmptyDynamoDB(), "t"))  # type: ignore[arg-type]
+    serve_with(
+        monkeypatch,
+        ingest_token=IngestToken({"INGEST_TOKEN": TOKEN}, secrets_client=None),
+        publisher=RecordingPublisher(),
+        repository=EventRepository(EmptyDynamoDB(), "t"),  # type: ignore[arg-type]
+        directory=MatchDirectory(EmptyDynamoDB(), "t"),  # type: ignore[arg-type]
+    )
     with Client(app.app) as test_client:
         yield test_client
 

@@ -11,7 +11,7 @@ import app
 from chalicelib.errors import InvalidEvents
 from chalicelib.events import MAX_BATCH, parse_batch
 from chalicelib.security import IngestToken
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import RecordingPublisher, serve_with
 from tests.unit.test_schema_properties import json_values, valid_events
 
 TOKEN = "fuzz-token"
@@ -96,8 +96,7 @@ def test_every_request_gets_its_one_right_status_never_a_trace_and_only_valid_bo
     monkeypatch, body, request_headers
 ):
     publisher = RecordingPublisher()
-    monkeypatch.setattr(app.services, "publisher", publisher)
-    monkeypatch.setattr(app.services, "ingest_token", IngestToken({"INGEST_TOKEN": TOKEN}, secrets_client=None))
+    serve_with(monkeypatch, publisher=publisher, ingest_token=IngestToken({"INGEST_TOKEN": TOKEN}, secrets_client=None))
     with Client(app.app) as client:
         response = client.http.post("/events", headers=request_headers, body=body)
     status = right_status(body, request_headers)

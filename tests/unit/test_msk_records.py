@@ -13,7 +13,7 @@ from chalicelib.records import (
     encode,
     stream_records,
 )
-from tests.support.aws_events import kafka_record, msk_event
+from devstack.aws_events import kafka_record, msk_event
 
 EVENT = {
     "match_id": "m1",

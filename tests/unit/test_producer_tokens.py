@@ -18,7 +18,7 @@ from chalicelib.security import (
     identify,
     parse_tokens,
 )
-from tests.support.fakes import RecordingPublisher
+from tests.support.fakes import RecordingPublisher, serve_with
 
 GOAL = {"match_id": "m1", "event_type": "goal", "timestamp": "2026-01-01T00:00:00Z", "team_id": "t", "player_id": "p"}
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ingest"
@@ -165,8 +165,7 @@ def test_every_acceptable_token_passes_the_gateways_identity_validation_expressi
 @pytest.fixture
 def scoped(monkeypatch):
     publisher = RecordingPublisher()
-    monkeypatch.setattr(app.services, "publisher", publisher)
-    monkeypatch.setattr(app.services, "ingest_token", IngestToken({"INGEST_TOKENS": json.dumps(SCOPES)}, None))
+    serve_with(monkeypatch, publisher=publisher, ingest_token=IngestToken({"INGEST_TOKENS": json.dumps(SCOPES)}, None))
     with Client(app.app) as client:
         yield client, publisher
 

@@ -1,4 +1,4 @@
-"""A WebSocket client for the tests: connect, send actions, read messages as the protocol defines them."""
+"""A WebSocket client for tests and tools: connect, send actions, read messages as the protocol defines them."""
 
 import json
 import time

@@ -1,6 +1,6 @@
 """The contract's read model, recomputed from the soak's own ledger: statistics, status, directory entries.
 
-Written from README.md ("GET /matches/{match_id}/stats", "GET /matches") without importing
+Written from docs/api.md and docs/football.md (``/stats``, ``/matches``) without importing
 ``chalicelib.stats`` or the repository: a rule implemented wrongly there must not be able to confirm
 itself by being computed twice. The integration tests check the app against it too (tests.support).
 """
