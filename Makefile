@@ -46,7 +46,7 @@ bench: install
 # The AWS capacity and cost model from the newest measured per-event costs (bench/results), formulas printed;
 # COST_ARGS=--measure measures them first on a throw-away stack.
 cost: install
-	$(PY) -m bench.cost $(COST_ARGS)
+	$(PY) -m bench.bill $(COST_ARGS)
 
 # A matchday's partition heat on AWS, simulated through the app's own code (bench/capacity.py): the hottest
 # keys against DynamoDB's per-partition limits, the ceilings and the quotas; rewrites docs/capacity.md's table.

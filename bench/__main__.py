@@ -15,8 +15,8 @@ bench/results/<timestamp>.json and .png, and a table prints.
                   1,000 WebSocket subscribers, and the fan-out rate of a burst
     cold start    (bench/coldstart.py) fresh interpreters on the unzipped Lambda package, as Lambda runs it:
                   `import app`, then the first ingest, query, consumer and broadcaster call; the package's size
-    costs         (bench/costs.py) per-event costs: DynamoDB capacity units written and read, Kafka bytes, CPU ms
-                  of the consumer, the API and the broadcaster, messages per change; `make cost` (bench/cost.py)
+    costs         (bench/request_costs.py) per-event costs: capacity units written and read, Kafka bytes, CPU ms
+                  of the consumer, the API and the broadcaster, messages per change; `make cost` (bench/bill.py)
                   turns the newest into AWS figures
     report        (bench/report.py) each system figure over its raw limit: above 1.0 the limit is not one, a
                   benchmark bug, and the run exits non-zero naming it (--quick only warns); then the targets
@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import limits, report, system
+from bench.bill import quiet_stdout
 from bench.coldstart import cold_start
-from bench.cost import quiet_stdout
-from bench.costs import per_event_costs
 from bench.push import push_latency
+from bench.request_costs import per_event_costs
 from bench.workload import TOKEN, throwaway_stack
 from chalicelib.config import Settings
 

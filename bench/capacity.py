@@ -42,7 +42,7 @@ from chalice.test import Client
 from kafka.structs import TopicPartition
 
 import app
-from bench.cost import quiet_stdout
+from bench.bill import quiet_stdout
 from bench.sizing import PARTITION_RCU, PARTITION_WCU, Key, Ledger, Meter, Units
 from chalicelib import broadcast, fanout, layout, live
 from chalicelib.events import parse_event

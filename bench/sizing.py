@@ -2,7 +2,7 @@
 
 ``Ledger`` sizes every write and read and attributes the units to the partition key of the table and of
 each global index it touches (a local index shares its table partition's throughput, so its units count
-there). ``bench.costs`` and ``bench.capacity`` both size by it; tests/unit/test_cost_model.py checks the
+there). ``bench.request_costs`` and ``bench.capacity`` both size by it; tests/unit/test_cost_model.py checks the
 rules on the documentation's own examples.
 
 - item size: attribute names + values, strings in UTF-8, numbers about 1 byte per 2 digits + 1

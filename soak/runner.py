@@ -142,6 +142,50 @@ def _finish_load(
         producer.join(timeout=60)
 
 
+def _load(
+    config: SoakConfig,
+    topology: Topology,
+    ledger: Ledger,
+    prefix: str,
+    rng: random.Random,
+    stop_load: threading.Event,
+    abort: threading.Event,
+    log: Callable[[str], None],
+) -> tuple[list[Producer], FaultInjector, PoisonInjector]:
+    """The load's threads, not started: the producers, the fault injector and the poison writer."""
+    settings = topology.settings
+    factory = MatchFactory(prefix, config.seed, config.match_events, Mix())
+    limiter = RateLimiter(config.rate, burst=max(config.rate, Mix().max_batch * 3))
+    policy = RetryPolicy(give_up_s=config.give_up_s)
+    producers = [
+        Producer(
+            f"producer-{n}",
+            SoakClient(topology.url, topology.token, policy, random.Random(rng.random())),
+            ledger,
+            limiter,
+            factory,
+            config.active_matches,
+            stop_load,
+            abort,
+        )
+        for n in range(config.clients)
+    ]
+    injector = FaultInjector(
+        topology,
+        config.kinds,
+        config.fault_count,
+        config.load_s,
+        config.downtime_s,
+        random.Random(rng.random()),
+        abort,
+        log,
+    )
+    poisoner = PoisonInjector(
+        settings.bootstrap_servers, settings.topic, f"{prefix}-poison".encode(), config.poison, config.load_s, abort
+    )
+    return producers, injector, poisoner
+
+
 def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
     """The whole run: the report (soak.report, with ``passed``) and its evidence."""
     data_dir = config.data_dir or Path(tempfile.mkdtemp(prefix="soak-"))
@@ -163,35 +207,7 @@ def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
 
         ledger = Ledger()
         prefix = f"soak{config.seed}-{started_at:%H%M%S}"
-        factory = MatchFactory(prefix, config.seed, config.match_events, Mix())
-        limiter = RateLimiter(config.rate, burst=max(config.rate, Mix().max_batch * 3))
-        policy = RetryPolicy(give_up_s=config.give_up_s)
-        producers = [
-            Producer(
-                f"producer-{n}",
-                SoakClient(topology.url, topology.token, policy, random.Random(rng.random())),
-                ledger,
-                limiter,
-                factory,
-                config.active_matches,
-                stop_load,
-                abort,
-            )
-            for n in range(config.clients)
-        ]
-        injector = FaultInjector(
-            topology,
-            config.kinds,
-            config.fault_count,
-            config.load_s,
-            config.downtime_s,
-            random.Random(rng.random()),
-            abort,
-            log,
-        )
-        poisoner = PoisonInjector(
-            settings.bootstrap_servers, settings.topic, f"{prefix}-poison".encode(), config.poison, config.load_s, abort
-        )
+        producers, injector, poisoner = _load(config, topology, ledger, prefix, rng, stop_load, abort, log)
         load_started = time.monotonic()
         log(
             f"soak: load {config.rate:g} events/s from {config.clients} clients for {config.minutes:g} min, "

@@ -5,7 +5,9 @@ it, unzipped into an empty directory, and imported by a fresh interpreter that
 sees only that directory, the standard library and the AWS SDK that Lambda's
 Python runtime provides (devstack/lambda_runtime.py), with the runtime's
 Python where this machine has it (infra/package.py's ``runtime_python``). Every
-function in the template is invoked with the events AWS sends it.
+function in the template runs under AWS's runtime interface client
+(awslambdaric) behind AWS's runtime interface emulator (aws-lambda-rie), and is
+invoked with the events AWS sends it.
 """
 
 import ast
@@ -13,7 +15,6 @@ import contextlib
 import json
 import shutil
 import subprocess
-import threading
 import uuid
 import zipfile
 from pathlib import Path
@@ -92,43 +93,6 @@ class Package:
         return sum(f.stat().st_size for f in self.task.rglob("*") if f.is_file())
 
 
-class LambdaRuntime:
-    """One warm execution environment of the package, invoked line by line."""
-
-    def __init__(self, package: Package, environ: dict[str, str], log: Path) -> None:
-        self._log = log.open("w")
-        self.process = subprocess.Popen(
-            lambda_runtime.command(package.task, package.runtime),
-            env=environ,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            text=True,
-        )
-        self.invoked: set[str] = set()
-        self._lock = threading.Lock()  # one invocation at a time, as in one execution environment
-
-    def invoke(self, handler: str, event: dict[str, Any]) -> dict[str, Any]:
-        assert self.process.stdin and self.process.stdout
-        with self._lock:
-            self.process.stdin.write(json.dumps({"handler": handler, "event": event}) + "\n")
-            self.process.stdin.flush()
-            line = self.process.stdout.readline()
-            assert line, "the runtime exited; see its log"
-            self.invoked.add(handler)
-            return json.loads(line)
-
-    def function(self, handler: str) -> Any:
-        """The handler as a callable (event, context) -> result, for devstack's gateways."""
-        return lambda event, context: self.invoke(handler, event)["result"]
-
-    def close(self) -> None:
-        if self.process.stdin:
-            self.process.stdin.close()
-        self.process.wait(timeout=30)
-        self._log.close()
-
-
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Package:
     return Package(tmp_path_factory.mktemp("package"))
@@ -204,7 +168,8 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
     management_port = free_port()
     function_env["WEBSOCKET_ENDPOINT_URL"] = f"http://127.0.0.1:{management_port}/{STAGE}"
     handlers = package.handlers()
-    runtime = LambdaRuntime(package, function_env, tmp_path / "lambda.log")
+    log = (tmp_path / "lambda.log").open("w")
+    runtime = lambda_runtime.Emulated(package.task, package.runtime, function_env, log)
     try:
         # the authorizer: API Gateway's TOKEN event; an error "Unauthorized" is what API Gateway turns into 401
         allowed = runtime.invoke(handlers["ProducerToken"], token_authorizer_event(f"Bearer {TOKEN}"))
@@ -328,3 +293,6 @@ def test_every_function_runs_from_the_package_alone(package, stack: LocalStack, 
         assert runtime.invoked == set(handlers.values())
     finally:
         runtime.close()
+        log.close()
+    reports = (tmp_path / "lambda.log").read_text()
+    assert reports.count("REPORT RequestId:") >= len(handlers) and "Init Duration" in reports  # the emulator's

@@ -1,11 +1,11 @@
-"""The capacity and cost model's arithmetic (bench/cost.py) and the write-unit rules it costs transactions with
-(bench/costs.py): known inputs, known outputs."""
+"""The capacity and cost model's arithmetic (bench/bill.py) and the write-unit rules it costs transactions with
+(bench/request_costs.py): known inputs, known outputs."""
 
 import math
 
 import pytest
 
-from bench import cost
+from bench import bill
 from bench.sizing import Ledger, apply_update, item_bytes, item_read_units, query_read_units, units_of
 from chalicelib import layout
 
@@ -50,12 +50,12 @@ MEASURED = {
 
 
 @pytest.fixture(scope="module")
-def model() -> cost.Model:
+def model() -> bill.Model:
     measured = {name: (value, "unit", "test") for name, value in MEASURED.items()}
-    return cost.compute(measured, lambda_memory_mb=1769, topic_partitions=7)
+    return bill.compute(measured, lambda_memory_mb=1769, topic_partitions=7)
 
 
-def test_per_match_capacity_and_dollars(model: cost.Model) -> None:
+def test_per_match_capacity_and_dollars(model: bill.Model) -> None:
     assert model["cpu_scale"] == 1.0  # 1,769 MB: one vCPU, this machine's CPU ms count as they are
     assert model["wcu_per_match"] == 3500 * 20.0
     assert model["rcu_per_match"] == pytest.approx(3500 * 0.1)
@@ -75,7 +75,7 @@ def test_per_match_capacity_and_dollars(model: cost.Model) -> None:
     assert model["storage_usd_per_match_month"] == pytest.approx(3500 * 2048 / 2**30 * (0.25 + 0.20))
 
 
-def test_saturday_polling_behind_the_cdn(model: cost.Model) -> None:
+def test_saturday_polling_behind_the_cdn(model: bill.Model) -> None:
     viewer_seconds = 10_000 * 115 * 60
     assert model["cdn_requests"] == viewer_seconds / 2 * 3
     rate = 3500 / (115 * 60)
@@ -92,14 +92,14 @@ def test_saturday_polling_behind_the_cdn(model: cost.Model) -> None:
     assert model["msk_fixed_usd"] == pytest.approx(24 * (0.75 + 7 * 0.0015))
 
 
-def test_saturday_on_the_websocket(model: cost.Model) -> None:
+def test_saturday_on_the_websocket(model: bill.Model) -> None:
     assert model["ws_units_per_change"] == 1 * 1 + 1 * 2  # the 40 KB stats message is metered twice
     assert model["ws_messages"] == 10_000 * (3500 * 3 + 2)
     assert model["ws_api_usd"] == pytest.approx(model["ws_messages"] / 1e6 * 1.00 + 10_000 * 115 / 1e6 * 0.25)
     assert model["broadcaster_ms_per_change"] == pytest.approx(10.0 + 1.0 * 2.0 * 10_000 / 300)
 
 
-def test_hot_partition_and_partitions_needed(model: cost.Model) -> None:
+def test_hot_partition_and_partitions_needed(model: bill.Model) -> None:
     assert model["max_events_per_s_match"] == 1000 / 20.0
     assert model["max_events_per_s_directory"] == 1000 / 8.0
     assert model["max_events_per_match"] == 10 * 2**30 / 1024
@@ -111,15 +111,15 @@ def test_hot_partition_and_partitions_needed(model: cost.Model) -> None:
 
 
 def test_every_line_prints_its_formula_with_the_numbers() -> None:
-    m = cost.Model()
+    m = bill.Model()
     m.given("events", 3500, "events")
     m.given("wcu", 2.5, "WCU")
     assert m.let("total", "events * wcu", "WCU") == 8750
     line = m.lines[-1]
     assert (line.formula, line.numbers) == ("events * wcu", "3,500 * 2.5")
-    text = cost.render(m, "test")
+    text = bill.render(m, "test")
     assert "total = events \u00d7 wcu" in text and "= 3,500 \u00d7 2.5 = 8,750 WCU" in text
-    assert [cost.fmt(v) for v in (0.0000166667, 0.6374, 22.72, 3980.8, 79520.0)] == [
+    assert [bill.fmt(v) for v in (0.0000166667, 0.6374, 22.72, 3980.8, 79520.0)] == [
         "0.0000166667",
         "0.6374",
         "22.72",
@@ -161,7 +161,7 @@ def test_measured_inputs_scale_the_directory_to_100_summaries() -> None:
         "ingest": {"cpu_ms_per_request_single": 2.0, "wall_ms_per_request_single": 12.0},
         "websocket_session": {"wcu": 6.0, "rcu": 4.0, "cpu_ms": 10.0},
     }
-    inputs = cost.measured_inputs(costs)
+    inputs = bill.measured_inputs(costs)
     assert inputs["rcu_directory"][0] == 10.0 and inputs["bytes_directory"][0] == 12_500  # x 100 / 40
     assert inputs["broadcast_rcu_per_change"][0] == 1.0
     assert set(inputs) == set(MEASURED)

@@ -1,6 +1,6 @@
-"""``make cost`` (``python -m bench.cost [--results FILE] [--measure] [--env dev|prod]``): capacity and cost model.
+"""``make cost`` (``python -m bench.bill [--results FILE] [--measure] [--env dev|prod]``): capacity and cost model.
 
-Turns the per-event costs that bench/costs.py measured on the local stack into AWS figures: capacity units and
+Turns the per-event costs that bench/request_costs.py measured on the local stack into AWS figures: capacity units and
 Lambda GB-seconds per match, dollars per match and per busy Saturday (viewers polling behind a CDN, and the same
 viewers on the WebSocket), the hot-partition ceiling of one match, and the partitions N events/s need. Every
 figure prints as its formula, the formula with the numbers, and the result; prices are the named constants
@@ -183,7 +183,7 @@ class Model:
 
 
 def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str]]:
-    """bench/costs.py's result as the model's named inputs: name -> (value, unit, where it comes from)."""
+    """bench/request_costs.py's result as the model's named inputs: name -> (value, unit, where it comes from)."""
     live, bulk, reads = costs["consumer_live"], costs["consumer_bulk"], costs["api_reads"]
     push, storage, kafka, ingest = costs["broadcast"], costs["storage_full_match"], costs["kafka"], costs["ingest"]
     session = costs["websocket_session"]
@@ -247,11 +247,26 @@ def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str
 def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb: int, topic_partitions: int) -> Model:
     """Every figure of the capacity and cost model, from the measured inputs and the constants above."""
     m = Model()
+    _measured(m, measured)
+    _prices(m)
+    _limits(m, lambda_memory_mb, topic_partitions)
+    _durations(m)
+    _per_match(m)
+    _saturday_common(m)
+    _saturday_polling(m)
+    _saturday_websocket(m)
+    _hot_partition(m)
+    return m
+
+
+def _measured(m: Model, measured: Mapping[str, tuple[float, str, str]]) -> None:
     m.section = "Measured per-event costs"
     for name, (value, unit, note) in measured.items():
         m.given(name, value, unit, note)
 
-    m.section = f"Prices ({REGION}, looked up {PRICES_LOOKED_UP}; sources in bench/cost.py)"
+
+def _prices(m: Model) -> None:
+    m.section = f"Prices ({REGION}, looked up {PRICES_LOOKED_UP}; sources in bench/bill.py)"
     for name, value, unit in (
         ("wru_usd_per_million", DYNAMODB_WRITE_USD_PER_MILLION, "$ / million WRU"),
         ("rru_usd_per_million", DYNAMODB_READ_USD_PER_MILLION, "$ / million RRU"),
@@ -272,6 +287,8 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
     ):
         m.given(name, value, unit, kind="price")
 
+
+def _limits(m: Model, lambda_memory_mb: int, topic_partitions: int) -> None:
     m.section = "Limits (documented) and assumptions"
     for name, value, unit, kind, note in (
         ("partition_wcu_per_s", PARTITION_WCU_PER_S, "WCU/s", "limit", "DynamoDB, per partition"),
@@ -300,6 +317,8 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
     ):
         m.given(name, value, unit, note, kind=kind)
 
+
+def _durations(m: Model) -> None:
     m.section = "Lambda duration per unit of work (this machine's CPU scaled to the function's share of a vCPU)"
     m.let("lambda_gb", "lambda_memory_mb / 1024", "GB")
     m.let("cpu_scale", "max(1, lambda_mb_per_vcpu / lambda_memory_mb)", "x", "CPU ms on Lambda per CPU ms here")
@@ -319,6 +338,8 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
     for route in ("stats", "changes", "directory"):
         m.let(f"ms_{route}", f"ms_cpu_{route} * cpu_scale + (ms_wall_{route} - ms_cpu_{route})", "ms", note)
 
+
+def _per_match(m: Model) -> None:
     m.section = "Per match: ingest, stream, store (no viewers)"
     m.let("wcu_per_match", "events_per_match * wcu_per_event_live", "WCU")
     m.let("rcu_per_match", "events_per_match * rcu_per_event_consumer", "RCU")
@@ -359,6 +380,8 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
         "kept: every month the match stays in the table",
     )
 
+
+def _saturday_common(m: Model) -> None:
     m.section = "Busy Saturday: common to both ways of watching"
     m.let("matches_usd", "matches * usd_per_match", "$")
     m.let("msk_fixed_usd", "24 * (msk_cluster_usd_per_hour + topic_partitions * msk_partition_usd_per_hour)", "$")
@@ -386,6 +409,8 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
         "$",
     )
 
+
+def _saturday_polling(m: Model) -> None:
     m.section = "Busy Saturday: viewers polling every 2 s behind the CDN"
     m.let("cdn_requests", "viewer_seconds / poll_seconds * routes_polled", "requests")
     m.let(
@@ -421,6 +446,8 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
     m.let("polling_gb_s_per_match", "origin_gb_s / matches", "GB-s", "the API Lambda behind the CDN, per match")
     m.let("saturday_polling_usd", "matches_usd + msk_fixed_usd + polling_viewers_usd", "$")
 
+
+def _saturday_websocket(m: Model) -> None:
     m.section = "Busy Saturday: the same viewers on the WebSocket"
     m.let("ws_connection_minutes", "viewers * match_minutes", "conn-min")
     m.let(
@@ -476,6 +503,8 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
         assumption=True,
     )
 
+
+def _hot_partition(m: Model) -> None:
     m.section = "Hot partition: one match is one partition key"
     m.let("max_events_per_s_match", "partition_wcu_per_s / wcu_per_event_live", "events/s", "Saturday-like batches")
     m.let(
@@ -533,7 +562,6 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
         )
         m.let(f"min_live_matches_{label}", "ceil(n_events_per_s / max_events_per_s_match)", "matches")
         m.let(f"directory_load_{label}", "n_events_per_s / max_events_per_s_directory", "", "above 1: throttled")
-    return m
 
 
 # -- output ----------------------------------------------------------------------------------------------
@@ -610,8 +638,8 @@ def quiet_stdout() -> Iterator[None]:
 
 def measure(directory: Path, quick: bool) -> tuple[Path, dict[str, Any]]:
     """Per-event costs on a throw-away stack, kept as ``costs-<timestamp>.json``."""
-    from bench.costs import per_event_costs
     from bench.report import machine
+    from bench.request_costs import per_event_costs
     from bench.workload import throwaway_stack
 
     with throwaway_stack("cost") as stack, quiet_stdout():
@@ -626,7 +654,7 @@ def measure(directory: Path, quick: bool) -> tuple[Path, dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.cost", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m bench.bill", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--results", type=Path, help="a results JSON with a costs key (default: the newest)")
     parser.add_argument("--measure", action="store_true", help="measure on a throw-away stack now")

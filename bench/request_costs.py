@@ -544,6 +544,39 @@ def _pace(
     }
 
 
+def _live_changes(match_id: str, changes: int) -> list[list[dict[str, Any]]]:
+    """``changes`` changes of a match, one request each: inserts, then an amendment and a void."""
+    base = [
+        {
+            "match_id": match_id,
+            "event_type": "pass",
+            "team_id": "home",
+            "player_id": f"p{i % 11}",
+            "event_id": f"{match_id}-{i}",
+            "timestamp": f"2026-01-01T15:{i // 60:02d}:{i % 60:02d}.000Z",
+        }
+        for i in range(changes - 2)
+    ]
+    amended = base[0] | {"version": 2, "outcome": "incomplete"}
+    void = {"match_id": match_id, "event_id": base[1]["event_id"], "version": 2, "deleted": True}
+    return [[e] for e in base] + [[amended], [void]]
+
+
+def _burst(match_id: str, count: int) -> list[dict[str, Any]]:
+    """``count`` passes in one request: one stream batch's worth of sends."""
+    return [
+        {
+            "match_id": match_id,
+            "event_type": "pass",
+            "team_id": "away",
+            "player_id": f"a{i % 11}",
+            "event_id": f"{match_id}-b{i}",
+            "timestamp": f"2026-01-01T16:{i // 60:02d}:{i % 60:02d}.000Z",
+        }
+        for i in range(count)
+    ]
+
+
 def pushes(
     stack: RunProcess,
     *,
@@ -562,22 +595,6 @@ def pushes(
     broadcaster = stack_processes(stack).get("devstack.stream_source")
     api = ApiClient(stack.url, TOKEN)
 
-    def live_changes(match_id: str) -> list[list[dict[str, Any]]]:
-        base = [
-            {
-                "match_id": match_id,
-                "event_type": "pass",
-                "team_id": "home",
-                "player_id": f"p{i % 11}",
-                "event_id": f"{match_id}-{i}",
-                "timestamp": f"2026-01-01T15:{i // 60:02d}:{i % 60:02d}.000Z",
-            }
-            for i in range(changes - 2)
-        ]
-        amended = base[0] | {"version": 2, "outcome": "incomplete"}
-        void = {"match_id": match_id, "event_id": base[1]["event_id"], "version": 2, "deleted": True}
-        return [[e] for e in base] + [[amended], [void]]
-
     wait_idle(stack)  # what earlier steps left on the topic is consumed first
     with Listeners(stack.ws_url, {quiet: few, busy: many}) as listeners:
         # one push first, not measured: it arrives once the broadcaster worked off any older stream records
@@ -592,21 +609,10 @@ def pushes(
         time.sleep(3.0)
         idle_rate = ((process_cpu_seconds(broadcaster) - idle_cpu) / 3.0) if broadcaster else 0.0
         phases = {
-            "live_few": _pace(listeners, api, quiet, few, live_changes(quiet), broadcaster),
-            "live_many": _pace(listeners, api, busy, many, live_changes(busy), broadcaster),
+            "live_few": _pace(listeners, api, quiet, few, _live_changes(quiet, changes), broadcaster),
+            "live_many": _pace(listeners, api, busy, many, _live_changes(busy, changes), broadcaster),
         }
-        burst_events = [
-            {
-                "match_id": busy,
-                "event_type": "pass",
-                "team_id": "away",
-                "player_id": f"a{i % 11}",
-                "event_id": f"{busy}-b{i}",
-                "timestamp": f"2026-01-01T16:{i // 60:02d}:{i % 60:02d}.000Z",
-            }
-            for i in range(burst)
-        ]
-        phases["burst_many"] = _pace(listeners, api, busy, many, [burst_events], broadcaster)
+        phases["burst_many"] = _pace(listeners, api, busy, many, [_burst(busy, burst)], broadcaster)
         change_bytes, stats_bytes = listeners.sizes("change"), listeners.sizes("stats")
         extra = while_subscribed(busy) if while_subscribed else {}
     for phase in phases.values():
@@ -680,25 +686,7 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
         storage = stored_bytes(client, settings.table, full_id)
 
         say("costs: API reads ...")
-        live_match = str(live_events[0]["match_id"])
-        feed = json.loads(_get(app, f"/matches/{live_match}/changes"))["changes"]
-        reads = api_reads(
-            app,
-            meter,
-            {
-                "match_page_1000": f"/matches/{full_id}",
-                "goals": f"/matches/{full_id}/goals",
-                "stats": f"/matches/{full_id}/stats",
-                "changes_page_1000": f"/matches/{full_id}/changes",
-                "changes_poll_empty": f"/matches/{live_match}/changes?after={feed[-1]['cursor']}",
-                "changes_poll_one": f"/matches/{live_match}/changes?after={feed[-2]['cursor']}",
-                "directory_100": "/matches?limit=100",
-            },
-            repeats=3 if quick else 7,
-        )
-        reads["match_all_pages"] = all_pages(app, meter, full_id)
-        directory = json.loads(_get(app, "/matches?limit=100"))
-        reads["directory_100"]["matches"] = directory["count"]
+        reads = _reads(app, meter, full_id, str(live_events[0]["match_id"]), quick)
 
         say("costs: ingest (POST /events in process) ...")
         ingest_costs = ingest(app, 20, int(200 * scale), 2 if quick else 6)
@@ -719,7 +707,7 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
     finally:
         meter.close()
     return {
-        "what": "per-event costs on the local stack (bench/costs.py); capacity by AWS's sizing rules",
+        "what": "per-event costs on the local stack (bench/request_costs.py); capacity by AWS's sizing rules",
         "sizing": check,
         "consumer_live": live,
         "consumer_bulk": bulk,
@@ -730,6 +718,28 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
         "kafka": kafka,
         "broadcast": push,
     }
+
+
+def _reads(app: Any, meter: CapacityMeter, full_id: str, live_match: str, quick: bool) -> dict[str, Any]:
+    """What each read costs: a whole match's pages, a live match's change-feed polls, the directory."""
+    feed = json.loads(_get(app, f"/matches/{live_match}/changes"))["changes"]
+    reads = api_reads(
+        app,
+        meter,
+        {
+            "match_page_1000": f"/matches/{full_id}",
+            "goals": f"/matches/{full_id}/goals",
+            "stats": f"/matches/{full_id}/stats",
+            "changes_page_1000": f"/matches/{full_id}/changes",
+            "changes_poll_empty": f"/matches/{live_match}/changes?after={feed[-1]['cursor']}",
+            "changes_poll_one": f"/matches/{live_match}/changes?after={feed[-2]['cursor']}",
+            "directory_100": "/matches?limit=100",
+        },
+        repeats=3 if quick else 7,
+    )
+    reads["match_all_pages"] = all_pages(app, meter, full_id)
+    reads["directory_100"]["matches"] = json.loads(_get(app, "/matches?limit=100"))["count"]
+    return reads
 
 
 def _get(app: Any, path: str) -> str:
