@@ -60,8 +60,10 @@ class MatchDirectory:
         merged: list[dict[str, Any]] = []
         with ThreadPoolExecutor(max_workers=PARALLEL_READS) as pool:
             while len(merged) <= query.limit:  # one more than asked tells whether a next page exists
-                # a shard runs dry before it may lose the merge: read on first (a filter can empty a read)
-                list(pool.map(lambda s: self._read(s, query, below, chunk), [s for s in shards if not s.entries]))
+                # a shard that ran dry is read before it may lose the merge, and read on while a filter empties
+                # its reads: only a shard with an entry in hand, or none left, can be compared
+                while dry := [s for s in shards if not s.entries and not s.done]:
+                    list(pool.map(lambda s: self._read(s, query, below, chunk), dry))
                 ready = [s for s in shards if s.entries]
                 if not ready:
                     break

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -66,7 +67,9 @@ def text(browser: webdriver.Chrome, element_id: str) -> str:
 
 
 def until(browser: webdriver.Chrome, check: Any) -> Any:
-    return WebDriverWait(browser, WAIT_S, poll_frequency=0.2).until(lambda _: check())
+    """Wait for ``check``; an element the live page re-rendered between finding and reading it is a retry."""
+    waiting = WebDriverWait(browser, WAIT_S, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException])
+    return waiting.until(lambda _: check())
 
 
 def open_match(browser: webdriver.Chrome, site: str, match_id: str) -> None:

@@ -57,4 +57,4 @@ def test_replay_keeps_match_time_scaled_by_speed(api_url, tmp_path, capsys):
             TOKEN,
         ]
     )
-    assert eventually(lambda: len(ApiClient(api_url).timeline(f"{match_id}-sb")) == 34)
+    assert eventually(lambda: len(ApiClient(api_url).timeline(f"{match_id}-sb")) == 37)
