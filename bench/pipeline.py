@@ -208,7 +208,8 @@ def _stack_parts(stack: RunProcess) -> dict[int, str]:
             ("dynamodb", "dynamodb"),
             ("devstack.stream_source", "broadcaster"),
             ("devstack.event_source", "runner_event_source"),
-            ("devstack.run", "api"),
+            ("devstack.api_server", "api"),
+            ("devstack.run", "api"),  # the WebSocket gateway: with the API, as on one line of the report
         ):
             if marker in cmdline:
                 parts[int(proc.name)] = part

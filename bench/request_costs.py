@@ -91,8 +91,9 @@ def process_cpu_seconds(pid: int) -> float:
 
 
 def stack_processes(stack: RunProcess) -> dict[str, int]:
-    """The PIDs of the runner's children that play Lambda: ``devstack.event_source`` (the consumer) and
-    ``devstack.stream_source`` (the broadcaster); the runner itself (API, WebSocket gateway) as ``devstack.run``."""
+    """The PIDs of the runner's children that play Lambda: ``devstack.api_server`` (the API),
+    ``devstack.event_source`` (the consumer) and ``devstack.stream_source`` (the broadcaster); the runner
+    itself (the WebSocket gateway) as ``devstack.run``."""
     found = {"devstack.run": stack.process.pid}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -103,7 +104,7 @@ def stack_processes(stack: RunProcess) -> dict[str, int]:
         except (OSError, ValueError, IndexError):
             continue
         if parent == stack.process.pid:
-            for module in ("devstack.event_source", "devstack.stream_source"):
+            for module in ("devstack.api_server", "devstack.event_source", "devstack.stream_source"):
                 if module.encode() in command:
                     found[module] = int(entry.name)
     return found

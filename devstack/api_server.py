@@ -51,3 +51,21 @@ def local_api_server(chalice_app: Chalice, port: int, host: str = "127.0.0.1") -
     server.server.RequestHandlerClass = functools.partial(_RequestHandler, app_object=chalice_app, config=config)
     server.server.socket.listen(LISTEN_BACKLOG)  # socketserver's 5 drops connections when many clients connect at once
     return server
+
+
+def main() -> None:
+    """``python -m devstack.api_server``: the HTTP API alone on ``PORT``, as ``make run`` starts it in a process
+    of its own (the API is its own Lambda: it shares no interpreter lock with the WebSocket gateway)."""
+    import os
+    import signal
+    import threading
+
+    import app
+
+    server = local_api_server(app.app, int(os.environ.get("PORT", "8000")))
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -46,20 +46,26 @@ def _saved_token() -> str:
 
 
 def serve_api(port: int, ws_port: int) -> tuple[LocalDevServer, LocalWebSocketGateway]:
-    """The HTTP API (on a daemon thread) and the WebSocket API, as ``make run`` and ``soak.api`` serve them.
+    """The HTTP API (on a daemon thread) and the WebSocket API in this process, as ``soak.api`` serves them.
     Imports app, so call it once the environment is final: its Services read it lazily."""
     import app
 
     server = local_api_server(app.app, port)
     threading.Thread(target=server.serve_forever, daemon=True, name="http").start()
-    gateway = LocalWebSocketGateway(
+    return server, serve_websocket(ws_port)
+
+
+def serve_websocket(ws_port: int) -> LocalWebSocketGateway:
+    """The WebSocket API and its Management API, in this process."""
+    import app
+
+    return LocalWebSocketGateway(
         app.ws_connect,
         app.ws_message,
         app.ws_disconnect,
         port=ws_port,
         management_port=int(os.environ.get("WS_MANAGEMENT_PORT", ws_port + 2)),  # + 1 is the CDN's (8002)
     ).start()
-    return server, gateway
 
 
 def main() -> None:
@@ -89,12 +95,15 @@ def main() -> None:
         ws_port = int(os.environ.get("WS_PORT", "8001"))
         os.environ.setdefault("WEBSOCKET_URL", f"ws://127.0.0.1:{ws_port}")  # for the match centre page
         port = int(os.environ.get("PORT", "8000"))
-        _, gateway = serve_api(port, ws_port)
-        # The consumer and the broadcaster run in processes of their own, as each runs in its own Lambda:
-        # ingest, consumption and fan-out then share no interpreter lock.
+        gateway = serve_websocket(ws_port)
+        # The HTTP API, the consumer and the broadcaster run in processes of their own, as each runs in its
+        # own Lambda: reads, ingest, consumption and fan-out then share no interpreter lock with the gateway.
         env = os.environ | {"WEBSOCKET_ENDPOINT_URL": gateway.management_url}
+        sources["devstack.api_server"] = subprocess.Popen(
+            [sys.executable, "-m", "devstack.api_server"], cwd=PROJECT_DIR, env=env | {"PORT": str(port)}
+        )
         consumers = event_source.spawn(int(os.environ.get("EVENT_SOURCES", "1")), env, PROJECT_DIR)
-        sources = {f"devstack.event_source #{n + 1}": source for n, source in enumerate(consumers)}
+        sources |= {f"devstack.event_source #{n + 1}": source for n, source in enumerate(consumers)}
         sources["devstack.stream_source"] = subprocess.Popen(
             [sys.executable, "-m", "devstack.stream_source"], cwd=PROJECT_DIR, env=env
         )
