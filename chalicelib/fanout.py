@@ -17,6 +17,7 @@ that are gone are forgotten after the sends, within what is left of the
 budget.
 """
 
+import functools
 import hashlib
 import json
 import threading
@@ -96,31 +97,37 @@ def send_shard(
     budget_s: float = SEND_BUDGET_S,
 ) -> Sent:
     """Send the job's messages to each connection of its shard (read unless given), SEND_THREADS at a time.
-    A gone connection is noted, a failing one skipped, and past the budget the rest are counted as failed:
-    their clients catch up from the change feed."""
+
+    Message by message: every follower gets a change before any gets the statistics after it, so the change
+    reaches the last follower in half the time, and each connection still gets its messages in order. A
+    gone connection is noted and a failing one skipped for the rest; past the budget the rest are counted
+    as failed: their clients catch up from the change feed."""
     followers = subscriptions.shard_connections(job.match_id, job.shard) if connections is None else connections
     deadline = time.monotonic() + budget_s
+    total = Sent()
+    dropped: set[str] = set()  # gone, failed or past the budget: sent nothing more
 
-    def deliver(connection_id: str) -> Sent:
+    def deliver(text: str, connection_id: str) -> Sent:
         if time.monotonic() > deadline:
             return Sent(failed=1)
-        sent = Sent()
-        for text in job.messages:
-            try:
-                send(connection_id, text)
-            except WebsocketDisconnectedError:
-                return Sent(sent.pushed, gone=[connection_id])
-            except (BotoCoreError, ClientError) as error:
-                logger.warning("push failed", extra={"connection_id": connection_id, "error": str(error)})
-                return Sent(sent.pushed, failed=1)
-            sent.pushed += 1
-        return sent
+        try:
+            send(connection_id, text)
+        except WebsocketDisconnectedError:
+            return Sent(gone=[connection_id])
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("push failed", extra={"connection_id": connection_id, "error": str(error)})
+            return Sent(failed=1)
+        return Sent(pushed=1)
 
-    total = Sent()
     if followers:
         with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(followers))) as pool:
-            for result in pool.map(deliver, followers):
-                total.add(result)
+            for text in job.messages:
+                receiving = [c for c in followers if c not in dropped]
+                results = pool.map(functools.partial(deliver, text), receiving)
+                for connection_id, result in zip(receiving, results, strict=True):
+                    total.add(result)
+                    if not result.pushed:
+                        dropped.add(connection_id)
     return total
 
 

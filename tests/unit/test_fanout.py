@@ -126,3 +126,16 @@ def test_the_queue_gets_fifo_entries_grouped_by_match_and_shard_ten_at_a_time():
     first = batches[0][0]
     assert first["MessageGroupId"] == "m#0" and ShardJob.of(first["MessageBody"]) == jobs[0]
     assert first["MessageDeduplicationId"] == jobs[0].dedupe_id() != jobs[1].dedupe_id()
+
+
+def test_every_follower_gets_a_change_before_any_gets_the_statistics_after_it():
+    order, lock = [], threading.Lock()
+
+    def send(connection_id, text):
+        time.sleep(0.0005)
+        with lock:
+            order.append(text)
+
+    followers = [f"c{n}" for n in range(100)]
+    send_shard(ShardJob("m", 0, ("change", "stats")), Followers({("m", 0): followers}), send)
+    assert order == ["change"] * 100 + ["stats"] * 100
