@@ -26,6 +26,7 @@ _WHISTLES = frozenset({"kick_off", "half_time", "full_time"})
 _FOREVER = 2**62
 
 Event = Mapping[str, Any]
+Pitch = dict[str, tuple[str, int | None, int]]  # player -> (team, came on ms or None, went off ms)
 
 
 def _key(event: Event) -> tuple[str, str]:
@@ -71,7 +72,7 @@ def _minutes(ms: int) -> int:
     return (ms + 30_000) // 60_000  # half a minute and more rounds up
 
 
-def on_pitch(roster: Sequence[Event]) -> dict[str, tuple[str, int | None, int]]:
+def on_pitch(roster: Sequence[Event]) -> Pitch:
     """Every listed or substituted-on player: (team, came on ms or None if never, went off ms). Events
     apply in timeline order: taking off a player who is not on yet changes nothing."""
     team_of: dict[str, str] = {}
@@ -102,11 +103,14 @@ def on_pitch(roster: Sequence[Event]) -> dict[str, tuple[str, int | None, int]]:
     return {player: (team, since.get(player), until.get(player, _FOREVER)) for player, team in team_of.items()}
 
 
-def minutes_played(roster: Sequence[Event], latest_at: str | None, period: int | None = None) -> dict[str, int]:
-    """Whole minutes on the pitch of every listed or substituted-on player, over the match or one period."""
+def minutes_played(
+    roster: Sequence[Event], pitch: Pitch, latest_at: str | None, period: int | None = None
+) -> dict[str, int]:
+    """Whole minutes on the pitch (``on_pitch``) of every listed or substituted-on player, over the match
+    or one period."""
     spans = [(start, end) for p, start, end in periods(roster, latest_at) if period is None or p == period]
     played = {}
-    for player, (_, since, until) in on_pitch(roster).items():
+    for player, (_, since, until) in pitch.items():
         ms = 0
         if since is not None:
             ms = sum(max(0, min(end, until) - max(start, since)) for start, end in spans)
@@ -114,11 +118,11 @@ def minutes_played(roster: Sequence[Event], latest_at: str | None, period: int |
     return played
 
 
-def lineup_view(roster: Sequence[Event], minutes: Mapping[str, int]) -> dict[str, dict[str, Any]]:
+def lineup_view(
+    roster: Sequence[Event], pitch: Pitch, shapes: Mapping[str, str], minutes: Mapping[str, int]
+) -> dict[str, dict[str, Any]]:
     """``lineups`` of /stats: per team with a lineup, its formation and players (listed, then those who
     came on without being listed) with their minutes."""
-    shapes = formations(roster)
-    pitch = on_pitch(roster)
     view = {}
     for team, lineup in sorted(lineups(roster).items()):
         listed = [p["player_id"] for p in lineup["players"]]

@@ -121,9 +121,6 @@ def change_of(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> s
     return "delete" if old is not None else None
 
 
-_ABSENT = object()
-
-
 def in_roster(event: Mapping[str, Any] | None) -> bool:
     return event is not None and event["event_type"] in football.ROSTER_TYPES
 
@@ -144,7 +141,7 @@ def plan_next(pending: Sequence[Mapping[str, Any]], known: Mapping[str, Stored |
         change = change_of(old_live, new.live)
         previous = plan.writes.get(event_id)
         plan.writes[event_id] = new
-        roster_before = plan.roster.get(event_id, _ABSENT)
+        rostered, roster_before = event_id in plan.roster, plan.roster.get(event_id)
         if in_roster(old_live) or in_roster(new.live):
             plan.roster[event_id] = new.live if in_roster(new.live) else None
         for owner, counters in difference.items():
@@ -161,10 +158,10 @@ def plan_next(pending: Sequence[Mapping[str, Any]], known: Mapping[str, Stored |
                 plan.writes[event_id] = previous
             for owner, counters in difference.items():
                 plan.deltas[owner].subtract(counters)
-            if roster_before is _ABSENT:
-                plan.roster.pop(event_id, None)
+            if rostered:
+                plan.roster[event_id] = roster_before
             else:
-                plan.roster[event_id] = roster_before  # type: ignore[assignment]
+                plan.roster.pop(event_id, None)
             if change:
                 plan.changes.pop()
                 plan.change_bytes -= entry_bytes

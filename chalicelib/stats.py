@@ -33,7 +33,6 @@ TEAM_COUNTERS = (
 )
 PLAYER_COUNTERS = ("goals", "shots", "passes", "fouls", "yellow_cards", "red_cards")
 XG = "xg"  # a sum, not a count: kept as an exact decimal (DynamoDB numbers are decimal)
-PERIODS = range(1, 6)
 
 # event_type -> (team counters, player counters) it always adds one to
 _ALWAYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -158,7 +157,8 @@ def render(match: MatchTotals) -> dict[str, Any]:
     voided has ``events`` at 0 and is left out, unless a lineup lists it or it came on."""
     totals, latest, phase, period = match.totals, match.latest, match.phase, match.period
     latest_at = latest["timestamp"] if latest else None
-    minutes = football.minutes_played(match.roster, latest_at, period)
+    pitch = football.on_pitch(match.roster)
+    minutes = football.minutes_played(match.roster, pitch, latest_at, period)
     shapes = football.formations(match.roster)
 
     def counted(kind: str, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -188,7 +188,7 @@ def render(match: MatchTotals) -> dict[str, Any]:
             for team, counters in teams.items()
         },
         "players": players,
-        "lineups": football.lineup_view(match.roster, minutes),
+        "lineups": football.lineup_view(match.roster, pitch, shapes, minutes),
         "event_count": int(totals.get(MATCH, {}).get(in_period("event_count", period), 0)),
         "last_event_at": latest_at,
         **({"period": period} if period is not None else {}),

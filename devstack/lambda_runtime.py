@@ -74,15 +74,17 @@ def _runtime_client(runtime: Path) -> None:
         check=True,
     ).stdout.strip()
     wheels = Path.home() / ".cache" / "football-devstack" / "wheels" / version
-    pins = [f"{name}=={metadata.version(name)}" for name in RUNTIME_CLIENT]
-    if not all(list(wheels.glob(f"{pin.split('==')[0].replace('-', '_')}-{pin.split('==')[1]}-*.whl")) for pin in pins):
+    pins = {name: metadata.version(name) for name in RUNTIME_CLIENT}
+
+    def wheel(name: str) -> list[Path]:
+        return list(wheels.glob(f"{name.replace('-', '_')}-{pins[name]}-*.whl"))
+
+    if not all(wheel(name) for name in pins):
         download = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
-        download += ["--python-version", version, "--platform", "manylinux2014_x86_64", "-d", str(wheels), *pins]
-        subprocess.run(download, check=True, capture_output=True)
-    for pin in pins:
-        name, wanted = pin.split("==")
-        (wheel,) = wheels.glob(f"{name.replace('-', '_')}-{wanted}-*.whl")
-        with zipfile.ZipFile(wheel) as archive:
+        download += ["--python-version", version, "--platform", "manylinux2014_x86_64", "-d", str(wheels)]
+        subprocess.run([*download, *(f"{name}=={v}" for name, v in pins.items())], check=True, capture_output=True)
+    for name in pins:
+        with zipfile.ZipFile(wheel(name)[0]) as archive:
             archive.extractall(runtime)
 
 
