@@ -13,8 +13,9 @@ bench/results/<timestamp>.json and .png, and a table prints.
                   idle), freshness (202 -> readable) at 500 events/s over 300 matches, full-match read and
                   /stats latency, push latency (202 -> change message) at 500 events/s over 300 matches to
                   1,000 WebSocket subscribers, and the fan-out rate of a burst
-    cold start    (bench/coldstart.py) fresh interpreters on the unzipped Lambda package, as Lambda runs it:
-                  `import app`, then the first ingest, query, consumer and broadcaster call; the package's size
+    cold start    (bench/coldstart.py) a new execution environment per call: the Lambda package under AWS's
+                  runtime client (awslambdaric) behind aws-lambda-rie; the init (`import app`), then the first
+                  ingest, query, consumer and broadcaster call; the package's size
     costs         (bench/request_costs.py) per-event costs: capacity units written and read, Kafka bytes, CPU ms
                   of the consumer, the API and the broadcaster, messages per change; `make cost` (bench/bill.py)
                   turns the newest into AWS figures

@@ -6,13 +6,15 @@ venv and precompiled, as there).
 
 - ``Emulated`` runs each handler as Lambda does: AWS's runtime interface client behind AWS's runtime
   interface emulator (``aws-lambda-rie``, built with ``go install`` and cached in Go's bin directory),
-  invoked over the emulator's HTTP API.
-- ``command`` starts lambda_bootstrap.py on them instead (bench/coldstart.py times imports with it).
+  invoked over the emulator's HTTP API; ``phases`` reads the init and invocation durations it logs.
+- ``importing`` runs one statement in a bare interpreter that sees what the runtime sees (the package's
+  tests check what ``import app`` loads with it, and bench/coldstart.py profiles it).
 
 Both use the runtime's Python (infra/package.py's ``runtime_python``, else this one).
 """
 
 import json
+import re
 import shutil
 import socket
 import subprocess
@@ -26,11 +28,12 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Any
 
-BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 RUNTIME_CLIENT = ("awslambdaric", "simplejson", "snapshot-restore-py")  # in /var/runtime of AWS's images
 EMULATOR = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
 EMULATOR_VERSION = "v0.0.0-20261030222936-bef5c4ba774d"
 INVOCATIONS = "/2015-03-31/functions/function/invocations"
+INIT_REPORT = re.compile(r"INIT REPORT\(durationMs: ([0-9.]+)\)")  # the emulator's log of Lambda's phases
+INVOKE_DONE = re.compile(r"INVOKE RTDONE\(status: \w+, produced bytes: \d+, duration: ([0-9.]+)ms\)")
 
 
 def python() -> str:
@@ -57,10 +60,22 @@ def lay_out(package_zip: Path, work: Path) -> tuple[Path, Path]:
     return task, runtime
 
 
-def command(task: Path, runtime: Path, *flags: str) -> list[str]:
-    """Lambda's runtime on the laid-out package: nothing but it, the SDK and the standard library importable,
-    and nothing written (/var/task is read-only)."""
-    return [python(), "-I", "-S", "-B", *flags, str(BOOTSTRAP), str(task), str(runtime)]
+def importing(task: Path, runtime: Path, *flags: str, statement: str = "import app") -> list[str]:
+    """``statement`` in the runtime's Python with only the task, then the runtime, before the standard
+    library (Lambda's order), and nothing written: /var/task is read-only."""
+    setup = f"import sys; sys.path[:0] = [{str(task)!r}, {str(runtime)!r}]; "
+    return [python(), "-I", "-S", "-B", *flags, "-c", setup + statement]
+
+
+def phases(log: str) -> tuple[float | None, list[float]]:
+    """(the init's ms, each invocation's ms) from an emulator's log, as Lambda's REPORT lines give them."""
+    init = INIT_REPORT.search(log)
+    return (float(init.group(1)) if init else None), [float(ms) for ms in INVOKE_DONE.findall(log)]
+
+
+def pins() -> dict[str, str]:
+    """The runtime client's packages and their versions (this venv's, pinned by requirements-dev.txt)."""
+    return {name: metadata.version(name) for name in RUNTIME_CLIENT}
 
 
 def _runtime_client(runtime: Path) -> None:
@@ -74,16 +89,16 @@ def _runtime_client(runtime: Path) -> None:
         check=True,
     ).stdout.strip()
     wheels = Path.home() / ".cache" / "football-devstack" / "wheels" / version
-    pins = {name: metadata.version(name) for name in RUNTIME_CLIENT}
+    pinned = pins()
 
     def wheel(name: str) -> list[Path]:
-        return list(wheels.glob(f"{name.replace('-', '_')}-{pins[name]}-*.whl"))
+        return list(wheels.glob(f"{name.replace('-', '_')}-{pinned[name]}-*.whl"))
 
-    if not all(wheel(name) for name in pins):
+    if not all(wheel(name) for name in pinned):
         download = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:"]
         download += ["--python-version", version, "--platform", "manylinux2014_x86_64", "-d", str(wheels)]
-        subprocess.run([*download, *(f"{name}=={v}" for name, v in pins.items())], check=True, capture_output=True)
-    for name in pins:
+        subprocess.run([*download, *(f"{name}=={v}" for name, v in pinned.items())], check=True, capture_output=True)
+    for name in pinned:
         with zipfile.ZipFile(wheel(name)[0]) as archive:
             archive.extractall(runtime)
 
