@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice.app import WebsocketAPI
 
+from chalicelib import layout
 from chalicelib.config import Settings
 from chalicelib.directory import MatchDirectory
 from chalicelib.fanout import SEND_THREADS, Fanout, LocalFanout, QueueFanout
@@ -127,7 +128,8 @@ class Services:
             local = settings.websocket_endpoint_url
             credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if local else {}
             core = botocore.session.get_session()
-            core.set_default_client_config(Config(max_pool_connections=SEND_THREADS))  # one per sending thread
+            # one connection per sending thread: devstack sends every shard at once from one process
+            core.set_default_client_config(Config(max_pool_connections=SEND_THREADS * layout.SUBSCRIBER_SHARDS))
             api.session = boto3.session.Session(botocore_session=core, region_name=settings.region, **credentials)
             if local:
                 # Chalice builds https://{domain}/{stage}; devstack's Management API is plain HTTP, so its URL
