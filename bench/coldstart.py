@@ -69,7 +69,7 @@ STREAM_ARN = f"arn:aws:dynamodb:{REGION}:123456789012:table/coldstart/stream/202
 
 
 class Code:
-    """A deployment package laid out as Lambda runs it, beside a function that imports nothing."""
+    """A deployment package laid out as Lambda runs it, with a function added that imports nothing."""
 
     def __init__(self, work: Path, package: Path | None = None) -> None:
         work.mkdir(parents=True, exist_ok=True)
@@ -77,18 +77,15 @@ class Code:
         self.size = package_size(self.zip) | {"zip": str(package) if package else "built by infra.app.build('dev')"}
         self.python = lambda_runtime.python()
         self.task, self.runtime = lambda_runtime.lay_out(self.zip, work)
-        self.empty = work / "empty"
-        self.empty.mkdir()
-        (self.empty / "empty.py").write_text("def handler(event, context):\n    return None\n")
+        (self.task / "empty.py").write_text("def handler(event, context):\n    return None\n")
 
     def describe(self) -> str:
         return f"Lambda package, awslambdaric behind aws-lambda-rie, {self.python}"
 
     def cold(self, environ: Mapping[str, str], handler: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """One invocation in a new execution environment: its result, ``init_ms`` and ``call_ms``."""
-        task = self.empty if handler == RUNTIME_ONLY else self.task
         with tempfile.TemporaryFile("w+") as log:
-            function = lambda_runtime.Emulated(task, self.runtime, dict(environ), log)
+            function = lambda_runtime.Emulated(self.task, self.runtime, dict(environ), log)
             try:
                 answer = function.invoke(handler, dict(event))
             finally:
