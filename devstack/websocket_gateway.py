@@ -21,7 +21,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -79,21 +78,18 @@ class LocalWebSocketGateway:
         self._connections: dict[str, tuple[ServerConnection, float]] = {}
         self._ids: dict[ServerConnection, str] = {}
         self._loop = asyncio.new_event_loop()
+        self._management_tasks: set[asyncio.Task[None]] = set()  # keep-alive sessions, ended on stop
         self._ready, self._stopped = threading.Event(), threading.Event()
-        self._management = ThreadingHTTPServer(("127.0.0.1", management_port), _management_handler(self))
-        self._management.daemon_threads = True
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def start(self) -> "LocalWebSocketGateway":
         threading.Thread(target=self._run, daemon=True, name="websocket-gateway").start()
-        threading.Thread(target=self._management.serve_forever, daemon=True, name="management-api").start()
         if not self._ready.wait(30):
             raise RuntimeError("the local WebSocket gateway did not start")
         return self
 
     def stop(self) -> None:
-        self._management.shutdown()
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._stopped.set)
 
@@ -103,10 +99,17 @@ class LocalWebSocketGateway:
         self._loop.run_until_complete(self._serve())
 
     async def _serve(self) -> None:
-        async with serve(self._session, "127.0.0.1", self.port, process_request=self._connect, max_size=128 * 1024):
+        management = await asyncio.start_server(self._management_session, "127.0.0.1", self.management_port)
+        async with (
+            management,
+            serve(self._session, "127.0.0.1", self.port, process_request=self._connect, max_size=128 * 1024),
+        ):
             self._ready.set()
             while not self._stopped.is_set():
                 await asyncio.sleep(0.1)
+            for task in list(self._management_tasks):
+                task.cancel()
+            await asyncio.gather(*self._management_tasks, return_exceptions=True)
 
     # -- API Gateway's side of a connection -------------------------------------------------------------
 
@@ -162,75 +165,54 @@ class LocalWebSocketGateway:
             except Exception as error:
                 self.log(f"websocket: $disconnect failed ({error!r})")
 
-    # -- the Management API ---------------------------------------------------------------------------------
+    # -- the Management API: HTTP/1.1 on the gateway's own loop, so a send is one await, not a thread hop
 
-    def post(self, connection_id: str, data: bytes) -> bool:
-        """Send to a connection (from any thread); False if it is gone."""
-        found = self._connections.get(connection_id)
-        if found is None:
-            return False
-        future = asyncio.run_coroutine_threadsafe(found[0].send(data.decode()), self._loop)
+    async def _management_session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task:
+            self._management_tasks.add(task)
         try:
-            future.result(timeout=SEND_TIMEOUT_S)
-        except Exception:  # closed meanwhile
-            return False
-        return True
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *header_lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = request_line.split(" ", 2)
+                headers = dict(line.split(":", 1) for line in header_lines if ":" in line)
+                length = int({k.strip().lower(): v.strip() for k, v in headers.items()}.get("content-length", 0))
+                data = await reader.readexactly(length) if length else b""
+                status, body, error = await self._management(method, urlsplit(target).path, data)
+                payload = json.dumps(body).encode() if body is not None else b""
+                extra = f"x-amzn-ErrorType: {error}\r\n" if error else ""
+                writer.write(
+                    f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n{extra}Content-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass  # the client closed its keep-alive connection, or sent what is not HTTP
+        finally:
+            writer.close()
+            self._management_tasks.discard(task)
 
-    def describe(self, connection_id: str) -> dict[str, Any] | None:
-        found = self._connections.get(connection_id)
+    async def _management(self, method: str, path: str, data: bytes) -> tuple[int, Any, str | None]:
+        """POST sends, GET describes, DELETE closes; a connection that is gone is 410, as API Gateway's."""
+        marker = "/@connections/"
+        if marker not in path:
+            return 404, {"message": "not found"}, "NotFoundException"
+        found = self._connections.get(path.split(marker, 1)[1])
         if found is None:
-            return None
-        connected = datetime.fromtimestamp(found[1], UTC).isoformat().replace("+00:00", "Z")
-        return {"ConnectedAt": connected, "LastActiveAt": connected, "Identity": {"SourceIp": "127.0.0.1"}}
-
-    def close(self, connection_id: str) -> bool:
-        found = self._connections.get(connection_id)
-        if found is None:
-            return False
-        asyncio.run_coroutine_threadsafe(found[0].close(), self._loop).result(timeout=SEND_TIMEOUT_S)
-        return True
-
-
-def _management_handler(gateway: LocalWebSocketGateway) -> type[BaseHTTPRequestHandler]:
-    class ManagementApi(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _connection_id(self) -> str | None:
-            path = urlsplit(self.path).path
-            marker = "/@connections/"
-            return path.split(marker, 1)[1] if marker in path else None
-
-        def _answer(self, status: int, body: dict[str, Any] | None = None, error: str | None = None) -> None:
-            payload = json.dumps(body).encode() if body is not None else b""
-            self.send_response(status)
-            if error:
-                self.send_header("x-amzn-ErrorType", error)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def _gone(self) -> None:
-            self._answer(410, {"message": "the connection is gone"}, "GoneException")
-
-        def do_POST(self) -> None:  # http.server's naming
-            data = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            connection_id = self._connection_id()
-            if connection_id is None:
-                self._answer(404, {"message": "not found"}, "NotFoundException")
-            elif gateway.post(connection_id, data):
-                self._answer(200)
-            else:
-                self._gone()
-
-        def do_GET(self) -> None:
-            found = gateway.describe(self._connection_id() or "")
-            self._answer(200, found) if found else self._gone()
-
-        def do_DELETE(self) -> None:
-            self._answer(204) if gateway.close(self._connection_id() or "") else self._gone()
-
-        def log_message(self, format: str, *args: Any) -> None:  # quiet, as API Gateway is
-            pass
-
-    return ManagementApi
+            return 410, {"message": "the connection is gone"}, "GoneException"
+        connection, connected = found
+        if method == "GET":
+            at = datetime.fromtimestamp(connected, UTC).isoformat().replace("+00:00", "Z")
+            return 200, {"ConnectedAt": at, "LastActiveAt": at, "Identity": {"SourceIp": "127.0.0.1"}}, None
+        try:
+            if method == "POST":
+                await asyncio.wait_for(connection.send(data.decode(errors="replace")), SEND_TIMEOUT_S)
+                return 200, None, None
+            if method == "DELETE":
+                await asyncio.wait_for(connection.close(), SEND_TIMEOUT_S)
+                return 204, None, None
+        except Exception:  # closed meanwhile: gone, as API Gateway answers
+            return 410, {"message": "the connection is gone"}, "GoneException"
+        return 404, {"message": "not found"}, "NotFoundException"
