@@ -2,7 +2,7 @@
 
 Turns the per-event costs that bench/request_costs.py measured on the local stack into AWS figures: capacity units and
 Lambda GB-seconds per match, dollars per match and per busy Saturday (viewers polling behind a CDN, and the same
-viewers on the WebSocket), the hot-partition ceiling of one match, and the partitions N events/s need. Every
+viewers on the WebSocket), and the partitions N events/s need (the hottest keys are ``make capacity``'s). Every
 figure prints as its formula, the formula with the numbers, and the result; prices are the named constants
 below, with their region, source and date; assumptions are named constants too and are marked in the output.
 
@@ -255,7 +255,7 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
     _saturday_common(m)
     _saturday_polling(m)
     _saturday_websocket(m)
-    _hot_partition(m)
+    _partitions_needed(m)
     return m
 
 
@@ -504,34 +504,11 @@ def _saturday_websocket(m: Model) -> None:
     )
 
 
-def _hot_partition(m: Model) -> None:
-    m.section = "Hot partition: one match is one partition key"
-    m.let("max_events_per_s_match", "partition_wcu_per_s / wcu_per_event_live", "events/s", "Saturday-like batches")
-    m.let(
-        "max_events_per_s_match_bulk", "partition_wcu_per_s / wcu_per_event_bulk", "events/s", "the match's own batches"
-    )
-    m.let(
-        "max_events_per_s_directory",
-        "partition_wcu_per_s / gsi_wcu_per_event_live",
-        "events/s",
-        "all matches together: every summary update moves its entry in the one directory partition key; unless "
-        "DynamoDB's split-for-heat spreads it (not measured)",
-    )
+def _partitions_needed(m: Model) -> None:
+    """Kafka and DynamoDB partitions for an event rate; which key runs hot first is ``make capacity``'s."""
+    m.section = "Partitions needed"
     m.let("peak_events_per_s", "matches / kickoff_slots * events_per_s_match", "events/s", "Saturday's busiest slot")
-    m.let(
-        "polled_rcu_per_s_match",
-        "edges_per_match * (rcu_stats + change_urls_per_window * rcu_changes) / cdn_max_age"
-        " + events_per_s_match * broadcast_rcu_per_change",
-        "RCU/s",
-        "origin polls + broadcaster reads",
-    )
-    m.let(
-        "max_viewer_edges_per_match",
-        "partition_rcu_per_s * cdn_max_age / (rcu_stats + change_urls_per_window * rcu_changes)",
-        "edges",
-    )
     m.let("max_events_per_match", "item_collection_bytes / collection_bytes_per_event", "events", "10 GB per match")
-
     for label, rate in (("peak", None), ("1k", 1000.0), ("5k", 5000.0)):
         m.section = f"Partitions needed for N events/s (N = {label})"
         if rate is None:
@@ -560,8 +537,6 @@ def _hot_partition(m: Model) -> None:
             "ceil(n_events_per_s * wcu_per_event_live / partition_wcu_per_s)",
             "partitions",
         )
-        m.let(f"min_live_matches_{label}", "ceil(n_events_per_s / max_events_per_s_match)", "matches")
-        m.let(f"directory_load_{label}", "n_events_per_s / max_events_per_s_directory", "", "above 1: throttled")
 
 
 # -- output ----------------------------------------------------------------------------------------------
@@ -575,8 +550,6 @@ SUMMARY = (
     "storage_usd_per_match_month",
     "saturday_polling_usd",
     "saturday_websocket_usd",
-    "max_events_per_s_match",
-    "max_events_per_s_directory",
     "peak_events_per_s",
     "max_events_per_match",
 )

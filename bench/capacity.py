@@ -15,7 +15,7 @@ simulated state, and its units are scaled by its rate. REST reads pass a CDN tha
 ``cdn_hit_ratio`` of them; WebSocket reads reach DynamoDB every time.
 
 Every request is sized by AWS's rules and attributed to the partition key of the table and of each global
-index it touches (``bench.sizing``). Writes and the broadcaster's reads are per second of simulated time:
+index it touches (``devstack.capacity``). Writes and the broadcaster's reads are per second of simulated time:
 their busiest second. Viewer reads are steady rates. The output is
 bench/results/capacity-<UTC timestamp>.json; ``--doc`` rewrites the generated table in docs/capacity.md.
 """
@@ -43,11 +43,11 @@ from kafka.structs import TopicPartition
 
 import app
 from bench.bill import quiet_stdout
-from bench.sizing import PARTITION_RCU, PARTITION_WCU, Key, Ledger, Meter, Units
 from chalicelib import broadcast, fanout, layout, live
 from chalicelib.events import parse_event
 from chalicelib.records import encode
 from chalicelib.services import Services
+from devstack.capacity import PARTITION_RCU, PARTITION_WCU, Key, Ledger, Meter, Units
 from devstack.event_source import msk_event
 from devstack.stack import LOCAL_AWS, engine_service, ensure_subscriptions_table, ensure_table, free_port
 from devstack.stream_source import stream_event

@@ -44,7 +44,7 @@ from bench.system import RATE_REQUEST_EVENTS, freshness_samples, load_full_match
 from bench.workload import TOKEN, api_records, events_for, throwaway_stack
 from chalicelib.config import Settings
 from devstack import event_source
-from devstack.run_process import PROJECT_DIR, RunProcess
+from devstack.run_process import PROJECT_DIR, RunProcess, cpu_seconds
 from devstack.stack import ensure_topic
 
 STAGES = ("ack", "poll", "store", "read")
@@ -176,45 +176,12 @@ def _cpu_ticks() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def _process_ticks(pids: dict[int, str]) -> dict[str, int]:
-    """utime + stime jiffies per part, summed over the given pids (a pid that is gone counts 0)."""
-    out: dict[str, int] = {}
-    for pid, part in pids.items():
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        out[part] = out.get(part, 0) + int(fields[11]) + int(fields[12])
-    return out
+# The report's lines: the runner's WebSocket gateway shares the API's.
+_LINES = {"stream_source": "broadcaster", "event_source": "runner_event_source", "api_server": "api", "run": "api"}
 
 
 def _stack_parts(stack: RunProcess) -> dict[int, str]:
-    """The runner's processes (its own session) by part: kafka, dynamodb, api (the runner: API and WebSocket
-    gateway), event_source (its own, idle here), broadcaster."""
-    parts = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            session = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3])
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError, ValueError):
-            continue
-        if session != stack.process.pid:
-            continue
-        for marker, part in (
-            ("kafka.Kafka", "kafka"),
-            ("dynamodb", "dynamodb"),
-            ("devstack.stream_source", "broadcaster"),
-            ("devstack.event_source", "runner_event_source"),
-            ("devstack.api_server", "api"),
-            ("devstack.run", "api"),  # the WebSocket gateway: with the API, as on one line of the report
-        ):
-            if marker in cmdline:
-                parts[int(proc.name)] = part
-                break
-    return parts
+    return {pid: _LINES.get(part, part) for pid, part in stack.parts().items()}
 
 
 class CpuMeter:
@@ -223,14 +190,21 @@ class CpuMeter:
 
     def __init__(self, parts: dict[int, str]) -> None:
         self.parts = parts | {os.getpid(): "bench"}
-        self.machine, self.by_part, self.wall = _cpu_ticks(), _process_ticks(self.parts), time.monotonic()
+        self.machine, self.by_part, self.wall = _cpu_ticks(), self._by_part(), time.monotonic()
+
+    def _by_part(self) -> dict[str, float]:
+        """CPU seconds per part, summed over its processes."""
+        out: dict[str, float] = {}
+        for pid, part in self.parts.items():
+            out[part] = out.get(part, 0.0) + cpu_seconds(pid)
+        return out
 
     def read(self) -> dict[str, Any]:
-        machine, by_part, wall = _cpu_ticks(), _process_ticks(self.parts), time.monotonic()
-        hz, elapsed = os.sysconf("SC_CLK_TCK"), wall - self.wall
+        machine, by_part, wall = _cpu_ticks(), self._by_part(), time.monotonic()
+        elapsed = wall - self.wall
         cores = os.cpu_count() or 1
         busy = cores * (machine[0] - self.machine[0]) / max(1, machine[1] - self.machine[1])
-        used = {part: (by_part.get(part, 0) - ticks) / hz / elapsed for part, ticks in self.by_part.items()}
+        used = {part: (by_part.get(part, 0) - seconds) / elapsed for part, seconds in self.by_part.items()}
         return {
             "machine_cpu_percent": round(100 * busy / cores, 1),
             "cores": cores,

@@ -10,12 +10,11 @@
     broadcast    messages each WebSocket subscriber receives per applied change (real sockets on the stack),
                  message sizes, and the broadcaster process's CPU per change and per message (/proc)
 
-AWS's sizing rules, and where AWS states them: ``bench.sizing``.
+AWS's sizing rules, and where AWS states them: ``devstack.capacity``.
 """
 
 import asyncio
 import json
-import os
 import statistics
 import threading
 import time
@@ -23,12 +22,10 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from kafka import KafkaProducer
 
-from bench.sizing import Ledger, Meter, Units, item_bytes
 from bench.system import wait_idle
 from bench.workload import REQUEST_EVENTS, TOKEN, app_on, events_for
 from chalicelib import layout
@@ -38,24 +35,24 @@ from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.records import DEFAULT_PROVIDER, encode
 from chalicelib.repository import event_item
 from chalicelib.security import Producer
-from devstack.run_process import RunProcess
+from devstack.capacity import Ledger, Meter, Units, item_bytes
+from devstack.run_process import RunProcess, cpu_seconds
 from devstack.stack import dynamodb_client, ensure_topic
 from matchtools.client import ApiClient
 from matchtools.generate import generate_match
 
 WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
-STORAGE_OVERHEAD = 100  # bytes DynamoDB adds to each stored item (bench.sizing's first source)
+STORAGE_OVERHEAD = 100  # bytes DynamoDB adds to each stored item (devstack.capacity's first source)
 INDEX_KEYS = (layout.TIME_SORT_KEY, layout.TYPE_SORT_KEY, layout.PHASE_SORT_KEY)  # the LSIs' sort keys
 LIVE_BATCH_RECORDS = 30  # a consumer batch on a busy Saturday: ~180 events/s over 6 partitions, 1 s window
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # -- capacity by the rules, from the requests a client makes --------------------------------------------
 
 
 class CapacityMeter:
-    """Sizes every data-plane call of a boto3 DynamoDB client by AWS's rules (``bench.sizing``), split into
+    """Sizes every data-plane call of a boto3 DynamoDB client by AWS's rules (``devstack.capacity``), split into
     table, local and global indexes, and per operation. Writes are costed after the measurement (``take``),
     not in the timed calls. ``close`` unregisters the meter, so the client is left as it was."""
 
@@ -82,32 +79,6 @@ class CapacityMeter:
 
 
 # -- the processes of the stack (read only: /proc) -------------------------------------------------------
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def stack_processes(stack: RunProcess) -> dict[str, int]:
-    """The PIDs of the runner's children that play Lambda: ``devstack.api_server`` (the API),
-    ``devstack.event_source`` (the consumer) and ``devstack.stream_source`` (the broadcaster); the runner
-    itself (the WebSocket gateway) as ``devstack.run``."""
-    found = {"devstack.run": stack.process.pid}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError, IndexError):
-            continue
-        if parent == stack.process.pid:
-            for module in ("devstack.api_server", "devstack.event_source", "devstack.stream_source"):
-                if module.encode() in command:
-                    found[module] = int(entry.name)
-    return found
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -138,7 +109,7 @@ def _cpu_clock() -> Iterator[list[float]]:
 
 # -- 1. the sizing rules and the items they size ---------------------------------------------------------
 
-SIZING_SOURCE = "AWS's sizing rules applied to the app's own requests and items (bench.sizing)"
+SIZING_SOURCE = "AWS's sizing rules applied to the app's own requests and items (devstack.capacity)"
 
 
 def sizing() -> dict[str, Any]:
@@ -517,7 +488,7 @@ def _pace(
     """Post each request and wait until every subscriber of the match got its changes: changes applied,
     messages per change per subscriber, and the broadcaster process's CPU seconds over the phase."""
     before = listeners.count(match_id)
-    cpu = process_cpu_seconds(broadcaster) if broadcaster else 0.0
+    cpu = cpu_seconds(broadcaster) if broadcaster else 0.0
     started = time.monotonic()
     for request in requests:
         api.post_events(request)
@@ -541,7 +512,7 @@ def _pace(
         "messages_per_change_per_subscriber": (received["change"] + received["stats"]) / (changes * subscribers),
         "stats_per_change": received["stats"] / (changes * subscribers),
         "seconds": seconds,
-        "broadcaster_cpu_s": (process_cpu_seconds(broadcaster) - cpu) if broadcaster else 0.0,
+        "broadcaster_cpu_s": (cpu_seconds(broadcaster) - cpu) if broadcaster else 0.0,
     }
 
 
@@ -593,7 +564,7 @@ def pushes(
     the busy match's subscribers connected (its answer is under ``while_subscribed``)."""
     prefix = uuid.uuid4().hex[:6]
     quiet, busy = f"push-{prefix}-few", f"push-{prefix}-many"
-    broadcaster = stack_processes(stack).get("devstack.stream_source")
+    broadcaster = stack.pid_of("stream_source")
     api = ApiClient(stack.url, TOKEN)
 
     wait_idle(stack)  # what earlier steps left on the topic is consumed first
@@ -606,9 +577,9 @@ def pushes(
             "timestamp": "2026-01-01T15:00:00.000Z",
         }
         _pace(listeners, api, quiet, few, [[warm_up]], None, timeout=600)
-        idle_cpu = process_cpu_seconds(broadcaster) if broadcaster else 0.0
+        idle_cpu = cpu_seconds(broadcaster) if broadcaster else 0.0
         time.sleep(3.0)
-        idle_rate = ((process_cpu_seconds(broadcaster) - idle_cpu) / 3.0) if broadcaster else 0.0
+        idle_rate = ((cpu_seconds(broadcaster) - idle_cpu) / 3.0) if broadcaster else 0.0
         phases = {
             "live_few": _pace(listeners, api, quiet, few, _live_changes(quiet, changes), broadcaster),
             "live_many": _pace(listeners, api, busy, many, _live_changes(busy, changes), broadcaster),

@@ -17,6 +17,25 @@ import requests
 from devstack.stack import Endpoints, StackError, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# A command line's marker and the part of the stack it plays; the first that matches names the process.
+PARTS = (
+    ("kafka.Kafka", "kafka"),
+    ("devstack.dynamodb", "dynamodb"),
+    ("devstack.stream_source", "stream_source"),
+    ("devstack.event_source", "event_source"),
+    ("devstack.api_server", "api_server"),
+    ("devstack.run", "run"),
+)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat; 0 for a process that is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def api_healthy(url: str) -> bool:
@@ -62,6 +81,25 @@ class RunProcess:
             time.sleep(0.5)
         ports = json.loads((data_dir / "ports.json").read_text())
         self.endpoints = Endpoints(f"127.0.0.1:{ports['kafka']}", f"http://127.0.0.1:{ports['dynamodb']}")
+
+    def parts(self) -> dict[int, str]:
+        """The stack's processes (the runner's session) by the part they play (``PARTS``)."""
+        found = {}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                session = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3])
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            part = next((part for marker, part in PARTS if marker in command), None)
+            if session == self.process.pid and part:
+                found[int(proc.name)] = part
+        return found
+
+    def pid_of(self, part: str) -> int | None:
+        return next((pid for pid, name in self.parts().items() if name == part), None)
 
     def kill(self) -> None:
         """SIGKILL the whole group: the runner, its event source, Kafka and the DynamoDB engine."""

@@ -6,8 +6,8 @@ from collections import Counter
 import pytest
 
 from bench.capacity import Reads, Scenario, ceilings, key_rows, read_heat
-from bench.sizing import Units
 from chalicelib import layout
+from devstack.capacity import Units
 
 T, S = "events", "subscriptions"
 MEASURED = "m-measured"  # the match the request types were measured on
