@@ -12,7 +12,9 @@ Writes bench/results/audience-<UTC timestamp>.json and prints it:
 - ``viewers``, ``subscribers``;
 - ``origin_requests_per_s`` and ``cdn_hit_ratio``, from the CDN's own access log;
 - ``push_p50_s``, ``push_p99_s``: each change's 202 to its arrival, over every follower;
-- ``last_subscriber_s``: the slowest goal's 202 to its arrival at the last follower.
+- ``last_subscriber_s``: the slowest goal's 202 to its arrival at the last follower;
+- ``goals_first_last_s``: each goal's 202 to its first and to its last follower, which splits the
+  pipeline's time from the fan-out's.
 """
 
 import argparse
@@ -158,6 +160,11 @@ def audience(viewers: int, subscribers: int, rate: float, seconds: float, say: A
         "events_posted": len(acked),
         "goals": len(goals),
         "goals_missing_a_follower": len(goals) - len(complete),
+        # where a goal's time goes: to its first follower (the pipeline) and its last (plus the fan-out)
+        "goals_first_last_s": [
+            [round(min(followers.arrivals[e]) - acked[e][0], 3), round(max(followers.arrivals[e]) - acked[e][0], 3)]
+            for e in complete
+        ],
         "deliveries": {"due": due, "made": len(delays)},
         "fanout": "sharded: every shard through the sender (FANOUT_INLINE_FOLLOWERS=0)",
     }

@@ -177,7 +177,13 @@ def _cpu_ticks() -> tuple[int, int]:
 
 
 # The report's lines: the runner's WebSocket gateway shares the API's.
-_LINES = {"stream_source": "broadcaster", "event_source": "runner_event_source", "api_server": "api", "run": "api"}
+_LINES = {
+    "stream_source": "broadcaster",
+    "sender": "broadcaster",
+    "event_source": "runner_event_source",
+    "api_server": "api",
+    "run": "api",
+}
 
 
 def _stack_parts(stack: RunProcess) -> dict[int, str]:

@@ -160,13 +160,14 @@ class QueueFanout:
 
 
 class LocalFanout:
-    """devstack's stand-in for the queue: each job becomes the SQS event the sender function gets in the
-    cloud, handed to it on a thread of its own per shard, so shards are sent concurrently and a shard's
-    jobs in order."""
+    """A stand-in for the queue in one process (each of devstack's sender processes, and tests): each job
+    becomes the SQS event the sender function gets in the cloud, handed to it on a thread of its own per
+    shard, so shards are sent concurrently and a shard's jobs in order."""
 
     def __init__(self, deliver: Callable[[dict[str, Any]], Any]) -> None:
         self.deliver = deliver
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._queues: dict[str, list[ShardJob]] = defaultdict(list)
         self._running: set[str] = set()
 
@@ -178,12 +179,18 @@ class LocalFanout:
                     self._running.add(job.group())
                     threading.Thread(target=self._drain, args=(job.group(),), daemon=True).start()
 
+    def drain(self, timeout_s: float = 60.0) -> bool:
+        """Wait until every job dispatched so far is sent: whether they were within ``timeout_s``."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._running, timeout_s)
+
     def _drain(self, group: str) -> None:
         while True:
             with self._lock:
                 if not self._queues[group]:
                     self._running.discard(group)
                     del self._queues[group]
+                    self._idle.notify_all()
                     return
                 job = self._queues[group].pop(0)
             try:

@@ -117,6 +117,10 @@ class Services:
                 self._fanout = LocalFanout(deliver)
         return self._fanout
 
+    def fan_out_through(self, fanout: Fanout) -> None:
+        """Send big matches' shard jobs to ``fanout`` instead: devstack's sender processes."""
+        self._fanout = fanout
+
     def websocket(self, api: WebsocketAPI) -> WebsocketAPI:
         """The app's WebsocketAPI, ready to send outside a WebSocket event (the broadcaster)."""
         if api.session is None:
@@ -128,7 +132,7 @@ class Services:
             local = settings.websocket_endpoint_url
             credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if local else {}
             core = botocore.session.get_session()
-            # one connection per sending thread: devstack sends every shard at once from one process
+            # one connection per sending thread, for a process that sends several shards at once
             core.set_default_client_config(Config(max_pool_connections=SEND_THREADS * layout.SUBSCRIBER_SHARDS))
             api.session = boto3.session.Session(botocore_session=core, region_name=settings.region, **credentials)
             if local:

@@ -23,6 +23,7 @@ PARTS = (
     ("kafka.Kafka", "kafka"),
     ("devstack.dynamodb", "dynamodb"),
     ("devstack.stream_source", "stream_source"),
+    ("devstack.sender", "sender"),
     ("devstack.event_source", "event_source"),
     ("devstack.api_server", "api_server"),
     ("devstack.run", "run"),

@@ -35,6 +35,7 @@ from chalice.local import LambdaContext
 from chalicelib import layout
 from chalicelib.broadcast import BATCH_SIZE, RETRY_ATTEMPTS
 from chalicelib.config import Settings
+from devstack.sender import SenderProcesses
 from devstack.stack import LOCAL_AWS, dynamodb_client
 
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -331,12 +332,17 @@ def main() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    LocalStreamSource(
-        settings.dynamodb_endpoint_url or "",
-        settings.table or layout.DEFAULT_TABLE,
-        app.broadcast_changes,
-        checkpoint_dir=data_dir,
-    ).run(stop)
+    senders = SenderProcesses(Path(__file__).resolve().parent.parent, os.environ)
+    app.services.fan_out_through(senders)  # a big match's shards in processes of their own, as in Lambdas
+    try:
+        LocalStreamSource(
+            settings.dynamodb_endpoint_url or "",
+            settings.table or layout.DEFAULT_TABLE,
+            app.broadcast_changes,
+            checkpoint_dir=data_dir,
+        ).run(stop)
+    finally:
+        senders.close()
 
 
 if __name__ == "__main__":

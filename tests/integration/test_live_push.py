@@ -1,6 +1,7 @@
 """Live push over real sockets: the local WebSocket gateway calling the app's handlers, the consumer writing
 to the DynamoDB engine, its stream feeding the broadcaster, pushes arriving at subscribed clients."""
 
+import os
 import threading
 import uuid
 from typing import Any
@@ -12,9 +13,11 @@ from botocore.exceptions import ClientError
 from websockets.exceptions import InvalidStatus
 
 import app
-from chalicelib import broadcast
+from chalicelib import broadcast, fanout, messages
 from chalicelib.subscriptions import Subscriptions
 from devstack.aws_events import change_record
+from devstack.run_process import PROJECT_DIR
+from devstack.sender import SenderProcesses
 from devstack.stream_source import LocalStreamSource
 from matchtools.client import ApiClient
 from matchtools.live import WebSocketProducer, watch
@@ -215,7 +218,7 @@ def test_a_failing_connection_does_not_stop_the_others_and_a_gone_one_is_forgott
     def send(connection_id: str, text: str) -> None:
         if connection_id == failing:
             raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "PostToConnection")
-        app.app.websocket_api.send(connection_id, text)
+        live_services.websocket(app.app.websocket_api).send(connection_id, text)
 
     changes = [{"change": "insert", "event": event(match_id, n) | {"version": 1}} for n in range(2)]
     answer = broadcast.broadcast(
@@ -297,3 +300,22 @@ def test_the_stream_source_retries_a_failing_batch_until_it_succeeds(live_servic
         thread.join(timeout=30)
     assert len(seen) == 3 and seen[0] == seen[1] == seen[2] and "c#000000000001" in seen[0]
     assert source.failed_batches >= 2
+
+
+def test_the_local_sender_processes_send_each_shard_in_order_to_every_follower(live_services, environ, ws_url):
+    match_id = new_match()
+    clients = subscribed_clients(ws_url, match_id, 4)
+    texts = [
+        messages.change(match_id, {"change": "insert", "event": event(match_id, n), "cursor": str(n)}) for n in range(3)
+    ]
+    senders = SenderProcesses(PROJECT_DIR, os.environ | environ)
+    try:
+        senders.dispatch(fanout.jobs(match_id, texts[:2]))
+        senders.dispatch(fanout.jobs(match_id, texts[2:]))
+        for client in clients:
+            assert [client.next(timeout=30)["cursor"] for _ in texts] == ["0", "1", "2"]
+        assert len(senders.pids()) > 1  # shards spread over processes
+    finally:
+        senders.close()
+        for client in clients:
+            client.connection.close()
