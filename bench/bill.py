@@ -3,8 +3,8 @@
 Turns the per-event costs that bench/request_costs.py measured on the local stack into AWS figures: capacity units and
 Lambda GB-seconds per match, dollars per match and per busy Saturday (viewers polling behind a CDN, and the same
 viewers on the WebSocket), and the partitions N events/s need (the hottest keys are ``make capacity``'s). Every
-figure prints as its formula, the formula with the numbers, and the result; prices are the named constants
-below, with their region, source and date; assumptions are named constants too and are marked in the output.
+figure prints as its formula, the formula with the numbers, and the result; prices, documented limits and
+assumptions are named inputs (``_prices``, ``_limits``), each with its source, and marked in the output.
 
 The measured costs come from the newest ``bench/results/*.json`` with a ``costs`` key (``make bench`` or an
 earlier ``--measure``); ``--measure`` (or none found) measures them now on a throw-away stack and keeps them as
@@ -29,92 +29,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 GIB = 2**30  # AWS bills "GB" of storage and transfer as 2^30 bytes
 TIMES = " \u00d7 "  # how a formula's * prints
 
-# -- prices: AWS list prices, on-demand, one region ------------------------------------------------------
-# Looked up on 2026-11-26 with the project's search tool. The aws.amazon.com pricing pages render their rate
-# tables client-side, so their stored copies carry no numbers; each figure below is quoted exactly as a source
-# that read the page (or the AWS Price List API) gave it, with that source's date. Free tiers are left out.
+# Prices: AWS list prices, on-demand, one region, looked up on 2026-11-26 with the project's search tool. The
+# aws.amazon.com pricing pages render their rate tables client-side, so their stored copies carry no numbers;
+# each figure in _prices is quoted exactly as a source that read the page (or the AWS Price List API) gave it,
+# with that source's date. Free tiers are left out. Limits and assumptions are in _limits, each with its source.
 REGION = "us-east-1"  # US East (N. Virginia); infra/config/*.json deploy to eu-west-1, which these do not price
 PRICES_LOOKED_UP = "2026-11-26"
-
-# https://aws.amazon.com/dynamodb/pricing/on-demand/ (Standard table class). Quoted "checked against the AWS
-# Price List API (us-east-1, August 2026)": "Write request units $0.625 per million (halved from $1.25 in late
-# 2024)", "Read request units $0.125 per million", "Storage $0.25 per GB-month, FIRST 25 GB FREE",
-# "Point-in-time recovery $0.20 per GB-month of table size"; the same three request/storage figures "checked
-# 2026-10-04 on DynamoDB on-demand pricing". Streams: GetRecords by a Lambda trigger is not billed (not priced).
-DYNAMODB_WRITE_USD_PER_MILLION = 0.625
-DYNAMODB_READ_USD_PER_MILLION = 0.125
-DYNAMODB_STORAGE_USD_PER_GB_MONTH = 0.25
-DYNAMODB_PITR_USD_PER_GB_MONTH = 0.20
-
-# https://aws.amazon.com/lambda/pricing/, x86 (the stack sets no architecture, so x86_64). Quoted for
-# US-East-1 (api-evangelist/aws-lambda plans, reconciled 2026-05-05): "$0.20 per million" requests and
-# "$0.0000166667 per GB-second"; artillery 2.0.28's price table from the same page: base x86_64 1666670e-11.
-LAMBDA_REQUEST_USD_PER_MILLION = 0.20
-LAMBDA_USD_PER_GB_SECOND = 0.0000166667
-
-# https://aws.amazon.com/api-gateway/pricing/, worked examples (US regions), read 2026-09-20 and transcribed
-# verbatim (api-evangelist/amazon-web-services plans): REST APIs "$3.50/million" (first 333 million a month),
-# WebSocket messages "$1.00 (per million)", connection minutes "0.25 (cost per million)"; "Messages are metered
-# in 32KB increments, so a 33KB message is metered as two messages."
-API_GATEWAY_REST_USD_PER_MILLION = 3.50
-API_GATEWAY_WEBSOCKET_MESSAGE_USD_PER_MILLION = 1.00
-API_GATEWAY_WEBSOCKET_MINUTE_USD_PER_MILLION = 0.25
-WEBSOCKET_METERING_BYTES = 32 * 1024
-
-# https://aws.amazon.com/msk/pricing/, MSK Serverless, as its pricing example gives them (quoted alike in
-# 2022 and 2026 sources): "$0.75 per cluster per hour", "$0.0015 per partition per hour", "$0.10 per GB in",
-# "$0.05 per GB out", "$0.10 per GB of storage each month". The prod config's provisioned brokers are not priced.
-MSK_SERVERLESS_CLUSTER_USD_PER_HOUR = 0.75
-MSK_SERVERLESS_PARTITION_USD_PER_HOUR = 0.0015
-MSK_SERVERLESS_IN_USD_PER_GB = 0.10
-MSK_SERVERLESS_OUT_USD_PER_GB = 0.05
-MSK_SERVERLESS_STORAGE_USD_PER_GB_MONTH = 0.10
-
-# https://aws.amazon.com/cloudfront/pricing/ (pay as you go), United States, Mexico, and Canada: the stored page's
-# table "First 10TB $0.085" per GB (Europe the same); requests "$0.0100 per 10,000 HTTPS Requests" (the AWS Price
-# List's description string; "CloudFront charges $0.0100 per 10,000 HTTPS requests in the US/Canada/Mexico
-# region ... (https://aws.amazon.com/cloudfront/pricing/, 2026)").
-CLOUDFRONT_HTTPS_USD_PER_10K = 0.0100
-CLOUDFRONT_USD_PER_GB = 0.085
-
-# -- documented limits -----------------------------------------------------------------------------------
-# "each partition individually is limited to 1000 write units per second and 3000 read units per second"
-# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html
-PARTITION_WCU_PER_S = 1000
-PARTITION_RCU_PER_S = 3000
-# "Tables with one or more local secondary indexes are subject to an item collection size limit, where the amount
-# of data within a given item collection cannot exceed 10 GB" (the API reference's CreateTable/TableDescription
-# LocalSecondaryIndexes; https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LSI.html#LSI.ItemCollections).
-# One match is one item collection. That such a collection is never split for heat, so one match never gets more
-# than one partition's throughput, is the premise of issue 14; the pages searched did not state it either way.
-ITEM_COLLECTION_BYTES = 10 * GIB
-# MSK Serverless quota: "Maximum ingress throughput per partition 5 MBps", "Maximum egress ... 10 MBps",
-# "Maximum ingress throughput 200 MBps" a cluster; retention.ms defaults to 7 days.
-# https://docs.aws.amazon.com/msk/latest/developerguide/limits.html#serverless-quota (MBps taken as 10^6 B/s)
-MSK_PARTITION_INGRESS_BYTES_PER_S = 5_000_000
-MSK_CLUSTER_INGRESS_BYTES_PER_S = 200_000_000
-KAFKA_RETENTION_DAYS = 7
-# "At 1,769 MB, a function has the equivalent of one vCPU" (CPU scales with memory below that).
-# https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
-LAMBDA_MB_PER_VCPU = 1769
-# Lambda reads an MSK topic with at most one concurrent batch per partition, to keep each partition in order (the
-# consumers scale up to the number of partitions: https://aws.amazon.com/blogs/compute/scaling-improvements-when-
-# processing-apache-kafka-with-aws-lambda/; the exact sentence was not in the excerpt retrieved).
-
-# -- the busy Saturday and other assumptions -------------------------------------------------------------
-MATCHES = 300
-EVENTS_PER_MATCH = 3500
-MATCH_MINUTES = 115  # viewed: 2 x 45 + 15 half time + stoppages; the events spread over it
-KICKOFF_SLOTS = 3  # the matches are played in 3 slots of 100: the peak rate, and the directory's polled span
-VIEWERS = 10_000  # concurrent, each following one match for its whole length, spread evenly over the matches
-POLL_SECONDS = 2  # the match centre polls every 2 s (chalicelib/match_centre/app.js POLL_MS)
-ROUTES_POLLED = 3  # GET /matches?limit=100, /matches/{id}/changes?after=<cursor>, /matches/{id}/stats (app.js)
-DIRECTORY_POLL_WITH_SOCKET_S = 20  # with the socket up the page reloads the directory every 10 x POLL_MS
-CDN_MAX_AGE_SECONDS = 2  # Cache-Control: public, max-age=2 (chalicelib/caching.py LIVE_MAX_AGE)
-EDGE_LOCATIONS = 10  # CDN edges that cache the API for the audience: origin requests scale with this, not viewers
-WEBSOCKET_CLIENT_MESSAGES = 2  # subscribe and its answer, per viewer
-WEBSOCKET_SESSION_INVOCATIONS = 3  # $connect, subscribe ($default), $disconnect
-INGEST_EVENTS_PER_REQUEST = 1  # a live feed posts each event as it happens (batch posting is cheaper)
 SENSITIVITY_SEND_WAIT_MS = 10  # not measured: a what-if for the broadcaster's wait on each Management API call
 
 
@@ -245,7 +165,7 @@ def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str
 
 
 def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb: int, topic_partitions: int) -> Model:
-    """Every figure of the capacity and cost model, from the measured inputs and the constants above."""
+    """Every figure of the capacity and cost model, from the measured inputs, the prices and the limits."""
     m = Model()
     _measured(m, measured)
     _prices(m)
@@ -268,22 +188,39 @@ def _measured(m: Model, measured: Mapping[str, tuple[float, str, str]]) -> None:
 def _prices(m: Model) -> None:
     m.section = f"Prices ({REGION}, looked up {PRICES_LOOKED_UP}; sources in bench/bill.py)"
     for name, value, unit in (
-        ("wru_usd_per_million", DYNAMODB_WRITE_USD_PER_MILLION, "$ / million WRU"),
-        ("rru_usd_per_million", DYNAMODB_READ_USD_PER_MILLION, "$ / million RRU"),
-        ("storage_usd_per_gb_month", DYNAMODB_STORAGE_USD_PER_GB_MONTH, "$ / GB-month"),
-        ("pitr_usd_per_gb_month", DYNAMODB_PITR_USD_PER_GB_MONTH, "$ / GB-month"),
-        ("lambda_request_usd_per_million", LAMBDA_REQUEST_USD_PER_MILLION, "$ / million"),
-        ("lambda_usd_per_gb_s", LAMBDA_USD_PER_GB_SECOND, "$ / GB-s (x86)"),
-        ("rest_usd_per_million", API_GATEWAY_REST_USD_PER_MILLION, "$ / million requests"),
-        ("ws_message_usd_per_million", API_GATEWAY_WEBSOCKET_MESSAGE_USD_PER_MILLION, "$ / million messages"),
-        ("ws_minute_usd_per_million", API_GATEWAY_WEBSOCKET_MINUTE_USD_PER_MILLION, "$ / million conn-minutes"),
-        ("msk_cluster_usd_per_hour", MSK_SERVERLESS_CLUSTER_USD_PER_HOUR, "$ / cluster-hour"),
-        ("msk_partition_usd_per_hour", MSK_SERVERLESS_PARTITION_USD_PER_HOUR, "$ / partition-hour"),
-        ("msk_in_usd_per_gb", MSK_SERVERLESS_IN_USD_PER_GB, "$ / GB in"),
-        ("msk_out_usd_per_gb", MSK_SERVERLESS_OUT_USD_PER_GB, "$ / GB out"),
-        ("msk_storage_usd_per_gb_month", MSK_SERVERLESS_STORAGE_USD_PER_GB_MONTH, "$ / GB-month"),
-        ("cdn_usd_per_10k_requests", CLOUDFRONT_HTTPS_USD_PER_10K, "$ / 10,000 HTTPS requests"),
-        ("cdn_usd_per_gb", CLOUDFRONT_USD_PER_GB, "$ / GB out (first 10 TB)"),
+        # https://aws.amazon.com/dynamodb/pricing/on-demand/ (Standard table class), "checked against the AWS
+        # Price List API (us-east-1, August 2026)": "Write request units $0.625 per million (halved from $1.25 in
+        # late 2024)", "Read request units $0.125 per million", "Storage $0.25 per GB-month, FIRST 25 GB FREE",
+        # "Point-in-time recovery $0.20 per GB-month of table size"; the first three also "checked 2026-10-04 on
+        # DynamoDB on-demand pricing". Streams: GetRecords by a Lambda trigger is not billed.
+        ("wru_usd_per_million", 0.625, "$ / million WRU"),
+        ("rru_usd_per_million", 0.125, "$ / million RRU"),
+        ("storage_usd_per_gb_month", 0.25, "$ / GB-month"),
+        ("pitr_usd_per_gb_month", 0.20, "$ / GB-month"),
+        # https://aws.amazon.com/lambda/pricing/, x86 (the stack sets no architecture) for US-East-1
+        # (api-evangelist/aws-lambda plans, reconciled 2026-05-05): "$0.20 per million" requests and
+        # "$0.0000166667 per GB-second"; artillery 2.0.28's price table from the same page: 1666670e-11.
+        ("lambda_request_usd_per_million", 0.20, "$ / million"),
+        ("lambda_usd_per_gb_s", 0.0000166667, "$ / GB-s (x86)"),
+        # https://aws.amazon.com/api-gateway/pricing/, worked examples (US regions), read 2026-09-20 verbatim
+        # (api-evangelist/amazon-web-services plans): REST APIs "$3.50/million" (first 333 million a month),
+        # WebSocket messages "$1.00 (per million)", connection minutes "0.25 (cost per million)"; "Messages are
+        # metered in 32KB increments, so a 33KB message is metered as two messages."
+        ("rest_usd_per_million", 3.50, "$ / million requests"),
+        ("ws_message_usd_per_million", 1.00, "$ / million messages"),
+        ("ws_minute_usd_per_million", 0.25, "$ / million conn-minutes"),
+        # https://aws.amazon.com/msk/pricing/, MSK Serverless, as its pricing example gives them (quoted alike in
+        # 2022 and 2026 sources). The prod config's provisioned brokers are not priced.
+        ("msk_cluster_usd_per_hour", 0.75, "$ / cluster-hour"),
+        ("msk_partition_usd_per_hour", 0.0015, "$ / partition-hour"),
+        ("msk_in_usd_per_gb", 0.10, "$ / GB in"),
+        ("msk_out_usd_per_gb", 0.05, "$ / GB out"),
+        ("msk_storage_usd_per_gb_month", 0.10, "$ / GB-month"),
+        # https://aws.amazon.com/cloudfront/pricing/ (pay as you go), United States, Mexico, and Canada: the stored
+        # page's "First 10TB $0.085" per GB (Europe the same); "$0.0100 per 10,000 HTTPS Requests" (the AWS
+        # Price List's description string, 2026).
+        ("cdn_usd_per_10k_requests", 0.0100, "$ / 10,000 HTTPS requests"),
+        ("cdn_usd_per_gb", 0.085, "$ / GB out (first 10 TB)"),
     ):
         m.given(name, value, unit, kind="price")
 
@@ -291,29 +228,40 @@ def _prices(m: Model) -> None:
 def _limits(m: Model, lambda_memory_mb: int, topic_partitions: int) -> None:
     m.section = "Limits (documented) and assumptions"
     for name, value, unit, kind, note in (
-        ("partition_wcu_per_s", PARTITION_WCU_PER_S, "WCU/s", "limit", "DynamoDB, per partition"),
-        ("partition_rcu_per_s", PARTITION_RCU_PER_S, "RCU/s", "limit", "DynamoDB, per partition"),
-        ("item_collection_bytes", ITEM_COLLECTION_BYTES, "B", "limit", "10 GB per match (LSIs)"),
-        ("msk_partition_ingress", MSK_PARTITION_INGRESS_BYTES_PER_S, "B/s", "limit", "MSK Serverless, 5 MBps"),
-        ("msk_cluster_ingress", MSK_CLUSTER_INGRESS_BYTES_PER_S, "B/s", "limit", "MSK Serverless, 200 MBps"),
-        ("lambda_mb_per_vcpu", LAMBDA_MB_PER_VCPU, "MB", "limit", "one vCPU at 1,769 MB"),
+        # "each partition individually is limited to 1000 write units per second and 3000 read units per second"
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html
+        ("partition_wcu_per_s", 1000, "WCU/s", "limit", "DynamoDB, per partition"),
+        ("partition_rcu_per_s", 3000, "RCU/s", "limit", "DynamoDB, per partition"),
+        # "Tables with one or more local secondary indexes are subject to an item collection size limit, where
+        # the amount of data within a given item collection cannot exceed 10 GB"
+        # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/LSI.html#LSI.ItemCollections
+        ("item_collection_bytes", 10 * 2**30, "B", "limit", "10 GB per match (LSIs)"),
+        # MSK Serverless: "Maximum ingress throughput per partition 5 MBps", "Maximum ingress throughput 200 MBps"
+        # a cluster (MBps taken as 10^6 B/s); retention.ms defaults to 7 days.
+        # https://docs.aws.amazon.com/msk/latest/developerguide/limits.html#serverless-quota
+        ("msk_partition_ingress", 5_000_000, "B/s", "limit", "MSK Serverless, 5 MBps"),
+        ("msk_cluster_ingress", 200_000_000, "B/s", "limit", "MSK Serverless, 200 MBps"),
+        ("kafka_retention_days", 7, "days", "assumption", "MSK Serverless default retention"),
+        # "At 1,769 MB, a function has the equivalent of one vCPU" (CPU scales with memory below that).
+        # https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html
+        ("lambda_mb_per_vcpu", 1769, "MB", "limit", "one vCPU at 1,769 MB"),
         ("lambda_memory_mb", lambda_memory_mb, "MB", "assumption", "infra/config (stage-wide)"),
         ("topic_partitions", topic_partitions, "partitions", "assumption", "infra/config topic + 1 dead-letter"),
-        ("kafka_retention_days", KAFKA_RETENTION_DAYS, "days", "assumption", "MSK Serverless default retention"),
-        ("matches", MATCHES, "matches", "assumption", "a busy Saturday"),
-        ("events_per_match", EVENTS_PER_MATCH, "events", "assumption", ""),
-        ("match_minutes", MATCH_MINUTES, "min", "assumption", "viewed length; events spread over it"),
-        ("kickoff_slots", KICKOFF_SLOTS, "slots", "assumption", "matches in 3 slots of 100"),
-        ("viewers", VIEWERS, "viewers", "assumption", "concurrent, one match each, spread evenly"),
-        ("poll_seconds", POLL_SECONDS, "s", "assumption", "app.js POLL_MS"),
-        ("routes_polled", ROUTES_POLLED, "requests/poll", "assumption", "directory, changes, stats"),
-        ("directory_poll_socket_s", DIRECTORY_POLL_WITH_SOCKET_S, "s", "assumption", "with the socket up"),
-        ("cdn_max_age", CDN_MAX_AGE_SECONDS, "s", "assumption", "Cache-Control max-age=2"),
-        ("edge_locations", EDGE_LOCATIONS, "edges", "assumption", "origin fetches scale with edges"),
-        ("ws_client_messages", WEBSOCKET_CLIENT_MESSAGES, "messages/viewer", "assumption", "subscribe + answer"),
-        ("ws_session_invocations", WEBSOCKET_SESSION_INVOCATIONS, "invocations", "assumption", ""),
-        ("ingest_events_per_request", INGEST_EVENTS_PER_REQUEST, "events", "assumption", "one POST per event"),
-        ("gib", GIB, "B", "limit", "GB as AWS bills it"),
+        # the busy Saturday
+        ("matches", 300, "matches", "assumption", "a busy Saturday"),
+        ("events_per_match", 3500, "events", "assumption", ""),
+        ("match_minutes", 115, "min", "assumption", "viewed: 2 x 45 + 15 half time + stoppages"),
+        ("kickoff_slots", 3, "slots", "assumption", "matches in 3 slots of 100: the peak rate"),
+        ("viewers", 10_000, "viewers", "assumption", "concurrent, one match each, spread evenly"),
+        ("poll_seconds", 2, "s", "assumption", "app.js POLL_MS"),
+        ("routes_polled", 3, "requests/poll", "assumption", "directory, changes, stats (app.js)"),
+        ("directory_poll_socket_s", 20, "s", "assumption", "with the socket up"),
+        ("cdn_max_age", 2, "s", "assumption", "Cache-Control max-age=2 (chalicelib/caching.py)"),
+        ("edge_locations", 10, "edges", "assumption", "origin fetches scale with edges, not viewers"),
+        ("ws_client_messages", 2, "messages/viewer", "assumption", "subscribe + answer"),
+        ("ws_session_invocations", 3, "invocations", "assumption", "$connect, subscribe, $disconnect"),
+        ("ingest_events_per_request", 1, "events", "assumption", "one POST per event, as a live feed"),
+        ("gib", 2**30, "B", "limit", "GB as AWS bills it"),
     ):
         m.given(name, value, unit, note, kind=kind)
 

@@ -1,6 +1,6 @@
 """Cold start: a new Lambda execution environment per invocation, under AWS's own runtime, per path.
 
-    python -m bench.coldstart [--runs 20] [--package ZIP] [--baseline ZIP] [--json FILE]
+    python -m bench.coldstart [--runs 20] [--package ZIP] [--json FILE]
 
 Each run of each path (the paths taking turns, so the machine's drift spreads evenly) starts a new
 execution environment: AWS's runtime interface client (awslambdaric, pinned) behind AWS's runtime
@@ -37,11 +37,11 @@ import tempfile
 import uuid
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.report import percentile
+from bench.report import summary
 from chalicelib import layout
 from chalicelib.config import Settings
 from chalicelib.events import parse_event
@@ -128,13 +128,12 @@ def package_size(package_zip: Path, largest: int = 6) -> dict[str, Any]:
 
 
 class Stack:
-    """Kafka, DynamoDB with the tables, a WebSocket gateway: the caller's, or throw-away ones started here."""
+    """Kafka and DynamoDB with the tables (the caller's, or throw-away ones) and a WebSocket gateway."""
 
     def __init__(
         self,
         exit_stack: contextlib.ExitStack,
         endpoints: Endpoints | None,
-        websocket: tuple[str, str] | None,
         settings: Settings,
         log: Callable[[str], None],
     ) -> None:
@@ -165,9 +164,7 @@ class Stack:
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
         }
-        if websocket is None:
-            websocket = self._gateway(exit_stack)
-        self.ws_url, self.environ["WEBSOCKET_ENDPOINT_URL"] = websocket
+        self.ws_url, self.environ["WEBSOCKET_ENDPOINT_URL"] = self._gateway(exit_stack)
 
     def _gateway(self, exit_stack: contextlib.ExitStack) -> tuple[str, str]:
         """devstack's WebSocket gateway in this process, calling the app's handlers (the source tree's)."""
@@ -187,15 +184,6 @@ class Stack:
         ).start()
         exit_stack.callback(gateway.stop)
         return gateway.url, gateway.management_url
-
-
-def summary(values: Sequence[float]) -> dict[str, float]:
-    """As bench.report's summary (its percentile), rounded to 0.1."""
-    return {
-        "median": round(percentile(list(values), 50), 1),
-        "p99": round(percentile(list(values), 99), 1),
-        "n": len(values),
-    }
 
 
 def _msk_event(match_id: str, events: int, topic: str, seed: int) -> dict[str, Any]:
@@ -314,82 +302,49 @@ def cold_start(
     runs: int = 20,
     *,
     endpoints: Endpoints | None = None,
-    websocket: tuple[str, str] | None = None,
-    environ: Mapping[str, str] | None = None,
     package: Path | None = None,
-    baseline: Path | None = None,
-    paths: Sequence[str] = PATHS,
-    warmup: int = 1,
-    importtime_runs: int = 5,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Per path, ``runs`` cold starts in new execution environments: the init and the first call, in ms.
-
-    endpoints   Kafka and DynamoDB of a running stack (e.g. ``RunProcess(...).endpoints``); None starts a
-                throw-away LocalStack. The topics and tables named by ``environ`` (Settings; default
-                os.environ, as ``make run`` reads it) are created there if missing.
-    websocket   (ws_url, management_url) of a running WebSocket gateway; None starts devstack's gateway in
-                this process on the app's handlers, pointed at ``endpoints``.
-    package     a deployment.zip to use instead of building one.
-    baseline    another deployment.zip, measured in the same runs (taking turns with the code measured), so
-                a before/after comparison shares the machine's state; its figures go under "baseline".
-    warmup      rounds of every path run first and not counted (a fresh stack's JVMs are still warming up).
-    """
-    settings = Settings.from_env(os.environ if environ is None else environ)
+    ``endpoints``: Kafka and DynamoDB of a running stack (``RunProcess(...).endpoints``), where the topics and
+    tables ``make run`` names are created if missing; None starts a throw-away LocalStack. ``package``: a
+    deployment.zip to measure instead of building one."""
+    settings = Settings.from_env(os.environ)
     work = Path(tempfile.mkdtemp(prefix="coldstart-"))
     try:
-        codes = {"measured": Code(work / "measured", package)}
-        if baseline:
-            codes["baseline"] = Code(work / "baseline", baseline)
-        log(f"cold start: {codes['measured'].describe()}, {runs} runs of {', '.join(paths)}")
+        code = Code(work / "measured", package)
+        log(f"cold start: {code.describe()}, {runs} runs of {', '.join(PATHS)}")
         with contextlib.ExitStack() as exit_stack:
-            stack = Stack(exit_stack, endpoints, websocket, settings, log)
+            stack = Stack(exit_stack, endpoints, settings, log)
             invocations = Invocations(stack, f"cs-{uuid.uuid4().hex[:6]}")
             exit_stack.callback(invocations.close)
-            seeded = codes["measured"].cold(stack.environ, HANDLERS["consumer"], invocations.seed())
+            seeded = code.cold(stack.environ, HANDLERS["consumer"], invocations.seed())
             assert seeded["result"]["stored"] == QUERY_MATCH_EVENTS, seeded["result"]
-            timings = _rounds(codes, stack, invocations, paths, runs, warmup, log)
-            profiles = {name: importtime(code, stack.environ, importtime_runs) for name, code in codes.items()}
+            timings = _rounds(code, stack, invocations, runs, log)
+            profile = importtime(code, stack.environ)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    results = {name: _result(code, runs, timings[name], profiles[name]) for name, code in codes.items()}
-    result = results["measured"]
-    if baseline:
-        result["baseline"] = results["baseline"]
-    return result
+    return _result(code, runs, timings, profile)
 
 
 def _rounds(
-    codes: Mapping[str, Code],
-    stack: Stack,
-    invocations: "Invocations",
-    paths: Sequence[str],
-    runs: int,
-    warmup: int,
-    log: Callable[[str], None],
-) -> dict[str, dict[str, dict[str, list[float]]]]:
-    """code -> path -> {"init": [ms], "first_call": [ms]} over ``runs`` rounds, the runtime's own init among
-    the paths; within a round the codes take turns on each path."""
-    timings: dict[str, dict[str, dict[str, list[float]]]] = {
-        name: {p: {"init": [], "first_call": []} for p in ("runtime", *paths)} for name in codes
-    }
-    for n in range(-warmup, runs):
-        answers: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-        for path in ("runtime", *paths):
-            for name, code in codes.items():
-                if path == "runtime":
-                    answers[name][path] = code.cold(stack.environ, RUNTIME_ONLY, {})
-                    continue
-                count = invocations.next()
-                answers[name][path] = code.cold(stack.environ, HANDLERS[path], invocations.event(path, count))
-                invocations.check(path, count, answers[name][path]["result"])
+    code: Code, stack: Stack, invocations: "Invocations", runs: int, log: Callable[[str], None]
+) -> dict[str, dict[str, list[float]]]:
+    """path -> {"init": [ms], "first_call": [ms]} over ``runs`` rounds (after one uncounted round: a fresh
+    stack's JVMs are still warming up), the runtime's own init among the paths, which take turns."""
+    timings: dict[str, dict[str, list[float]]] = {p: {"init": [], "first_call": []} for p in ("runtime", *PATHS)}
+    for n in range(-1, runs):
+        answers: dict[str, dict[str, Any]] = {"runtime": code.cold(stack.environ, RUNTIME_ONLY, {})}
+        for path in PATHS:
+            count = invocations.next()
+            answers[path] = code.cold(stack.environ, HANDLERS[path], invocations.event(path, count))
+            invocations.check(path, count, answers[path]["result"])
         if n < 0:
             continue
-        for name, by_path in answers.items():
-            for path, answer in by_path.items():
-                timings[name][path]["init"].append(answer["init_ms"])
-                timings[name][path]["first_call"].append(answer["call_ms"])
-        figures = ", ".join(f"{p} {a['init_ms']:.0f} + {a['call_ms']:.0f}" for p, a in answers["measured"].items())
+        for path, answer in answers.items():
+            timings[path]["init"].append(answer["init_ms"])
+            timings[path]["first_call"].append(answer["call_ms"])
+        figures = ", ".join(f"{p} {a['init_ms']:.0f} + {a['call_ms']:.0f}" for p, a in answers.items())
         log(f"run {n + 1}/{runs} (init + first call, ms): {figures}")
     return timings
 
@@ -402,11 +357,11 @@ def _result(
     figures_by_path: dict[str, dict[str, Any]] = {
         path: {
             "handler": HANDLERS[path],
-            "init_ms": summary(figures["init"]),
-            "import_ms": summary([ms - floor for ms in figures["init"]]),
-            "first_call_ms": summary(figures["first_call"]),
+            "init_ms": summary(figures["init"], digits=1),
+            "import_ms": summary([ms - floor for ms in figures["init"]], digits=1),
+            "first_call_ms": summary(figures["first_call"], digits=1),
             "init_plus_first_call_ms": summary(
-                [a + b for a, b in zip(figures["init"], figures["first_call"], strict=True)]
+                [a + b for a, b in zip(figures["init"], figures["first_call"], strict=True)], digits=1
             ),
         }
         for path, figures in timings.items()
@@ -417,7 +372,7 @@ def _result(
         "python": subprocess.run([code.python, "-V"], capture_output=True, text=True).stdout.split()[-1],
         "runtime_client": lambda_runtime.pins(),
         "runs": runs,
-        "runtime_init_ms": summary(runtime),  # an empty function's: the interpreter and awslambdaric
+        "runtime_init_ms": summary(runtime, digits=1),  # an empty function's: the interpreter and awslambdaric
         "paths": figures_by_path,
         "import_target_ms": IMPORT_TARGET_MS,
         "import_target_met": all(p["import_ms"]["median"] <= IMPORT_TARGET_MS for p in figures_by_path.values()),
@@ -463,21 +418,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--package", type=Path, help="a deployment.zip to measure instead of building one")
-    parser.add_argument("--baseline", type=Path, help="a deployment.zip measured in the same runs, for comparison")
-    parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds first (default 1)")
-    parser.add_argument("--importtime-runs", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
-    result = cold_start(
-        args.runs, package=args.package, baseline=args.baseline, warmup=args.warmup,
-        importtime_runs=args.importtime_runs,
-    )  # fmt: skip
+    result = cold_start(args.runs, package=args.package)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
-    if args.baseline:
-        print(f"\nBASELINE ({args.baseline})")
-        print_table(result["baseline"])
-        print("\nMEASURED")
     print_table(result)
 
 

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,12 +27,14 @@ DRAIN_SECONDS = 30.0  # after the last post: deliveries still arriving are count
 
 
 class Subscribers:
-    """``count`` connections, each subscribed to one of ``match_ids``, recording when changes arrive."""
+    """``count`` connections, each subscribed to one of ``match_ids`` in turn, recording when changes arrive
+    and every message (its match, type, size and event); a context manager connects and closes them."""
 
     def __init__(self, ws_url: str, match_ids: list[str], count: int) -> None:
         self.ws_url, self.count = ws_url, count
         self.assigned = [match_ids[i % len(match_ids)] for i in range(count)]
         self.arrivals: dict[str, list[float]] = defaultdict(list)  # event_id -> receipt times
+        self.log: list[tuple[str, str, int, tuple[Any, Any] | None]] = []  # match, type, bytes, (event, version)
         self.messages = 0
         self.last_message_at = 0.0
         self._loop = asyncio.new_event_loop()
@@ -45,6 +47,26 @@ class Subscribers:
         for match_id in self.assigned:
             counts[match_id] += 1
         return counts
+
+    def __enter__(self) -> "Subscribers":
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def count_of(self, match_id: str) -> Counter[str]:
+        """Messages received by type, over the match's followers."""
+        return Counter(kind for match, kind, _, _ in list(self.log) if match == match_id)
+
+    def delivered(self, match_id: str, event: tuple[str, int]) -> int:
+        """Followers of the match that got the change of (event_id, version)."""
+        return sum(
+            1 for match, kind, _, key in list(self.log) if match == match_id and kind == "change" and key == event
+        )
+
+    def sizes(self, kind: str) -> list[int]:
+        return [size for _, k, size, _ in list(self.log) if k == kind]
 
     def start(self, timeout: float = 600) -> None:
         self._thread.start()
@@ -73,7 +95,7 @@ class Subscribers:
             subscribed += 1
             if subscribed == self.count:
                 self._ready.set()
-            await self._listen(connection)
+            await self._listen(connection, match_id)
 
         tasks = [asyncio.create_task(open_one(match_id)) for match_id in self.assigned]
         await self._stop.wait()
@@ -82,10 +104,13 @@ class Subscribers:
         for task in tasks:
             task.cancel()
 
-    async def _listen(self, connection: ClientConnection) -> None:
+    async def _listen(self, connection: ClientConnection, match_id: str) -> None:
         async for text in connection:
             now = time.time()  # the clock of post_at's 202s
             message = json.loads(text)
+            event: dict[str, Any] = message.get("event") or {}
+            key = (event.get("event_id"), event.get("version")) if event else None
+            self.log.append((match_id, message["type"], len(text.encode() if isinstance(text, str) else text), key))
             self.messages += 1
             self.last_message_at = now
             if message["type"] == "change":

@@ -50,8 +50,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-def summary(values: list[float]) -> Summary:
-    return {"median": percentile(values, 50), "p99": percentile(values, 99), "n": len(values)}
+def summary(values: list[float], *, scale: float = 1.0, digits: int | None = None) -> Summary:
+    """Median, p99 and n of ``values``, each times ``scale``, rounded to ``digits`` if given."""
+    if not values:
+        return {"n": 0}
+    median, p99 = (percentile(values, p) * scale for p in (50, 99))
+    if digits is not None:
+        median, p99 = round(median, digits), round(p99, digits)
+    return {"median": median, "p99": p99, "n": len(values)}
 
 
 def machine() -> dict[str, Any]:

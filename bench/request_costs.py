@@ -13,7 +13,6 @@
 AWS's sizing rules, and where AWS states them: ``devstack.capacity``.
 """
 
-import asyncio
 import json
 import statistics
 import threading
@@ -26,6 +25,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
+from bench.push import Subscribers
 from bench.system import wait_idle
 from bench.workload import REQUEST_EVENTS, TOKEN, app_on, events_for
 from chalicelib import layout
@@ -41,8 +41,6 @@ from devstack.stack import dynamodb_client, ensure_topic
 from matchtools.client import ApiClient
 from matchtools.generate import generate_match
 
-WRITE_OPERATIONS = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
-READ_OPERATIONS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
 STORAGE_OVERHEAD = 100  # bytes DynamoDB adds to each stored item (devstack.capacity's first source)
 INDEX_KEYS = (layout.TIME_SORT_KEY, layout.TYPE_SORT_KEY, layout.PHASE_SORT_KEY)  # the LSIs' sort keys
 LIVE_BATCH_RECORDS = 30  # a consumer batch on a busy Saturday: ~180 events/s over 6 partitions, 1 s window
@@ -76,9 +74,6 @@ class CapacityMeter:
         meter.ledger.units = Units()
         meter.calls, meter.failed, meter.by_operation = Counter(), Counter(), Counter()
         return taken
-
-
-# -- the processes of the stack (read only: /proc) -------------------------------------------------------
 
 
 # -- helpers ---------------------------------------------------------------------------------------------
@@ -404,80 +399,8 @@ def kafka_bytes(stack: RunProcess, singles: int, batches: int) -> dict[str, floa
 # -- 5. pushes: real WebSocket subscribers on the stack --------------------------------------------------
 
 
-class Listeners:
-    """WebSocket connections subscribed to matches (``{match_id: count}``), recording every message."""
-
-    def __init__(self, ws_url: str, subscribers: Mapping[str, int]) -> None:
-        from websockets.asyncio.client import connect
-
-        self._connect, self.ws_url = connect, ws_url
-        self.assigned = [match_id for match_id, count in subscribers.items() for _ in range(count)]
-        self.messages: list[tuple[str, str, int, tuple[Any, Any] | None]] = []  # match, type, bytes, (event, version)
-        self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._run(),), daemon=True)
-
-    def __enter__(self) -> "Listeners":
-        self._thread.start()
-        if not self._ready.wait(120):
-            raise SystemExit("the WebSocket subscribers did not connect")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=30)
-
-    async def _run(self) -> None:
-        self._stop = asyncio.Event()
-        connected: list[Any] = []
-        for match_id in self.assigned:
-            connection = await self._connect(self.ws_url, open_timeout=60, max_queue=None)
-            await connection.send(json.dumps({"action": "subscribe", "match_id": match_id}))
-            while json.loads(await connection.recv())["type"] != "subscribed":
-                pass
-            connected.append((connection, match_id))
-        tasks = [asyncio.create_task(self._listen(c, m)) for c, m in connected]
-        self._ready.set()
-        await self._stop.wait()
-        for connection, _ in connected:
-            await connection.close()
-        for task in tasks:
-            task.cancel()
-
-    async def _listen(self, connection: Any, match_id: str) -> None:
-        async for text in connection:
-            message = json.loads(text)
-            event: dict[str, Any] = message.get("event") or {}
-            with self._lock:
-                self.messages.append(
-                    (
-                        match_id,
-                        message["type"],
-                        len(text.encode()),
-                        (event.get("event_id"), event.get("version")) if event else None,
-                    )
-                )
-
-    def count(self, match_id: str) -> Counter[str]:
-        with self._lock:
-            return Counter(kind for match, kind, _, _ in self.messages if match == match_id)
-
-    def delivered(self, match_id: str, event: tuple[str, int]) -> int:
-        with self._lock:
-            return sum(
-                1 for match, kind, _, key in self.messages if match == match_id and kind == "change" and key == event
-            )
-
-    def sizes(self, kind: str) -> list[int]:
-        with self._lock:
-            return [size for _, k, size, _ in self.messages if k == kind]
-
-
 def _pace(
-    listeners: Listeners,
+    listeners: Subscribers,
     api: ApiClient,
     match_id: str,
     subscribers: int,
@@ -487,7 +410,7 @@ def _pace(
 ) -> dict[str, float]:
     """Post each request and wait until every subscriber of the match got its changes: changes applied,
     messages per change per subscriber, and the broadcaster process's CPU seconds over the phase."""
-    before = listeners.count(match_id)
+    before = listeners.count_of(match_id)
     cpu = cpu_seconds(broadcaster) if broadcaster else 0.0
     started = time.monotonic()
     for request in requests:
@@ -501,7 +424,7 @@ def _pace(
                 time.sleep(0.02)
     time.sleep(1.5)  # the stats message follows the last change
     seconds = time.monotonic() - started
-    after = listeners.count(match_id)
+    after = listeners.count_of(match_id)
     changes = sum(len(request) for request in requests)
     received = {kind: after[kind] - before[kind] for kind in ("change", "stats")}
     return {
@@ -568,7 +491,7 @@ def pushes(
     api = ApiClient(stack.url, TOKEN)
 
     wait_idle(stack)  # what earlier steps left on the topic is consumed first
-    with Listeners(stack.ws_url, {quiet: few, busy: many}) as listeners:
+    with Subscribers(stack.ws_url, [quiet] * few + [busy] * many, few + many) as listeners:
         # one push first, not measured: it arrives once the broadcaster worked off any older stream records
         warm_up = {
             "match_id": quiet,

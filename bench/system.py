@@ -12,20 +12,22 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import requests
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from bench.workload import REQUEST_EVENTS, TOKEN, api_records, app_on, events_for, run_all, timed
+from chalicelib.layout import DEFAULT_TOPIC
 from devstack.run_process import RunProcess
 from devstack.stack import ensure_topic
 from matchtools.client import ApiClient
 from matchtools.generate import generate_match
+from soak.observe import CONSUMER_GROUP, wait_drained
 
 FULL_MATCH_EVENTS = 3400  # matchtools.generate's default: a whole match
 
@@ -201,11 +203,9 @@ def freshness_samples(
     rate: int = 500,
     matches: int = 300,
     readers: int = 6,
-    on_offered: Callable[[], None] | None = None,
 ) -> tuple[list[Sample], float]:
     """Offer ``rate`` events/s over ``matches`` matches while ``readers`` threads poll the API for the last event
-    of each request until it is readable: the samples and the events/s offered. ``on_offered`` runs when the
-    offering stops, before the readers drain (to measure what the offering alone cost)."""
+    of each request until it is readable: the samples and the events/s offered."""
     prefix = uuid.uuid4().hex[:6]
     todo: queue.Queue[tuple[dict[str, Any], float] | None] = queue.Queue()
     samples: list[Sample] = []
@@ -236,8 +236,6 @@ def freshness_samples(
         posted += len(batch)
         todo.put((batch[-1], acked))
     offered = posted / (time.perf_counter() - began)
-    if on_offered:
-        on_offered()
     for _ in threads:
         todo.put(None)
     for thread in threads:
@@ -252,20 +250,7 @@ def freshness(url: str, seconds: float, rate: int = 500, matches: int = 300) -> 
 
 def wait_idle(stack: RunProcess, timeout: float = 600) -> None:
     """Until the runner's consumer has committed everything on the topic: reads are measured on an idle system."""
-    admin = KafkaAdminClient(bootstrap_servers=stack.endpoints.bootstrap_servers)
-    consumer = KafkaConsumer(bootstrap_servers=stack.endpoints.bootstrap_servers)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            committed = admin.list_group_offsets("football-consumer").get("football-consumer", {})
-            ends = consumer.end_offsets(list(committed)) if committed else {}
-            if committed and all(committed[tp].offset >= ends[tp] for tp in committed):
-                return
-            time.sleep(0.5)
-        raise SystemExit("the local consumer did not catch up")
-    finally:
-        admin.close()
-        consumer.close()
+    wait_drained(stack.endpoints.bootstrap_servers, DEFAULT_TOPIC, CONSUMER_GROUP, timeout, 0.0, log=lambda _: None)
 
 
 def load_full_match(stack: RunProcess) -> tuple[str, int]:
