@@ -11,6 +11,7 @@ cold-starts, and ends with its broadcaster. Inside, each job becomes the SQS
 event the sender function gets.
 """
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -35,9 +36,20 @@ class SenderProcesses:
         with self._lock:  # one writer a pipe: a job is one whole line
             for job in jobs:
                 # a match's shards on consecutive processes: each shard its own, a shard's jobs on the same one
-                pipe = self._pipe((zlib.crc32(job.match_id.encode()) + job.shard) % self.count)
-                pipe.write(job.body() + "\n")
-                pipe.flush()
+                slot = (zlib.crc32(job.match_id.encode()) + job.shard) % self.count
+                try:
+                    self._send(slot, job)
+                except BrokenPipeError:  # it died since it was started: a new one takes the job
+                    dead = self._processes.pop(slot)
+                    with contextlib.suppress(BrokenPipeError):
+                        dead.stdin.close()  # type: ignore[union-attr]  # stdin=PIPE
+                    dead.wait()
+                    self._send(slot, job)
+
+    def _send(self, slot: int, job: ShardJob) -> None:
+        pipe = self._pipe(slot)
+        pipe.write(job.body() + "\n")
+        pipe.flush()
 
     def _pipe(self, slot: int) -> IO[str]:
         process = self._processes.get(slot)

@@ -2,6 +2,7 @@
 to the DynamoDB engine, its stream feeding the broadcaster, pushes arriving at subscribed clients."""
 
 import os
+import signal
 import threading
 import uuid
 from typing import Any
@@ -315,6 +316,12 @@ def test_the_local_sender_processes_send_each_shard_in_order_to_every_follower(l
         for client in clients:
             assert [client.next(timeout=30)["cursor"] for _ in texts] == ["0", "1", "2"]
         assert len(senders.pids()) > 1  # shards spread over processes
+        for pid in senders.pids():  # a sender that dies is started again for the next job
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        senders.dispatch(fanout.jobs(match_id, texts[:1]))
+        for client in clients:
+            assert client.next(timeout=30)["cursor"] == "0"
     finally:
         senders.close()
         for client in clients:
