@@ -92,18 +92,38 @@ def free_port() -> int:
 
 
 class Service:
-    """One process (Kafka's JVM, the DynamoDB engine): started, probed until ready, stopped or killed by its own PID."""
+    """One process (Kafka's JVM, the DynamoDB engine, a ``python -m`` module): started, probed until ready,
+    signalled, stopped or killed by its own PID. ``new_session``: a Ctrl-C on the caller's terminal is the
+    caller's to handle, not the process's."""
 
-    def __init__(self, name: str, command: list[str], log_file: Path, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        log_file: Path,
+        ready: Callable[[], bool] = lambda: True,
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        new_session: bool = False,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+    ) -> None:
         self.name, self.command, self.log_file, self.ready = name, command, log_file, ready
+        self.env, self.cwd, self.new_session, self.ready_timeout_s = env, cwd, new_session, ready_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=self.new_session,
             )
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + self.ready_timeout_s
         while not self.ready():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 state = f"exited with {self.process.returncode}" if self.process.poll() is not None else "timed out"
@@ -126,6 +146,21 @@ class Service:
 
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
+
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def exit_code(self) -> int | None:
+        """The exit code if the process ended by itself (None: running, stopped, or not started)."""
+        return self.process.poll() if self.process else None
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to the process by its own PID (nothing if it is not running)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def log_tail(self, lines: int = 12) -> str:
+        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
 
 def _kafka_ready(bootstrap_servers: str) -> bool:

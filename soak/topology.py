@@ -13,8 +13,6 @@ that exits by itself (not killed by the soak) and records it: that is a finding,
 
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -41,118 +39,16 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 # What a fault hits; "dynamodb_pause" freezes the engine (SIGSTOP, then SIGCONT): an outage, not a crash.
 KINDS = ("kafka", "dynamodb", "dynamodb_pause", "event_source", "broadcaster", "api")
 READY_TIMEOUT_S = 180.0
-STOP_GRACE_S = 20.0
 
 
-class Target:
-    """One killable process: ``start`` returns once it is ready, ``kill`` is SIGKILL to its own PID."""
-
-    name: str
-
-    def start(self) -> None:
-        raise NotImplementedError
-
-    def kill(self) -> None:
-        raise NotImplementedError
-
-    def stop(self) -> None:
-        raise NotImplementedError
-
-    def pid(self) -> int | None:
-        raise NotImplementedError
-
-    def signal(self, signum: int) -> None:
-        """Send a signal to the process by its own PID (nothing if it is not running)."""
-        pid = self.pid()
-        if pid is not None and self.exit_code() is None:
-            os.kill(pid, signum)
-
-    def exit_code(self) -> int | None:
-        """The exit code if the process ended (None: running, or not started)."""
-        raise NotImplementedError
-
-    def log_tail(self, lines: int = 12) -> str:
-        raise NotImplementedError
-
-
-class ServiceTarget(Target):
-    """Kafka or the DynamoDB engine through devstack's Service: same command, ports and data on restart."""
-
-    def __init__(self, name: str, service: Service) -> None:
-        self.name, self.service = name, service
-
-    def start(self) -> None:
-        self.service.start()
-
-    def kill(self) -> None:
-        self.service.kill()
-
-    def stop(self) -> None:
-        self.service.stop()
-
-    def pid(self) -> int | None:
-        return self.service.process.pid if self.service.process else None
-
-    def exit_code(self) -> int | None:
-        return self.service.process.poll() if self.service.process else None
-
-    def log_tail(self, lines: int = 12) -> str:
-        return "\n".join(self.service.log_file.read_text(errors="replace").splitlines()[-lines:])
-
-
-class PythonTarget(Target):
-    """``python -m <module>`` with the stack's environment; ready when ``ready()`` says so."""
-
-    def __init__(
-        self, name: str, module: str, env: dict[str, str], log_file: Path, ready: Callable[[], bool] | None = None
-    ) -> None:
-        self.name, self.module, self.env, self.log_file, self.ready = name, module, env, log_file, ready
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log_file.open("ab") as log:
-            log.write(f"--- soak: starting {self.module} at {time.strftime('%H:%M:%S')}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module],
-                cwd=PROJECT_DIR,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # a Ctrl-C on the soak's terminal is the soak's to handle
-            )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while self.ready is not None and not self.ready():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                state = f"exited with {self.process.poll()}" if self.process.poll() is not None else "timed out"
-                self.kill()
-                raise StackError(f"{self.module} {state} before it was ready:\n{self.log_tail()}")
-            time.sleep(0.25)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
-    def exit_code(self) -> int | None:
-        return self.process.poll() if self.process else None
-
-    def log_tail(self, lines: int = 12) -> str:
-        return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+def _python(
+    name: str, module: str, env: dict[str, str], log: Path, ready: Callable[[], bool] = lambda: True
+) -> Service:
+    """``python -m <module>`` with the stack's environment, in a session of its own."""
+    command = [sys.executable, "-m", module]
+    return Service(
+        name, command, log, ready, env=env, cwd=PROJECT_DIR, new_session=True, ready_timeout_s=READY_TIMEOUT_S
+    )
 
 
 @attrs.frozen
@@ -192,12 +88,12 @@ class Topology:
         }
         self.settings = Settings.from_env(self.env)
         logs = data_dir / "logs"
-        self.targets: dict[str, Target] = {
-            "kafka": ServiceTarget("kafka", self.stack.kafka),
-            "dynamodb": ServiceTarget("dynamodb", self.stack.dynamodb),
-            "api": PythonTarget("api", "soak.api", self.env, logs / "api.log", partial(api_healthy, self.url)),
-            "event_source": PythonTarget("event_source", "devstack.event_source", self.env, logs / "event_source.log"),
-            "broadcaster": PythonTarget("broadcaster", "devstack.stream_source", self.env, logs / "broadcaster.log"),
+        self.targets: dict[str, Service] = {
+            "kafka": self.stack.kafka,
+            "dynamodb": self.stack.dynamodb,
+            "api": _python("api", "soak.api", self.env, logs / "api.log", partial(api_healthy, self.url)),
+            "event_source": _python("event_source", "devstack.event_source", self.env, logs / "event_source.log"),
+            "broadcaster": _python("broadcaster", "devstack.stream_source", self.env, logs / "broadcaster.log"),
         }
         self._locks = {name: threading.Lock() for name in self.targets}
         self._backoff = dict.fromkeys(self.targets, 0.0)  # the watchdog's wait before restarting a crash loop

@@ -246,9 +246,10 @@ def _compare_counts(match_id: str, want: Mapping[str, Any], got: Mapping[str, An
         for name in set(want.get(owner, {})) | set(got.get(owner, {})):
             mine, theirs = want[owner].get(name, {}), got.get(owner, {}).get(name, {})
             for field in set(mine) | set(theirs):
-                if field == "pass_accuracy":
-                    continue
-                difference = int(theirs.get(field, 0)) - int(mine.get(field, 0))
+                served, expected = theirs.get(field, 0), mine.get(field, 0)
+                if not (isinstance(served, int) and isinstance(expected, int)):
+                    continue  # not a counter (xg, possession, pass_accuracy, formation): a difference is a mismatch
+                difference = served - expected
                 over, under = over + max(0, difference), under + max(0, -difference)
     count_difference = int(got.get("event_count", 0)) - int(want["event_count"])
     over, under = over + max(0, count_difference), under + max(0, -count_difference)
