@@ -35,7 +35,6 @@ class Subscribers:
         self.assigned = [match_ids[i % len(match_ids)] for i in range(count)]
         self.arrivals: dict[str, list[float]] = defaultdict(list)  # event_id -> receipt times
         self.log: list[tuple[str, str, int, tuple[Any, Any] | None]] = []  # match, type, bytes, (event, version)
-        self.messages = 0
         self.last_message_at = 0.0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -111,7 +110,6 @@ class Subscribers:
             event: dict[str, Any] = message.get("event") or {}
             key = (event.get("event_id"), event.get("version")) if event else None
             self.log.append((match_id, message["type"], len(text.encode() if isinstance(text, str) else text), key))
-            self.messages += 1
             self.last_message_at = now
             if message["type"] == "change":
                 self.arrivals[message["event"]["event_id"]].append(now)
@@ -155,10 +153,10 @@ def push_latency(
         delays = [
             arrived - acked for event_id, (acked, _) in steady.items() for arrived in clients.arrivals.get(event_id, [])
         ]
-        messages_before, burst_started = clients.messages, time.time()
+        messages_before, burst_started = len(clients.log), time.time()
         burst = _acked(post_at(api, 1_000_000, burst_seconds, match_ids, f"{prefix}b", per_request=500))
         _drain(clients, due + sum(per_match[match_id] for _, match_id in burst.values()))
-        fan_out = (clients.messages - messages_before) / max(1e-9, clients.last_message_at - burst_started)
+        fan_out = (len(clients.log) - messages_before) / max(1e-9, clients.last_message_at - burst_started)
     finally:
         clients.stop()
     return {

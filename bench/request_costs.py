@@ -487,7 +487,7 @@ def pushes(
     the busy match's subscribers connected (its answer is under ``while_subscribed``)."""
     prefix = uuid.uuid4().hex[:6]
     quiet, busy = f"push-{prefix}-few", f"push-{prefix}-many"
-    broadcaster = stack.pid_of("stream_source")
+    broadcaster = stack.pid_of("devstack.stream_source")
     api = ApiClient(stack.url, TOKEN)
 
     wait_idle(stack)  # what earlier steps left on the topic is consumed first

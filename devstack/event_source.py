@@ -171,7 +171,7 @@ def main() -> None:
     ).run(stop)
 
 
-def spawn(count: int, env: Mapping[str, str], cwd: Path, stdout: Any = None) -> list["subprocess.Popen[bytes]"]:
+def spawn(count: int, env: Mapping[str, str], cwd: Path) -> list["subprocess.Popen[bytes]"]:
     """``count`` event-source processes in one consumer group, each a static member of its own: the first
     is ``INSTANCE_ID`` (a single source keeps the id it always had), the others ``INSTANCE_ID-<n>``."""
     return [
@@ -179,8 +179,6 @@ def spawn(count: int, env: Mapping[str, str], cwd: Path, stdout: Any = None) -> 
             [sys.executable, "-m", "devstack.event_source"],
             cwd=cwd,
             env=dict(env) | {"EVENT_SOURCE_ID": INSTANCE_ID if n == 0 else f"{INSTANCE_ID}-{n}"},
-            stdout=stdout,
-            stderr=None if stdout is None else subprocess.STDOUT,
         )
         for n in range(count)
     ]

@@ -18,16 +18,6 @@ from devstack.stack import Endpoints, StackError, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# A command line's marker and the part of the stack it plays; the first that matches names the process.
-PARTS = (
-    ("kafka.Kafka", "kafka"),
-    ("devstack.dynamodb", "dynamodb"),
-    ("devstack.stream_source", "stream_source"),
-    ("devstack.sender", "sender"),
-    ("devstack.event_source", "event_source"),
-    ("devstack.api_server", "api_server"),
-    ("devstack.run", "run"),
-)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -83,24 +73,19 @@ class RunProcess:
         ports = json.loads((data_dir / "ports.json").read_text())
         self.endpoints = Endpoints(f"127.0.0.1:{ports['kafka']}", f"http://127.0.0.1:{ports['dynamodb']}")
 
-    def parts(self) -> dict[int, str]:
-        """The stack's processes (the runner's session) by the part they play (``PARTS``)."""
-        found = {}
+    def pid_of(self, module: str) -> int | None:
+        """The stack's process (in the runner's session) that runs ``python -m <module>``, if one does."""
         for proc in Path("/proc").iterdir():
             if not proc.name.isdigit():
                 continue
             try:
                 session = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3])
-                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                command = (proc / "cmdline").read_bytes()  # the arguments, each ended by a NUL
             except (OSError, IndexError, ValueError):
                 continue
-            part = next((part for marker, part in PARTS if marker in command), None)
-            if session == self.process.pid and part:
-                found[int(proc.name)] = part
-        return found
-
-    def pid_of(self, part: str) -> int | None:
-        return next((pid for pid, name in self.parts().items() if name == part), None)
+            if session == self.process.pid and f"-m\0{module}\0".encode() in command:
+                return int(proc.name)
+        return None
 
     def kill(self) -> None:
         """SIGKILL the whole group: the runner, its event source, Kafka and the DynamoDB engine."""
