@@ -1,28 +1,17 @@
 """``make bench``: the pipeline against the raw limits of its parts, measured the same way every time.
 
-Starts the real `make run` stack (API, local event source, Kafka, the DynamoDB engine) in a subprocess on a
-throw-away data dir. Each figure is the median and p99 over --trials; results go to
-bench/results/<timestamp>.json and .png, and a table prints.
+On a throw-away `make run` stack (a subprocess), each figure the median and p99 over --trials:
 
-    raw limits    (bench/limits.py) the best of several ways to use each part, with the project's payloads:
-                  the producer (records as the API writes them, linger_ms/batch_size varied), DynamoDB writes
-                  (items like ours, BatchWriteItem and TransactWriteItems of up to 100 puts, 1 to 16 threads)
-                  and one Query of a whole 3,400-event match
-    system        (bench/system.py, bench/push.py) POST /events throughput (batches of 500; single events from
-                  16 clients) and latency, consumer events/s and items written per event (topic -> table, API
-                  idle), freshness (202 -> readable) at 500 events/s over 300 matches, full-match read and
-                  /stats latency, push latency (202 -> change message) at 500 events/s over 300 matches to
-                  1,000 WebSocket subscribers, and the fan-out rate of a burst
-    cold start    (bench/coldstart.py) a new execution environment per call: the Lambda package under AWS's
-                  runtime client (awslambdaric) behind aws-lambda-rie; the init (`import app`), then the first
-                  ingest, query, consumer and broadcaster call; the package's size
-    costs         (bench/request_costs.py) per-event costs: capacity units written and read, Kafka bytes, CPU ms
-                  of the consumer, the API and the broadcaster, messages per change; `make cost` (bench/bill.py)
-                  turns the newest into AWS figures
-    report        (bench/report.py) each system figure over its raw limit: above 1.0 the limit is not one, a
-                  benchmark bug, and the run exits non-zero naming it (--quick only warns); then the targets
+    raw limits  (bench/limits.py) the best of several ways to use each part with the project's payloads:
+                the producer, DynamoDB writes (BatchWriteItem, TransactWriteItems, 1-16 threads), one Query
+    system      (bench/system.py) POST /events throughput and latency, the consumer's events/s and items
+                written per event, freshness (202 -> readable) at 500 events/s over 300 matches, reads
+    cold start  (bench/coldstart.py) the Lambda package under awslambdaric behind aws-lambda-rie
+    costs       (bench/request_costs.py) per-event costs, which `make cost` (bench/bill.py) prices
+    report      (bench/report.py) a system figure above its part's raw limit is a benchmark bug: the run
+                exits non-zero naming it (--quick only warns); then the targets
 
-The raw DynamoDB writes go to the stack's own table, whose stream (for live push) costs every write.
+Results: bench/results/<timestamp>.json and .png. Push latency is `make audience`'s (bench/audience.py).
 """
 
 import argparse
@@ -35,9 +24,8 @@ from typing import Any
 from bench import limits, report, system
 from bench.bill import quiet_stdout
 from bench.coldstart import cold_start
-from bench.push import push_latency
 from bench.request_costs import per_event_costs
-from bench.workload import TOKEN, throwaway_stack
+from bench.workload import throwaway_stack
 from chalicelib.config import Settings
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -54,7 +42,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes and fewer raw-limit settings: a smoke run")
     parser.add_argument("--freshness-seconds", type=float, default=20.0)
-    parser.add_argument("--push-seconds", type=float, default=20.0)
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the JSON and PNG go (default {RESULTS})")
     args = parser.parse_args(argv)
     quick, scale = args.quick, 0.1 if args.quick else 1.0
@@ -68,41 +55,33 @@ def main(argv: list[str] | None = None) -> None:
         figures[figure] = raw[section]["limit"]
         say(f"raw limit, {section}: {figures[figure]} ({raw[section]['best']})")
 
-    def measured(name: str, values: list[float]) -> None:
-        figures[name] = report.summary(values)
-        say(f"{name}: {figures[name]}")
+    def measured(**values: list[float]) -> None:
+        for name, figure in values.items():
+            figures[name] = report.summary(figure)
+            say(f"{name}: {figures[name]}")
 
     with throwaway_stack("bench") as stack:
         bootstrap, dynamodb_url = stack.endpoints.bootstrap_servers, stack.endpoints.dynamodb_endpoint_url
         say(f"stack up: API {stack.url}, Kafka {bootstrap}, DynamoDB {dynamodb_url}")
         limit("producer", "raw_producer_per_s", lambda: limits.raw_producer(bootstrap, trials, quick))
         rates, latencies = system.ingest_batches(stack.url, trials, max(2, int(12 * scale)))
-        measured("ingest_batch_per_s", rates)
-        measured("ingest_batch_latency_s", latencies)
+        measured(ingest_batch_per_s=rates, ingest_batch_latency_s=latencies)
         rates, latencies = system.ingest_singles(stack.url, trials, max(5, int(40 * scale)))
-        measured("ingest_single_per_s", rates)
-        measured("ingest_single_latency_s", latencies)
+        measured(ingest_single_per_s=rates, ingest_single_latency_s=latencies)
         match_id, events = system.load_full_match(stack)
         full, stats = system.read_latencies(stack.url, match_id, int(30 * scale) or 3, int(300 * scale) or 30)
-        measured("full_read_s", full)
-        measured("stats_s", stats)
+        measured(full_read_s=full, stats_s=stats)
         table = Settings.from_env(os.environ).table  # the stack's: the runner gets this environment
         reads = int(30 * scale) or 3
         limit("query", "raw_full_query_s", lambda: limits.raw_full_query(dynamodb_url, table, match_id, events, reads))
         rates, items_per_event = system.consumer_throughput(stack, trials, int(10000 * scale))
-        measured("consumer_per_s", rates)
-        measured("consumer_items_per_event", items_per_event)
-        measured("consumer_items_per_s", [rate * ratio for rate, ratio in zip(rates, items_per_event, strict=True)])
+        items_per_s = [rate * ratio for rate, ratio in zip(rates, items_per_event, strict=True)]
+        measured(consumer_per_s=rates, consumer_items_per_event=items_per_event, consumer_items_per_s=items_per_s)
         # right after the consumer, which it is held against: a shared machine's load drifts
         limit("writes", "raw_write_items_per_s", lambda: limits.raw_writes(dynamodb_url, table, trials, quick))
         figures["raw_write_events_per_s"] = limits.per_event(raw["writes"], items_per_event)
-        measured("freshness_s", system.freshness(stack.url, args.freshness_seconds * (0.25 if quick else 1)))
-        sizes = {"rate": 50, "matches": 30, "subscribers": 100} if quick else {}
-        live = push_latency(stack.url, stack.ws_url, TOKEN, args.push_seconds * (0.25 if quick else 1), **sizes)
-        measured("push_latency_s", live["delays"] or [float("inf")])  # inf: nothing arrived in time
-        measured("fan_out_per_s", [live["fan_out_per_s"]])
-        say(f"push: {live['delivered']} of {live['due']} deliveries within the drain")
-    # on a new stack: the one above holds a few hundred thousand items and the push run's backlog
+        measured(freshness_s=system.freshness(stack.url, args.freshness_seconds * (0.25 if quick else 1)))
+    # on a new stack: the one above holds a few hundred thousand items
     with throwaway_stack("bench-costs") as stack:
         with quiet_stdout():  # the app's own logs, printed as a Lambda prints them, would bury the progress
             costs = per_event_costs(stack, quick=quick, say=say)

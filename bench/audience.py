@@ -1,20 +1,13 @@
 """``make audience``: a big match's audience on loopback, bounded.
 
-While a match is played (its events posted one request each, goals among them), ``VIEWERS`` pollers
-read it through the local CDN (nginx, with the stack's CloudFront cache rules), as the match centre polls
-while its socket is down: every 2 s the change feed after their cursor and the statistics, with
-If-None-Match, and the directory every 10 s. ``SUBSCRIBERS`` WebSocket followers of the same match take
-every push. It all runs against the ``make run`` stack in a subprocess, whose fan-out takes the path a
-big match takes on AWS (``FANOUT_INLINE_FOLLOWERS=0``: every shard of followers through the sender).
-
-Writes bench/results/audience-<UTC timestamp>.json and prints it:
-
-- ``viewers``, ``subscribers``;
-- ``origin_requests_per_s`` and ``cdn_hit_ratio``, from the CDN's own access log;
-- ``push_p50_s``, ``push_p99_s``: each change's 202 to its arrival, over every follower;
-- ``last_subscriber_s``: the slowest goal's 202 to its arrival at the last follower;
-- ``goals_first_last_s``: each goal's 202 to its first and to its last follower, which splits the
-  pipeline's time from the fan-out's.
+While a match is played (one request an event, goals among them), ``VIEWERS`` pollers read it through the
+local CDN as the match centre polls with its socket down (the change feed and the statistics every 2 s with
+If-None-Match, the directory every 10 s), and ``SUBSCRIBERS`` WebSocket followers take every push. The
+``make run`` stack runs in a subprocess with ``FANOUT_INLINE_FOLLOWERS=0``: every shard through the sender,
+as a big match's on AWS. Writes bench/results/audience-<UTC timestamp>.json: ``cdn_hit_ratio`` and
+``origin_requests_per_s`` from the CDN's access log, ``push_p50_s``/``push_p99_s`` over every delivery,
+``last_subscriber_s`` (the slowest goal's 202 to its last follower) and ``goals_first_last_s`` (each goal's
+202 to its first and last follower: the pipeline's time apart from the fan-out's).
 """
 
 import argparse
@@ -91,12 +84,6 @@ def _poll(base: str, match_id: str, count: int, stop: Any) -> None:
     asyncio.run(run())
 
 
-def _viewers(base: str, match_id: str, count: int, stop: Any) -> Any:  # a spawn context's Process
-    process = multiprocessing.get_context("spawn").Process(target=_poll, args=(base, match_id, count, stop))
-    process.start()
-    return process
-
-
 def _play(api: ApiClient, match_id: str, rate: float, seconds: float) -> dict[str, tuple[float, str]]:
     """Post the match's events one request each at ``rate``: event_id -> (its 202, its type)."""
     events = generate_match(match_id, events=int(rate * seconds) + 10, seed=3)
@@ -128,8 +115,10 @@ def audience(viewers: int, subscribers: int, rate: float, seconds: float, say: A
         followers = Subscribers(stack.ws_url, [match_id], subscribers)
         followers.start()
         say(f"{viewers} viewers polling through {stack.cdn_url}")
-        stop = multiprocessing.get_context("spawn").Event()
-        polling = _viewers(stack.cdn_url, match_id, viewers, stop)
+        spawn = multiprocessing.get_context("spawn")
+        stop = spawn.Event()
+        polling = spawn.Process(target=_poll, args=(stack.cdn_url, match_id, viewers, stop))
+        polling.start()
         time.sleep(POLL_S * 2)  # every viewer has caught up once
         since = len(log.read_text().splitlines()) if log.exists() else 0
         measured_from = time.monotonic()

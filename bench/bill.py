@@ -1,14 +1,10 @@
 """``make cost`` (``python -m bench.bill [--results FILE] [--measure] [--env dev|prod]``): capacity and cost model.
 
-Turns the per-event costs that bench/request_costs.py measured on the local stack into AWS figures: capacity units and
-Lambda GB-seconds per match, dollars per match and per busy Saturday (viewers polling behind a CDN, and the same
-viewers on the WebSocket), and the partitions N events/s need (the hottest keys are ``make capacity``'s). Every
-figure prints as its formula, the formula with the numbers, and the result; prices, documented limits and
-assumptions are named inputs (``_prices``, ``_limits``), each with its source, and marked in the output.
-
-The measured costs come from the newest ``bench/results/*.json`` with a ``costs`` key (``make bench`` or an
-earlier ``--measure``); ``--measure`` (or none found) measures them now on a throw-away stack and keeps them as
-``bench/results/costs-<timestamp>.json``.
+bench/request_costs.py's per-event costs as AWS figures: capacity units, Lambda GB-seconds and dollars per match and
+per busy Saturday (polling behind a CDN, or on the WebSocket), and the partitions N events/s need. Every figure prints
+as formula, formula with numbers, result; prices, limits and assumptions are named inputs with their sources. Costs
+come from the newest ``bench/results/*.json`` with a ``costs`` key; ``--measure`` (or none found) measures them on a
+throw-away stack into ``bench/results/costs-<timestamp>.json``.
 """
 
 import argparse
@@ -26,7 +22,6 @@ from typing import Any
 import attrs
 
 RESULTS = Path(__file__).resolve().parent / "results"
-GIB = 2**30  # AWS bills "GB" of storage and transfer as 2^30 bytes
 TIMES = " \u00d7 "  # how a formula's * prints
 
 # Prices: AWS list prices, on-demand, one region, looked up on 2026-11-26 with the project's search tool. The
@@ -51,8 +46,7 @@ class Line:
 
 
 def fmt(value: float) -> str:
-    """A number as a person reads it: thousands separated, 4 significant digits from 1 to 1,000, 6 below 1
-    (prices such as 0.0000166667 print whole), never in exponent notation."""
+    """A number as a person reads it: thousands separated, 4 significant digits from 1, 6 below, no exponent."""
     if not math.isfinite(value):
         return str(value)
     magnitude = abs(value)
@@ -69,8 +63,7 @@ def fmt(value: float) -> str:
 
 
 class Model:
-    """Named values and the lines that made them: ``given`` an input, ``let`` a formula over earlier names
-    (evaluated as written, so what prints is what was computed)."""
+    """Named values and their lines: ``given`` an input, ``let`` a formula over earlier names, evaluated as printed."""
 
     FUNCTIONS: Mapping[str, Callable[..., float]] = {"ceil": math.ceil, "exp": math.exp, "max": max, "min": min}
 
@@ -99,15 +92,13 @@ class Model:
         return self.values[name]
 
 
-# -- the measured inputs ---------------------------------------------------------------------------------
-
-
 def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str]]:
     """bench/request_costs.py's result as the model's named inputs: name -> (value, unit, where it comes from)."""
     live, bulk, reads = costs["consumer_live"], costs["consumer_bulk"], costs["api_reads"]
     push, storage, kafka, ingest = costs["broadcast"], costs["storage_full_match"], costs["kafka"], costs["ingest"]
-    session = costs["websocket_session"]
-    directory = reads["directory_100"]
+    session, directory = costs["websocket_session"], reads["directory_100"]
+    collection, messages = storage["item_collection_bytes_per_event"], push["messages_per_change_per_subscriber_live"]
+    broadcast_rcu = push["while_subscribed"]["stats_rcu"] + push["while_subscribed"]["connections_rcu"]
     scale = 100 / max(1, min(100, directory.get("matches", 100)))  # a page of 100 summaries
     out = {
         "wcu_per_event_live": (live["wcu_per_event"], "WCU/event", "consumer, Saturday-like batches"),
@@ -121,11 +112,7 @@ def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str
         "ingest_wall_ms_per_request": (ingest["wall_ms_per_request_single"], "ms/request", "acks=all, local Kafka"),
         "kafka_bytes_per_event": (kafka["log_bytes_per_event_single"], "B/event", "broker log, 1-event requests"),
         "stored_bytes_per_event": (storage["stored_bytes_per_event"], "B/event", "table + LSI + GSI, +100 B/item"),
-        "collection_bytes_per_event": (
-            storage["item_collection_bytes_per_event"],
-            "B/event",
-            "item collection: table + LSI entries",
-        ),
+        "collection_bytes_per_event": (collection, "B/event", "item collection: table + LSI entries"),
         "rcu_stats": (reads["stats"]["rcu"], "RCU/request", "GET /matches/{id}/stats, whole match"),
         "bytes_stats": (reads["stats"]["bytes"], "B", "its body"),
         "ms_cpu_stats": (reads["stats"]["cpu_ms"], "ms", "its CPU"),
@@ -139,21 +126,13 @@ def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str
         "bytes_directory": (directory["bytes"] * scale, "B", "its body"),
         "ms_cpu_directory": (directory["cpu_ms"], "ms", "its CPU"),
         "ms_wall_directory": (directory["wall_ms"], "ms", "its wall time"),
-        "msgs_per_change_per_subscriber": (
-            push["messages_per_change_per_subscriber_live"],
-            "messages",
-            "change + stats, one change a batch",
-        ),
+        "msgs_per_change_per_subscriber": (messages, "messages", "change + stats, one change a batch"),
         "stats_per_change_per_subscriber": (push["stats_per_change_per_subscriber_live"], "messages", "of which stats"),
         "change_message_bytes": (push["change_message_bytes"]["max"], "B", "largest change message"),
         "stats_message_bytes": (push["stats_message_bytes"]["max"], "B", "largest stats message"),
         "broadcaster_cpu_ms_per_change": (push["broadcaster_cpu_ms_per_change_base"], "ms", "per change, /proc"),
         "broadcaster_cpu_ms_per_message": (push["broadcaster_cpu_ms_per_message"], "ms", "per message sent"),
-        "broadcast_rcu_per_change": (
-            push["while_subscribed"]["stats_rcu"] + push["while_subscribed"]["connections_rcu"],
-            "RCU",
-            "totals + connections, per match and batch",
-        ),
+        "broadcast_rcu_per_change": (broadcast_rcu, "RCU", "totals + connections, per match and batch"),
         "ws_session_wcu": (session["wcu"], "WCU", "connect + subscribe + disconnect"),
         "ws_session_rcu": (session["rcu"], "RCU", "subscribe's stats and feed position, disconnect's query"),
         "ws_session_cpu_ms": (session["cpu_ms"], "ms", "the three handlers' CPU"),
@@ -161,28 +140,17 @@ def measured_inputs(costs: Mapping[str, Any]) -> dict[str, tuple[float, str, str
     return {name: (float(value), unit, note) for name, (value, unit, note) in out.items()}
 
 
-# -- the model -------------------------------------------------------------------------------------------
-
-
 def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb: int, topic_partitions: int) -> Model:
     """Every figure of the capacity and cost model, from the measured inputs, the prices and the limits."""
     m = Model()
-    _measured(m, measured)
-    _prices(m)
-    _limits(m, lambda_memory_mb, topic_partitions)
-    _durations(m)
-    _per_match(m)
-    _saturday_common(m)
-    _saturday_polling(m)
-    _saturday_websocket(m)
-    _partitions_needed(m)
-    return m
-
-
-def _measured(m: Model, measured: Mapping[str, tuple[float, str, str]]) -> None:
     m.section = "Measured per-event costs"
     for name, (value, unit, note) in measured.items():
         m.given(name, value, unit, note)
+    _prices(m)
+    _limits(m, lambda_memory_mb, topic_partitions)
+    for part in (_durations, _per_match, _saturday_common, _saturday_polling, _saturday_websocket, _partitions_needed):
+        part(m)
+    return m
 
 
 def _prices(m: Model) -> None:
@@ -271,20 +239,12 @@ def _durations(m: Model) -> None:
     m.let("lambda_gb", "lambda_memory_mb / 1024", "GB")
     m.let("cpu_scale", "max(1, lambda_mb_per_vcpu / lambda_memory_mb)", "x", "CPU ms on Lambda per CPU ms here")
     note = "CPU scaled; the waits as measured on the local stack (not AWS's latencies)"
-    m.let(
-        "consumer_ms_per_event",
-        "consumer_cpu_ms_per_event * cpu_scale + (consumer_wall_ms_per_event - consumer_cpu_ms_per_event)",
-        "ms",
-        note,
-    )
-    m.let(
-        "ingest_ms_per_request",
-        "ingest_cpu_ms_per_request * cpu_scale + (ingest_wall_ms_per_request - ingest_cpu_ms_per_request)",
-        "ms",
-        note,
-    )
-    for route in ("stats", "changes", "directory"):
-        m.let(f"ms_{route}", f"ms_cpu_{route} * cpu_scale + (ms_wall_{route} - ms_cpu_{route})", "ms", note)
+    for name, cpu, wall in (
+        ("consumer_ms_per_event", "consumer_cpu_ms_per_event", "consumer_wall_ms_per_event"),
+        ("ingest_ms_per_request", "ingest_cpu_ms_per_request", "ingest_wall_ms_per_request"),
+        *((f"ms_{route}", f"ms_cpu_{route}", f"ms_wall_{route}") for route in ("stats", "changes", "directory")),
+    ):
+        m.let(name, f"{cpu} * cpu_scale + ({wall} - {cpu})", "ms", note)
 
 
 def _per_match(m: Model) -> None:
@@ -457,50 +417,35 @@ def _partitions_needed(m: Model) -> None:
     m.section = "Partitions needed"
     m.let("peak_events_per_s", "matches / kickoff_slots * events_per_s_match", "events/s", "Saturday's busiest slot")
     m.let("max_events_per_match", "item_collection_bytes / collection_bytes_per_event", "events", "10 GB per match")
-    for label, rate in (("peak", None), ("1k", 1000.0), ("5k", 5000.0)):
-        m.section = f"Partitions needed for N events/s (N = {label})"
+    for n, rate in (("peak", None), ("1k", 1000.0), ("5k", 5000.0)):
+        m.section = f"Partitions needed for N events/s (N = {n})"
         if rate is None:
             m.let("n_events_per_s", "peak_events_per_s", "events/s")
         else:
             m.given("n_events_per_s", rate, "events/s", kind="assumption")
         m.let(
-            f"kafka_partitions_bytes_{label}",
+            f"kafka_partitions_bytes_{n}",
             "ceil(n_events_per_s * kafka_bytes_per_event / msk_partition_ingress)",
             "partitions",
         )
         m.let(
-            f"kafka_partitions_consumer_{label}",
+            f"kafka_partitions_consumer_{n}",
             "ceil(n_events_per_s * consumer_ms_per_event / 1000)",
             "partitions",
             "one concurrent consumer batch per partition",
         )
         m.let(
-            f"msk_cluster_share_{label}",
-            "n_events_per_s * kafka_bytes_per_event / msk_cluster_ingress",
-            "",
-            "of 200 MBps",
+            f"msk_cluster_share_{n}", "n_events_per_s * kafka_bytes_per_event / msk_cluster_ingress", "", "of 200 MBps"
         )
         m.let(
-            f"dynamodb_partitions_{label}",
-            "ceil(n_events_per_s * wcu_per_event_live / partition_wcu_per_s)",
-            "partitions",
+            f"dynamodb_partitions_{n}", "ceil(n_events_per_s * wcu_per_event_live / partition_wcu_per_s)", "partitions"
         )
-
-
-# -- output ----------------------------------------------------------------------------------------------
 
 
 SUMMARY = (
-    "wcu_per_match",
-    "consumer_gb_s_per_match",
-    "ingest_gb_s_per_match",
-    "usd_per_match",
-    "storage_usd_per_match_month",
-    "saturday_polling_usd",
-    "saturday_websocket_usd",
-    "peak_events_per_s",
-    "max_events_per_match",
-)
+    "wcu_per_match consumer_gb_s_per_match ingest_gb_s_per_match usd_per_match storage_usd_per_match_month"
+    " saturday_polling_usd saturday_websocket_usd peak_events_per_s max_events_per_match"
+).split()
 
 
 def render(model: Model, source: str) -> str:
@@ -511,14 +456,11 @@ def render(model: Model, source: str) -> str:
             section = line.section
             out += ["", section, "-" * len(section)]
         mark = " [assumption]" if line.kind == "assumption" else ""
-        note = f"  ({line.note})" if line.note else ""
-        if not line.formula:
-            out.append(f"  {line.name} = {fmt(line.value)} {line.unit}{mark}{note}")
-            continue
-        formula = line.formula.replace(" * ", TIMES)
-        numbers = line.numbers.replace(" * ", TIMES)
-        out.append(f"  {line.name} = {formula}")
-        out.append(f"      = {numbers} = {fmt(line.value)} {line.unit}{mark}{note}")
+        result = f"{fmt(line.value)} {line.unit}{mark}" + (f"  ({line.note})" if line.note else "")
+        if line.formula:
+            out.append(f"  {line.name} = {line.formula.replace(' * ', TIMES)}")
+        head = f"      = {line.numbers.replace(' * ', TIMES)}" if line.formula else f"  {line.name}"
+        out.append(f"{head} = {result}")
     units = {line.name: line.unit for line in model.lines}
     out += ["", "Summary", "-------"]
     out += [f"  {name:32} {fmt(model[name]):>14} {units[name]}" for name in SUMMARY if name in model.values]
@@ -543,8 +485,7 @@ def latest_costs(directory: Path) -> tuple[Path, dict[str, Any]] | None:
 
 @contextmanager
 def quiet_stdout() -> Iterator[None]:
-    """File descriptor 1 to /dev/null: the app's structured logs and metrics (Powertools prints them, as a Lambda
-    does) are still formatted and written while measuring, so their CPU counts, but they do not bury the model."""
+    """Fd 1 to /dev/null: the app's logs and metrics are still written (their CPU counts) but do not bury the output."""
     sys.stdout.flush()
     saved = os.dup(1)
     try:

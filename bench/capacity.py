@@ -1,23 +1,10 @@
-"""``make capacity``: a matchday's partition heat on AWS, simulated through the app's own code.
+"""``make capacity``: a matchday's partition heat on AWS, simulated through the app's own code (docs/capacity.md).
 
-Writes: every match posts its events one request each, as they happen. The consumer (``app.consume_events``)
-gets the MSK-shaped batches the event source mapping would compose: one per topic partition per batching
-window. The broadcaster (``chalicelib.broadcast``) gets the stream records each window wrote, with a
-send that goes nowhere (pushes cost the Management API, not DynamoDB). All of it runs against the local
-DynamoDB engine, through a recording wrapper on the DynamoDB client.
-
-Reads: each viewer behaves as the match centre does. It joins once: it reads the directory, subscribes
-(the WebSocket answer reads the totals and the feed position) and reads the latest 300 events with every
-shot and goal. Then it reads
-the directory every 10 s, and it reconnects once per 2 hours (a subscribe and a catch-up from the change
-feed). Viewers join evenly over ``--join-minutes``. Each request type is run once, for real, against the
-simulated state, and its units are scaled by its rate. REST reads pass a CDN that answers
-``cdn_hit_ratio`` of them; WebSocket reads reach DynamoDB every time.
-
-Every request is sized by AWS's rules and attributed to the partition key of the table and of each global
-index it touches (``devstack.capacity``). Writes and the broadcaster's reads are per second of simulated time:
-their busiest second. Viewer reads are steady rates. The output is
-bench/results/capacity-<UTC timestamp>.json; ``--doc`` rewrites the generated table in docs/capacity.md.
+Every match's events go through the consumer (``app.consume_events``) in the MSK batches the event source mapping
+would compose, and the stream records through the broadcaster (``chalicelib.broadcast``), sending nowhere, against
+the local DynamoDB engine. Each viewer request type runs once on the big match and is scaled by the match centre's
+rates, REST reads past a CDN. Every request is sized by AWS's rules per partition key (``devstack.capacity``): writes
+at their busiest simulated second, reads as steady rates. Writes bench/results/capacity-<UTC timestamp>.json.
 """
 
 import argparse
@@ -30,25 +17,26 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import attrs
 import boto3
 from chalice.local import LambdaContext
 from chalice.test import Client
-from kafka.structs import TopicPartition
 
 import app
 from bench.bill import quiet_stdout
+from bench.limits import batch_write
 from chalicelib import broadcast, fanout, layout, live
 from chalicelib.events import parse_event
 from chalicelib.records import encode
 from chalicelib.services import Services
+from devstack.aws_events import kafka_record, msk_event
 from devstack.capacity import PARTITION_RCU, PARTITION_WCU, Key, Ledger, Meter, Units
-from devstack.event_source import msk_event
 from devstack.stack import LOCAL_AWS, engine_service, ensure_subscriptions_table, ensure_table, free_port
 from devstack.stream_source import stream_event
 from matchtools.generate import generate_match
@@ -60,6 +48,7 @@ DEFAULT_CDN_HIT_RATIO = 0.95  # an assumption until make audience measures one
 DIRECTORY_EVERY_S, RECONNECT_EVERY_S = 10.0, 7200.0  # the match centre's (chalicelib/match_centre/app.js)
 TABLE, SUBSCRIPTIONS = "capacity-events", "capacity-subscriptions"
 TOP_KEYS = 20
+ASSUMED = ("seconds", "partitions", "history_minutes", "join_minutes")  # the result's assumptions, not its scenario
 VIEWER = "capacity-viewer"  # the connection the viewers' WebSocket requests are measured on
 
 
@@ -77,9 +66,6 @@ class Scenario:
     join_minutes: float = 30.0
 
 
-# -- reads: per request type, then scaled by the viewers' rates -------------------------------------------
-
-
 @attrs.frozen
 class Reads:
     """What one request of each type costs, per partition key: RCU, and WCU (a subscribe writes)."""
@@ -88,30 +74,29 @@ class Reads:
     wcu: dict[str, Counter[Key]]
 
 
-def viewer_rates(scenario: Scenario, viewers: int) -> dict[str, float]:
-    """Requests per second of each type from ``viewers`` match centres on one match."""
+THROUGH_CDN = {"directory": True, "timeline": True, "catch_up": True, "subscribe": False}
+
+
+def viewer_rates(scenario: Scenario, viewers: int, hit_ratio: float) -> dict[str, float]:
+    """Requests per second of each type from ``viewers`` match centres on one match that reach the origin."""
     joins = viewers / (scenario.join_minutes * 60)
-    return {
+    rates = {
         "directory": joins + viewers / DIRECTORY_EVERY_S,
         "subscribe": joins + viewers / RECONNECT_EVERY_S,
         "timeline": joins,
         "catch_up": viewers / RECONNECT_EVERY_S,
     }
-
-
-THROUGH_CDN = {"directory": True, "timeline": True, "catch_up": True, "subscribe": False}
+    return {kind: rate * ((1 - hit_ratio) if THROUGH_CDN[kind] else 1.0) for kind, rate in rates.items()}
 
 
 def read_heat(
     scenario: Scenario, reads: Reads, profile_match: str, matches: Iterable[str], big_match: str, hit_ratio: float
 ) -> Units:
-    """The viewers' steady load per key. Every match's viewers cost what the measured match's did, its own
-    partition keys standing in for the measured one's; the directory's keys are shared by all."""
+    """The viewers' steady load per key: each match's viewers cost the measured match's, on its own keys."""
     units = Units()
     for match in matches:
         viewers = scenario.big_match_viewers if match == big_match else scenario.viewers_per_match
-        for kind, rate in viewer_rates(scenario, viewers).items():
-            origin = rate * ((1 - hit_ratio) if THROUGH_CDN[kind] else 1.0)
+        for kind, origin in viewer_rates(scenario, viewers, hit_ratio).items():
             for target, measured in ((units.rcu, reads.rcu[kind]), (units.wcu, reads.wcu[kind])):
                 for key, value in measured.items():
                     # a connection's partition is its own: it takes one viewer's requests, not the crowd's
@@ -121,8 +106,7 @@ def read_heat(
 
 
 def _as_match(key: Key, profile_match: str, match: str) -> Key:
-    """The measured match's key, moved to ``match`` (its follower shards too), and the measured viewer's
-    connection to one of ``match``'s viewers; other keys as they are."""
+    """The measured match's keys (follower shards too) and viewer's connection moved to ``match``'s."""
     table, index, partition = key
     if partition == layout.connection_key(VIEWER):
         return (table, index, layout.connection_key(f"{match}-viewer"))
@@ -132,9 +116,6 @@ def _as_match(key: Key, profile_match: str, match: str) -> Key:
     if partition == followers or partition.startswith(followers + "#"):
         return (table, index, layout.match_key(match) + partition[len(followers) :])
     return key
-
-
-# -- the result ---------------------------------------------------------------------------------------
 
 
 def key_rows(writes: Units, reads: Units) -> list[dict[str, Any]]:
@@ -169,9 +150,8 @@ def _kind(key: Key, matches: set[str]) -> str:
 
 
 def ceilings(scenario: Scenario, writes: Units, reads: Units, matches: set[str], big_match: str) -> dict[str, Any]:
-    """Where the hottest key reaches its limit, each figure scaled alone, the rest as in the scenario: the
-    write load of shared keys grows with the matches, a match partition's with its events, and the read load
-    of the big match's keys and the shared ones with its viewers."""
+    """Where the hottest key reaches its limit, each figure scaled alone: the matches scale the shared keys' writes,
+    a match's events its partitions' writes, the big match's viewers the reads of its keys and the shared ones."""
 
     def share(key: Key, write_scale: float = 1.0, read_scale: float = 1.0) -> float:
         return max(
@@ -182,7 +162,7 @@ def ceilings(scenario: Scenario, writes: Units, reads: Units, matches: set[str],
     keys = set(writes.wcu) | set(writes.rcu) | set(reads.wcu) | set(reads.rcu)
 
     def scale(candidates: Iterable[Key], scaled: Callable[[Key, float], float]) -> float:
-        """The largest factor that keeps every candidate key at or below its limit (bisection: loads are linear)."""
+        """The largest factor keeping every candidate at or below its limit (bisection: loads are linear)."""
         low, high = 0.0, 1e6
         for _ in range(60):
             middle = (low + high) / 2
@@ -237,20 +217,15 @@ def quotas(scenario: Scenario, writes: Units, reads: Units, request_rates: Mappi
 
 def cdn_hit_ratio(results: Path) -> tuple[float, str]:
     """The newest measured CDN hit ratio (make audience), else the stated assumption."""
-    newest = sorted(results.glob("audience-*.json"))
-    if newest:
-        measured = json.loads(newest[-1].read_text()).get("cdn_hit_ratio")
-        if isinstance(measured, int | float):
-            return float(measured), f"measured: {newest[-1].name}"
+    newest = max(results.glob("audience-*.json"), default=None)
+    measured = json.loads(newest.read_text()).get("cdn_hit_ratio") if newest else None
+    if newest and isinstance(measured, int | float):
+        return float(measured), f"measured: {newest.name}"
     return DEFAULT_CDN_HIT_RATIO, "assumed (no make audience result yet)"
 
 
-# -- the simulation --------------------------------------------------------------------------------------
-
-
 class _Sender:
-    """The fan-out queue and the sender function in one: a big match's shards are read and sent (nowhere)
-    at once, so their reads count in the window that queued them."""
+    """Fan-out queue and sender in one: a big match's shards are read at once, in the window that queued them."""
 
     def __init__(self, subscriptions: Any) -> None:
         self.subscriptions = subscriptions
@@ -260,8 +235,7 @@ class _Sender:
 
 
 class Matchday:
-    """The local engine with the scenario's tables and followers, the app wired to it, and a meter on its
-    DynamoDB client."""
+    """The local engine with the scenario's tables and followers, the app wired to it, a meter on its client."""
 
     def __init__(self, scenario: Scenario, data_dir: Path, say: Callable[[str], None]) -> None:
         self.scenario, self.say = scenario, say
@@ -316,9 +290,7 @@ class Matchday:
                 for connection in (f"{match}-viewer-{v}" for v in range(viewers))
             ]
             for start in range(0, len(items), 25):
-                pending: Any = {SUBSCRIPTIONS: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
-                while pending:
-                    pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems")
+                batch_write(client, SUBSCRIPTIONS, items[start : start + 25])
 
     def events(self, match: str, count: int, at: datetime) -> list[dict[str, Any]]:
         """The match's next ``count`` events, stamped over the window starting ``at``."""
@@ -339,14 +311,10 @@ class Matchday:
             ((key, value),) = encode([parse_event(event)], self.clock.isoformat().replace("+00:00", "Z"))
             partition = zlib.crc32(key) % self.scenario.partitions
             self.offsets[partition] += 1
-            record = SimpleNamespace(
-                topic="events", partition=partition, offset=self.offsets[partition], timestamp=0,
-                timestamp_type=0, key=key, value=value, headers=[],
-            )  # fmt: skip
+            record = kafka_record(value, self.offsets[partition], partition=partition, key=key, topic="events")
             by_partition.setdefault(partition, []).append(record)
-        for partition, records in sorted(by_partition.items()):
-            batch = {TopicPartition("events", partition): records}
-            app.consume_events(msk_event(batch, "capacity"), LambdaContext("consumer", 1769))
+        for _, records in sorted(by_partition.items()):
+            app.consume_events(msk_event(*records), LambdaContext("consumer", 1769))
 
     def history(self) -> None:
         """The big match's first ``history_minutes``, unmeasured: the timeline its viewers read."""
@@ -356,8 +324,7 @@ class Matchday:
             self.consume(self.events(self.big_match, min(500, count - start), past + timedelta(seconds=start / 3)))
 
     def play(self) -> Units:
-        """The live windows, measured: each window's writes and broadcaster reads, per second, the busiest
-        second kept per key."""
+        """The live windows, measured: writes and broadcaster reads per second, each key's busiest second kept."""
         stream = self._stream_position()
         self.meter = Meter(self.services.dynamodb, self.ledger)
         window = self.scenario.batching_window_s
@@ -374,10 +341,9 @@ class Matchday:
             stream = self._broadcast(stream)
             self.meter.settle()
             taken, self.ledger.units = self.ledger.units, Units()
-            for key, value in taken.wcu.items():
-                peak.wcu[key] = max(peak.wcu[key], value / window)
-            for key, value in taken.rcu.items():
-                peak.rcu[key] = max(peak.rcu[key], value / window)
+            for peaks, units in ((peak.wcu, taken.wcu), (peak.rcu, taken.rcu)):
+                for key, value in units.items():
+                    peaks[key] = max(peaks[key], value / window)
             self.clock += timedelta(seconds=window)
             self.say(f"  window {n + 1}: {len(events)} events, {sum(taken.wcu.values()):,.0f} WCU")
         return peak
@@ -385,12 +351,8 @@ class Matchday:
     def _stream_position(self) -> dict[str, str]:
         arn = self.services.dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
         shards = self.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
-        return {
-            s["ShardId"]: self.streams.get_shard_iterator(
-                StreamArn=arn, ShardId=s["ShardId"], ShardIteratorType="LATEST"
-            )["ShardIterator"]
-            for s in shards
-        }
+        latest = partial(self.streams.get_shard_iterator, StreamArn=arn, ShardIteratorType="LATEST")
+        return {shard["ShardId"]: latest(ShardId=shard["ShardId"])["ShardIterator"] for shard in shards}
 
     def _broadcast(self, iterators: dict[str, str]) -> dict[str, str]:
         """The broadcaster, on what the window wrote to the stream, sending nowhere."""
@@ -456,18 +418,17 @@ class Matchday:
 
 def run(scenario: Scenario, say: Callable[[str], None] = print, top: int = TOP_KEYS) -> dict[str, Any]:
     """Simulate the scenario on a throw-away engine; the contract's result."""
-    with tempfile.TemporaryDirectory(prefix="capacity-") as scratch:
-        day = Matchday(scenario, Path(scratch), say)
-        try:
-            say(f"followers: {scenario.matches * scenario.viewers_per_match + scenario.big_match_viewers:,}")
-            day.followers()
-            say(f"the big match's first {scenario.history_minutes:g} minutes")
-            day.history()
-            say(f"{scenario.seconds:g} s of {scenario.matches} live matches")
-            writes = day.play()
-            reads = day.reads()
-        finally:
-            day.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="capacity-") as scratch,
+        closing(Matchday(scenario, Path(scratch), say)) as day,
+    ):
+        say(f"followers: {scenario.matches * scenario.viewers_per_match + scenario.big_match_viewers:,}")
+        day.followers()
+        say(f"the big match's first {scenario.history_minutes:g} minutes")
+        day.history()
+        say(f"{scenario.seconds:g} s of {scenario.matches} live matches")
+        writes = day.play()
+        reads = day.reads()
     matches = set(day.matches)
     with_cdn = read_heat(scenario, reads, day.big_match, day.matches, day.big_match, scenario.cdn_hit_ratio)
     no_cdn = read_heat(scenario, reads, day.big_match, day.matches, day.big_match, 0.0)
@@ -475,20 +436,9 @@ def run(scenario: Scenario, say: Callable[[str], None] = print, top: int = TOP_K
     rates: Counter[str] = Counter()
     for match in day.matches:
         viewers = scenario.big_match_viewers if match == day.big_match else scenario.viewers_per_match
-        for kind, rate in viewer_rates(scenario, viewers).items():
-            rates[kind] += rate * ((1 - scenario.cdn_hit_ratio) if THROUGH_CDN[kind] else 1.0)
+        rates.update(viewer_rates(scenario, viewers, scenario.cdn_hit_ratio))
     return {
-        "scenario": {
-            name: getattr(scenario, name)
-            for name in (
-                "matches",
-                "events_per_s_per_match",
-                "batching_window_s",
-                "viewers_per_match",
-                "big_match_viewers",
-                "cdn_hit_ratio",
-            )
-        },
+        "scenario": attrs.asdict(scenario, filter=attrs.filters.exclude(*ASSUMED)),
         "keys": rows[:top],
         "hottest_share": rows[0]["share"],
         "ceilings": ceilings(scenario, writes, with_cdn, matches, day.big_match),
@@ -541,29 +491,22 @@ BEGIN, END = "<!-- capacity: generated by make capacity -->", "<!-- capacity: en
 
 
 def write_doc(path: Path, table: str) -> None:
-    text = path.read_text()
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
-    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}\n{END}", text))
+    path.write_text(pattern.sub(lambda _: f"{BEGIN}\n{table}\n{END}", path.read_text()))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.capacity", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    defaults = Scenario()
-    for field in attrs.fields(Scenario):
-        if field.name != "cdn_hit_ratio":
-            parser.add_argument("--" + field.name.replace("_", "-"), type=type(field.default), default=field.default)
+    fields = [field for field in attrs.fields(Scenario) if field.name != "cdn_hit_ratio"]
+    for field in fields:
+        parser.add_argument("--" + field.name.replace("_", "-"), type=type(field.default), default=field.default)
     parser.add_argument("--cdn-hit-ratio", type=float, help="default: the newest make audience result, else 0.95")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--doc", type=Path, help=f"rewrite the generated table in this file (make capacity: {DOC})")
     args = parser.parse_args(argv)
-    measured, source = cdn_hit_ratio(args.results)
-    hit_ratio = args.cdn_hit_ratio if args.cdn_hit_ratio is not None else measured
-    source = "given" if args.cdn_hit_ratio is not None else source
-    values: dict[str, Any] = {
-        f.name: getattr(args, f.name, None) for f in attrs.fields(Scenario) if f.name != "cdn_hit_ratio"
-    }
-    scenario = attrs.evolve(defaults, **values, cdn_hit_ratio=hit_ratio)
+    hit_ratio, source = (args.cdn_hit_ratio, "given") if args.cdn_hit_ratio is not None else cdn_hit_ratio(args.results)
+    scenario = Scenario(**{field.name: getattr(args, field.name) for field in fields}, cdn_hit_ratio=hit_ratio)
     with quiet_stdout():  # the app's logs and metrics, as a Lambda prints them
         result = run(scenario, say=lambda text: print(text, file=sys.stderr, flush=True))
     result |= {"cdn_hit_ratio_source": source}

@@ -5,29 +5,25 @@
 Each run of each path (the paths taking turns, so the machine's drift spreads evenly) starts a new
 execution environment: AWS's runtime interface client (awslambdaric, pinned) behind AWS's runtime
 interface emulator (aws-lambda-rie), on the Lambda package the CDK app builds (``infra.app.build``, as
-``make synth``), unzipped and laid out as Lambda runs it (devstack/lambda_runtime.py). It serves one
-first call of the path:
+``make synth``), laid out as Lambda runs it (devstack/lambda_runtime.py). It serves one first call of the path:
 
     ingest       POST /events (10 events of a new match), API Gateway's REST proxy event after the authorizer
     query        GET /matches/{match_id}/stats of a stored match, the REST proxy event
     consumer     the MSK event of one record of 100 events of a new match
-    broadcaster  a DynamoDB Streams event of one change item of a match with a WebSocket subscriber, who
-                 must receive it
+    broadcaster  a DynamoDB Streams event of one change of a match with a WebSocket subscriber, who must get it
 
-The figures are the emulator's own, as Lambda reports them: the init phase (``INIT REPORT``: the
-interpreter, the runtime client and ``import app``; Chalice has one module for every function) and the
-first invocation's duration (``INVOKE RTDONE``). A function whose module is empty, run the same way, is
-the runtime's own init; ``import_ms`` is a path's init less that one's median. Also reported: the
-package's size, and ``python -X importtime``'s costliest imports for ``import app`` on the laid-out package
-(the medians over a few runs), by module and by top-level package.
+The figures are the emulator's own, as Lambda reports them: the init (``INIT REPORT``: the interpreter, the
+runtime client and ``import app``; Chalice has one module for every function) and the first invocation
+(``INVOKE RTDONE``). An empty function's init, run the same way, is the runtime's own; ``import_ms`` is a
+path's init less that one's median. Also reported: the package's size.
 
-The first calls need real services: Kafka, DynamoDB with the tables, and a WebSocket gateway with its
-Management API. ``cold_start`` takes the endpoints of a running stack, or starts a throw-away one (Kafka
-and the DynamoDB engine, as ``make run`` does).
+The first calls need Kafka, DynamoDB with the tables, and a WebSocket gateway with its Management API:
+``cold_start`` takes a running stack's endpoints, or starts a throw-away one (as ``make run`` does).
 """
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -36,7 +32,7 @@ import subprocess
 import tempfile
 import uuid
 import zipfile
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -50,7 +46,6 @@ from chalicelib.records import encode
 from devstack import lambda_runtime
 from devstack.aws_events import REGION, change_record, kafka_record, msk_event, rest_api_event
 from devstack.stack import Endpoints, LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic, free_port
-from devstack.stream_source import stream_event
 from matchtools.generate import generate_match
 
 PATHS = ("ingest", "query", "consumer", "broadcaster")
@@ -65,7 +60,7 @@ IMPORT_TARGET_MS = 150.0  # issue 14
 TOKEN = "coldstart-token"
 RECEIVED_AT = "2026-01-01T00:00:00.000Z"
 INGEST_EVENTS, CONSUMER_EVENTS, QUERY_MATCH_EVENTS = 10, 100, 400
-STREAM_ARN = f"arn:aws:dynamodb:{REGION}:123456789012:table/coldstart/stream/2026-01-01T00:00:00.000"
+Log = Callable[[str], None]
 
 
 class Code:
@@ -76,21 +71,16 @@ class Code:
         self.zip = package or _build_package(work)
         self.size = package_size(self.zip) | {"zip": str(package) if package else "built by infra.app.build('dev')"}
         self.python = lambda_runtime.python()
+        self.name = f"Lambda package, awslambdaric behind aws-lambda-rie, {self.python}"
         self.task, self.runtime = lambda_runtime.lay_out(self.zip, work)
         (self.task / "empty.py").write_text("def handler(event, context):\n    return None\n")
-
-    def describe(self) -> str:
-        return f"Lambda package, awslambdaric behind aws-lambda-rie, {self.python}"
 
     def cold(self, environ: Mapping[str, str], handler: str, event: Mapping[str, Any]) -> dict[str, Any]:
         """One invocation in a new execution environment: its result, ``init_ms`` and ``call_ms``."""
         with tempfile.TemporaryFile("w+") as log:
-            function = lambda_runtime.Emulated(self.task, self.runtime, dict(environ), log)
-            try:
+            with contextlib.closing(lambda_runtime.Emulated(self.task, self.runtime, dict(environ), log)) as function:
                 answer = function.invoke(handler, dict(event))
-            finally:
-                function.close()
-            log.seek(0)
+            log.seek(0)  # after close: the emulator's last lines are written
             text = log.read()
         if "errorType" in answer:
             raise RuntimeError(f"{handler}: {answer['errorType']}: {answer['errorMessage']}\n{text[-3000:]}")
@@ -114,16 +104,14 @@ def package_size(package_zip: Path, largest: int = 6) -> dict[str, Any]:
     """Zipped and unzipped bytes, files, and the largest top-level entries (unzipped bytes)."""
     with zipfile.ZipFile(package_zip) as archive:
         files = [info for info in archive.infolist() if not info.is_dir()]
-    by_top: dict[str, int] = defaultdict(int)
+    by_top: Counter[str] = Counter()
     for info in files:
         by_top[info.filename.split("/")[0]] += info.file_size
     return {
         "zipped_bytes": package_zip.stat().st_size,
-        "unzipped_bytes": sum(info.file_size for info in files),
+        "unzipped_bytes": by_top.total(),
         "files": len(files),
-        "largest": [{"name": name, "bytes": size} for name, size in sorted(by_top.items(), key=lambda i: -i[1])][
-            :largest
-        ],
+        "largest": [{"name": name, "bytes": size} for name, size in by_top.most_common(largest)],
     }
 
 
@@ -131,11 +119,7 @@ class Stack:
     """Kafka and DynamoDB with the tables (the caller's, or throw-away ones) and a WebSocket gateway."""
 
     def __init__(
-        self,
-        exit_stack: contextlib.ExitStack,
-        endpoints: Endpoints | None,
-        settings: Settings,
-        log: Callable[[str], None],
+        self, exit_stack: contextlib.ExitStack, endpoints: Endpoints | None, settings: Settings, log: Log
     ) -> None:
         if endpoints is None:
             data = Path(tempfile.mkdtemp(prefix="coldstart-stack-"))
@@ -201,25 +185,13 @@ class Invocations:
     def __init__(self, stack: Stack, prefix: str) -> None:
         from matchtools.live_client import LiveClient  # websockets: only when the broadcaster runs
 
-        self.stack, self.prefix, self.count = stack, prefix, 0
+        self.stack, self.prefix = stack, prefix
         self.query_match, self.live_match = f"{prefix}-query", f"{prefix}-live"
         self.subscriber = LiveClient(stack.ws_url)
         self.subscriber.subscribe(self.live_match)
 
-    def close(self) -> None:
-        self.subscriber.__exit__()
-
-    def next(self) -> int:
-        """A number no earlier invocation had: each makes a new match, or the live match's next change."""
-        self.count += 1
-        return self.count - 1
-
-    def seed(self) -> dict[str, Any]:
-        """The consumer's event that stores the match the query path reads."""
-        return _msk_event(self.query_match, QUERY_MATCH_EVENTS, self.stack.settings.topic, seed=14)
-
     def event(self, path: str, n: int) -> dict[str, Any]:
-        """The event of invocation ``n`` (unique over the whole measurement: new matches, new changes)."""
+        """The event of invocation ``n``, unique over the measurement: a new match, or the live match's next change."""
         match_id = f"{self.prefix}-{path}-{n}"
         if path == "ingest":
             body = {"events": generate_match(match_id, events=INGEST_EVENTS, seed=n)}
@@ -231,7 +203,7 @@ class Invocations:
             return _msk_event(match_id, CONSUMER_EVENTS, self.stack.settings.topic, seed=n)
         event = generate_match(self.live_match, events=1, seed=n)[0] | {"event_id": f"e{n}"}
         change = {"change": "insert", "event": event | {"received_at": RECEIVED_AT, "partition": 0, "offset": n}}
-        return stream_event([change_record(self.live_match, n + 1, [change], n + 1)], STREAM_ARN, REGION)
+        return {"Records": [change_record(self.live_match, n + 1, [change], n + 1)]}
 
     def check(self, path: str, n: int, result: Any) -> None:
         """The answer is the path's success, and the broadcaster's change reached the subscriber."""
@@ -246,64 +218,8 @@ class Invocations:
             assert pushed["cursor"] == layout.change_cursor(n + 1, 0), pushed
 
 
-def _app_imports(log: str) -> list[tuple[str, int, float, float]]:
-    """(module, depth, self ms, cumulative ms) of ``import app`` and what it imported, from -X importtime's
-    lines: a module's line follows those of the imports it made, indented one level deeper."""
-    lines = []
-    for line in log.splitlines():
-        if line.startswith("import time:") and "self [us]" not in line:
-            self_us, cumulative_us, name = line.removeprefix("import time:").split("|")
-            level = (len(name) - len(name.lstrip()) - 1) // 2
-            lines.append((name.strip(), level, int(self_us) / 1000, int(cumulative_us) / 1000))
-    end = max(i for i, (module, level, _, _) in enumerate(lines) if module == "app" and level == 0)
-    start = end
-    while start > 0 and lines[start - 1][1] > 0:
-        start -= 1
-    return lines[start : end + 1]
-
-
-def importtime(code: Code, environ: Mapping[str, str], runs: int = 5, top: int = 15) -> dict[str, Any]:
-    """``python -X importtime`` of ``import app`` on the laid-out package: the costliest imports by cumulative
-    time, and self time summed by top-level package; each figure the median over ``runs`` fresh interpreters.
-    importtime's own overhead inflates the figures: compare them with each other, not with the init."""
-    cumulative: dict[str, list[float]] = defaultdict(list)
-    own: dict[str, list[float]] = defaultdict(list)
-    depth: dict[str, int] = {}
-    packages: dict[str, list[float]] = defaultdict(list)
-    command = lambda_runtime.importing(code.task, code.runtime, "-X", "importtime")
-    for _ in range(runs):
-        log = subprocess.run(command, env=dict(environ), capture_output=True, text=True, check=True).stderr
-        per_package: dict[str, float] = defaultdict(float)
-        for module, level, self_ms, cumulative_ms in _app_imports(log):
-            depth[module] = level
-            cumulative[module].append(cumulative_ms)
-            own[module].append(self_ms)
-            per_package[module.split(".")[0]] += self_ms
-        for package, ms in per_package.items():
-            packages[package].append(ms)
-    ranked = sorted(cumulative, key=lambda m: -statistics.median(cumulative[m]))[:top]
-    by_package = sorted(packages, key=lambda p: -statistics.median(packages[p]))[:top]
-    return {
-        "runs": runs,
-        "top": [
-            {
-                "module": module,
-                "depth": depth[module],
-                "cumulative_ms": round(statistics.median(cumulative[module]), 1),
-                "self_ms": round(statistics.median(own[module]), 1),
-            }
-            for module in ranked
-        ],
-        "by_package": [{"package": p, "self_ms": round(statistics.median(packages[p]), 1)} for p in by_package],
-    }
-
-
 def cold_start(
-    runs: int = 20,
-    *,
-    endpoints: Endpoints | None = None,
-    package: Path | None = None,
-    log: Callable[[str], None] = print,
+    runs: int = 20, *, endpoints: Endpoints | None = None, package: Path | None = None, log: Log = print
 ) -> dict[str, Any]:
     """Per path, ``runs`` cold starts in new execution environments: the init and the first call, in ms.
     ``endpoints``: Kafka and DynamoDB of a running stack (``RunProcess(...).endpoints``), where the topics and
@@ -313,32 +229,33 @@ def cold_start(
     work = Path(tempfile.mkdtemp(prefix="coldstart-"))
     try:
         code = Code(work / "measured", package)
-        log(f"cold start: {code.describe()}, {runs} runs of {', '.join(PATHS)}")
+        log(f"cold start: {code.name}, {runs} runs of {', '.join(PATHS)}")
         with contextlib.ExitStack() as exit_stack:
             stack = Stack(exit_stack, endpoints, settings, log)
             invocations = Invocations(stack, f"cs-{uuid.uuid4().hex[:6]}")
-            exit_stack.callback(invocations.close)
-            seeded = code.cold(stack.environ, HANDLERS["consumer"], invocations.seed())
+            exit_stack.enter_context(invocations.subscriber)
+            seed = _msk_event(invocations.query_match, QUERY_MATCH_EVENTS, settings.topic, seed=14)  # what query reads
+            seeded = code.cold(stack.environ, HANDLERS["consumer"], seed)
             assert seeded["result"]["stored"] == QUERY_MATCH_EVENTS, seeded["result"]
             timings = _rounds(code, stack, invocations, runs, log)
-            profile = importtime(code, stack.environ)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return _result(code, runs, timings, profile)
+    return _result(code, runs, timings)
 
 
 def _rounds(
-    code: Code, stack: Stack, invocations: "Invocations", runs: int, log: Callable[[str], None]
+    code: Code, stack: Stack, invocations: Invocations, runs: int, log: Log
 ) -> dict[str, dict[str, list[float]]]:
     """path -> {"init": [ms], "first_call": [ms]} over ``runs`` rounds (after one uncounted round: a fresh
     stack's JVMs are still warming up), the runtime's own init among the paths, which take turns."""
     timings: dict[str, dict[str, list[float]]] = {p: {"init": [], "first_call": []} for p in ("runtime", *PATHS)}
+    numbers = itertools.count()
     for n in range(-1, runs):
         answers: dict[str, dict[str, Any]] = {"runtime": code.cold(stack.environ, RUNTIME_ONLY, {})}
         for path in PATHS:
-            count = invocations.next()
-            answers[path] = code.cold(stack.environ, HANDLERS[path], invocations.event(path, count))
-            invocations.check(path, count, answers[path]["result"])
+            number = next(numbers)
+            answers[path] = code.cold(stack.environ, HANDLERS[path], invocations.event(path, number))
+            invocations.check(path, number, answers[path]["result"])
         if n < 0:
             continue
         for path, answer in answers.items():
@@ -349,9 +266,7 @@ def _rounds(
     return timings
 
 
-def _result(
-    code: Code, runs: int, timings: Mapping[str, Mapping[str, list[float]]], profile: dict[str, Any]
-) -> dict[str, Any]:
+def _result(code: Code, runs: int, timings: Mapping[str, Mapping[str, list[float]]]) -> dict[str, Any]:
     runtime = timings["runtime"]["init"]
     floor = statistics.median(runtime)
     figures_by_path: dict[str, dict[str, Any]] = {
@@ -368,7 +283,7 @@ def _result(
         if path != "runtime"
     }
     return {
-        "code": code.describe(),
+        "code": code.name,
         "python": subprocess.run([code.python, "-V"], capture_output=True, text=True).stdout.split()[-1],
         "runtime_client": lambda_runtime.pins(),
         "runs": runs,
@@ -376,7 +291,6 @@ def _result(
         "paths": figures_by_path,
         "import_target_ms": IMPORT_TARGET_MS,
         "import_target_met": all(p["import_ms"]["median"] <= IMPORT_TARGET_MS for p in figures_by_path.values()),
-        "importtime": profile,
         "package": code.size,
     }
 
@@ -400,15 +314,6 @@ def print_table(result: Mapping[str, Any]) -> None:
     print(
         f"\npackage: {size['zipped_bytes'] / 1e6:.2f} MB zipped, {size['unzipped_bytes'] / 1e6:.2f} MB unzipped, "
         f"{size['files']} files (MB unzipped: {largest})"
-    )
-    profile = result["importtime"]
-    print(f"\npython -X importtime, import app (medians of {profile['runs']}): costliest by cumulative time")
-    print(f"{'cumulative ms':>14} {'self ms':>8}  module")
-    for entry in profile["top"]:
-        print(f"{entry['cumulative_ms']:>14.1f} {entry['self_ms']:>8.1f}  {'  ' * entry['depth']}{entry['module']}")
-    print(
-        "self time by top-level package (ms): "
-        + ", ".join(f"{e['package']} {e['self_ms']:.0f}" for e in profile["by_package"])
     )
 
 

@@ -1,15 +1,7 @@
-"""Raw limits of the parts: what Kafka, the DynamoDB engine and a Query give at best, with no pipeline around them.
-
-Each limit is the best of several ways the project could use the part, measured with the project's own
-payloads, so the system built on it can only come below it (``make bench`` fails if it does not):
-
-    producer   the records the API publishes (up to 100 events of one match each, from 500-event requests)
-               with the project's producer settings (acks=all, idempotent) over a few linger_ms/batch_size
-    writes     event items like the consumer's (chalicelib.repository.event_item) into the stack's table,
-               with its layout and its stream, by BatchWriteItem and TransactWriteItems at 1 to 16 threads
-    query      a whole match read by one paginated Query, in a few ways (index or table, whole items or
-               only the event attribute the API returns)
-"""
+"""Raw limits of Kafka, the DynamoDB engine and a Query, with no pipeline around them: each the best of several
+ways to use the part with the project's own payloads, so the system built on it can only come below it (``make
+bench`` fails if it does not): the producer over linger_ms/batch_size, writes by BatchWriteItem and
+TransactWriteItems at 1 to 16 threads, a whole match read by one paginated Query in a few ways."""
 
 import statistics
 import time
@@ -47,18 +39,13 @@ WRITE_ITEMS, WRITE_ITEMS_QUICK = 4_800, 800  # per trial of each combination
 
 def best(combinations: list[dict[str, Any]], figure: str, *, lowest: bool = False) -> dict[str, Any]:
     """The combination whose ``figure`` has the highest median (``lowest``: the lowest, for times)."""
-    pick = min if lowest else max
-    return pick(combinations, key=lambda combination: combination[figure]["median"])
-
-
-# -- producer ------------------------------------------------------------------------------------------
+    return (min if lowest else max)(combinations, key=lambda combination: combination[figure]["median"])
 
 
 def raw_producer(bootstrap: str, trials: int, quick: bool) -> dict[str, Any]:
     """Records as the API writes them, each setting on a warm producer of its own: msgs/s and events/s."""
-    settings, count = (
-        (PRODUCER_SETTINGS_QUICK, PRODUCER_EVENTS_QUICK) if quick else (PRODUCER_SETTINGS, PRODUCER_EVENTS)
-    )
+    settings = PRODUCER_SETTINGS_QUICK if quick else PRODUCER_SETTINGS
+    count = PRODUCER_EVENTS_QUICK if quick else PRODUCER_EVENTS
     config = producer_config(
         Settings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "KAFKA_ACK_TIMEOUT_SECONDS": "30"})
     )
@@ -97,16 +84,13 @@ def raw_producer(bootstrap: str, trials: int, quick: bool) -> dict[str, Any]:
     }
 
 
-# -- DynamoDB writes -----------------------------------------------------------------------------------
-
-
 def dynamodb(endpoint: str, threads: int = 1) -> Any:
     """A client configured as the consumer's (chalicelib.services), with a connection for every thread."""
     config = dynamodb_config().merge(Config(max_pool_connections=max(10, threads), read_timeout=60))
     return boto3.client("dynamodb", endpoint_url=endpoint, config=config, **LOCAL_AWS)
 
 
-def _batch_write(client: Any, table: str, chunk: list[dict[str, Any]]) -> None:
+def batch_write(client: Any, table: str, chunk: list[dict[str, Any]]) -> None:
     request = {table: [{"PutRequest": {"Item": item}} for item in chunk]}
     while request:
         request = client.batch_write_item(RequestItems=request).get("UnprocessedItems")
@@ -117,7 +101,7 @@ def _transact_write(client: Any, table: str, chunk: list[dict[str, Any]]) -> Non
 
 
 WRITERS: dict[str, Callable[[Any, str, list[dict[str, Any]]], None]] = {
-    "BatchWriteItem": _batch_write,
+    "BatchWriteItem": batch_write,
     "TransactWriteItems": _transact_write,
 }
 
@@ -159,34 +143,28 @@ def raw_writes(endpoint: str, table: str, trials: int, quick: bool) -> dict[str,
     }
 
 
-# -- Query ---------------------------------------------------------------------------------------------
-
-
 def _query_variants(table: str, match_id: str) -> dict[str, dict[str, Any]]:
-    key = {":m": {"S": match_id}}
+    names = {"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY, "#e": layout.EVENT_BODY}
+    values = {":m": {"S": match_id}, ":e": {"S": layout.EVENT_PREFIX}}
+
+    def query(condition: str, **params: str) -> dict[str, Any]:
+        used = condition + params.get("ProjectionExpression", "")  # DynamoDB rejects names and values left unused
+        return {
+            "TableName": table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": {name: value for name, value in names.items() if name in used},
+            "ExpressionAttributeValues": {name: value for name, value in values.items() if name in used},
+            **params,
+        }
+
     return {
-        "by_time index, whole items (as the API reads)": {
-            "TableName": table,
-            "IndexName": layout.TIME_INDEX,
-            "KeyConditionExpression": "#pk = :m",
-            "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY},
-            "ExpressionAttributeValues": key,
-        },
-        "by_time index, the event attribute only": {
-            "TableName": table,
-            "IndexName": layout.TIME_INDEX,
-            "KeyConditionExpression": "#pk = :m",
-            "ProjectionExpression": "#e",
-            "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY, "#e": layout.EVENT_BODY},
-            "ExpressionAttributeValues": key,
-        },
-        "table's e# items, the event attribute only (key order)": {
-            "TableName": table,
-            "KeyConditionExpression": "#pk = :m AND begins_with(#sk, :e)",
-            "ProjectionExpression": "#e",
-            "ExpressionAttributeNames": {"#pk": layout.PARTITION_KEY, "#sk": layout.SORT_KEY, "#e": layout.EVENT_BODY},
-            "ExpressionAttributeValues": key | {":e": {"S": layout.EVENT_PREFIX}},
-        },
+        "by_time index, whole items (as the API reads)": query("#pk = :m", IndexName=layout.TIME_INDEX),
+        "by_time index, the event attribute only": query(
+            "#pk = :m", IndexName=layout.TIME_INDEX, ProjectionExpression="#e"
+        ),
+        "table's e# items, the event attribute only (key order)": query(
+            "#pk = :m AND begins_with(#sk, :e)", ProjectionExpression="#e"
+        ),
     }
 
 
@@ -202,8 +180,7 @@ def _read_all(client: Any, params: dict[str, Any]) -> int:
 
 
 def raw_full_query(endpoint: str, table: str, match_id: str, events: int, reads: int) -> dict[str, Any]:
-    """Seconds per whole-match read of each variant, the variants taking turns; each read must return the
-    match's ``events``."""
+    """Seconds per whole-match read of each variant, taking turns; each read must return the match's ``events``."""
     client = dynamodb(endpoint)
     variants = _query_variants(table, match_id)
     seconds: dict[str, list[float]] = {name: [] for name in variants}
@@ -226,8 +203,7 @@ def raw_full_query(endpoint: str, table: str, match_id: str, events: int, reads:
 
 
 def per_event(writes: dict[str, Any], items_per_event: list[float]) -> Summary:
-    """The write limit (items/s) in events/s, at the consumer's median items written per event stored;
-    recorded in the ``writes`` section too."""
+    """The write limit (items/s) in events/s at the consumer's median items per event, kept in ``writes`` too."""
     ratio = statistics.median(items_per_event)
     limit = writes["limit"]
     events = {"median": limit["median"] / ratio, "p99": limit["p99"] / ratio, "n": limit["n"]}

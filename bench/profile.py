@@ -26,15 +26,9 @@ TOKEN = "profile-token"
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as data, LocalStack(Path(data), persistent=False) as endpoints:
-        os.environ.update(
-            {
-                "KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-                "INGEST_TOKEN": TOKEN,
-                "DYNAMODB_ENDPOINT_URL": endpoints.dynamodb_endpoint_url,
-                "EVENTS_TOPIC": "profile",
-                "EVENTS_TABLE": "profile",
-            }
-        )
+        os.environ |= {"KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers, "INGEST_TOKEN": TOKEN,
+                       "DYNAMODB_ENDPOINT_URL": endpoints.dynamodb_endpoint_url, "EVENTS_TOPIC": "profile",
+                       "EVENTS_TABLE": "profile"}  # fmt: skip
         ensure_topic(endpoints.bootstrap_servers, "profile")
         ensure_topic(endpoints.bootstrap_servers, "profile-dlq", partitions=1)
         ensure_table(endpoints.dynamodb_endpoint_url, "profile")
@@ -60,19 +54,13 @@ def main() -> None:
             records = [kafka_record(value, i, topic="profile") for i, (_, value) in enumerate(written)]
             batches = [msk_event(*records[i : i + 5]) for i in range(0, len(records), 5)]
             profile("consume", lambda: [app.consume_events(b, LambdaContext("consumer", 512)) for b in batches])
-            profile("query", lambda: _cursors(client))  # every page of the match, read once
+            profile("query", lambda: _pages(client))  # every page of the match, read once
 
 
-def _cursors(client: Any) -> list[str | None]:
-    cursors: list[str | None] = [None]
-    cursor = None
-    while True:
-        cursor = client.http.get(f"/matches/profiled?cursor={cursor}" if cursor else "/matches/profiled").json_body[
-            "next_cursor"
-        ]
-        if cursor is None:
-            return cursors
-        cursors.append(cursor)
+def _pages(client: Any) -> None:
+    path = "/matches/profiled"
+    while cursor := client.http.get(path).json_body["next_cursor"]:
+        path = f"/matches/profiled?cursor={cursor}"
 
 
 def profile(name: str, work: Callable[[], object]) -> None:

@@ -1,8 +1,9 @@
-"""What every measurement shares: the bench's token, generated events, the records the API would write, timing."""
+"""What every measurement shares: the bench's token and stack, generated events and their records, timing."""
 
 import contextlib
 import os
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -10,10 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaProducer
+
 from chalicelib.events import parse_event
 from chalicelib.records import encode
 from devstack.run_process import RunProcess
-from devstack.stack import free_port
+from devstack.stack import ensure_topic, free_port
 from matchtools.generate import generate_match
 
 TOKEN = "bench-token"
@@ -65,6 +68,36 @@ def api_records(events: list[dict[str, Any]]) -> list[tuple[bytes, bytes]]:
         for start in range(0, len(events), REQUEST_EVENTS)
         for record in encode([parse_event(e) for e in events[start : start + REQUEST_EVENTS]], RECEIVED_AT)
     ]
+
+
+def consume_preloaded(
+    stack: RunProcess,
+    records: list[tuple[bytes, bytes]],
+    handler: Callable[[dict[str, Any], Any], Any],
+    done: threading.Event,
+    *,
+    partitions: int = 3,
+    batch_size: int = 500,
+    timeout: float = 600,
+) -> bool:
+    """A new topic holding ``records``, drained through the local event source into ``handler`` (called as the
+    MSK event source mapping calls the consumer Lambda) until ``done`` is set: False if ``timeout`` came first."""
+    from devstack.event_source import LocalEventSource
+
+    bootstrap, topic = stack.endpoints.bootstrap_servers, f"bench-{uuid.uuid4().hex[:8]}"
+    ensure_topic(bootstrap, topic, partitions)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    for future in [producer.send(topic, key=key, value=value) for key, value in records]:
+        future.get(timeout=60)
+    producer.close()
+    source = LocalEventSource(bootstrap, topic, handler, group_id=topic, batch_size=batch_size, log=lambda _: None)
+    stop = threading.Event()
+    thread = threading.Thread(target=source.run, args=(stop,), daemon=True)
+    thread.start()
+    finished = done.wait(timeout)
+    stop.set()
+    thread.join(timeout=30)
+    return finished
 
 
 def run_all(workers: int, work: Callable[[Any], Any], items: list[Any]) -> None:

@@ -8,7 +8,7 @@ venv and precompiled, as there).
   interface emulator (``aws-lambda-rie``, built with ``go install`` and cached in Go's bin directory),
   invoked over the emulator's HTTP API; ``phases`` reads the init and invocation durations it logs.
 - ``importing`` runs one statement in a bare interpreter that sees what the runtime sees (the package's
-  tests check what ``import app`` loads with it, and bench/coldstart.py profiles it).
+  tests check what ``import app`` loads with it).
 
 Both use the runtime's Python (infra/package.py's ``runtime_python``, else this one).
 """

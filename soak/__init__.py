@@ -1,2 +1,1 @@
-"""Chaos soak: steady load with corrections and voids while every part of the pipeline is SIGKILLed and
-restarted, then an exact verification against an independent recomputation (``python -m soak``)."""
+"""Chaos soak (``python -m soak``): steady load while every part is SIGKILLed and restarted, then an exact check."""

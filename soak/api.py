@@ -1,10 +1,5 @@
-"""``python -m soak.api``: the API alone, as ``make run`` serves it, so the soak can SIGKILL it by its PID.
-
-``make run`` serves the WebSocket API from its own process and the HTTP API from another, next to Kafka,
-the DynamoDB engine and both event sources; here the same two servers (devstack.api_server,
-devstack.websocket_gateway) run together in one process, configured by the same environment (PORT,
-WS_PORT, WS_MANAGEMENT_PORT, KAFKA_BOOTSTRAP_SERVERS, DYNAMODB_ENDPOINT_URL, INGEST_TOKEN, ...).
-SIGTERM stops it.
+"""``python -m soak.api``: the HTTP API and the WebSocket gateway that ``make run`` serves from two processes,
+in one the soak can SIGKILL by its PID; configured by the same environment (PORT, WS_PORT, ...); SIGTERM stops it.
 """
 
 import os

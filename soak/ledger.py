@@ -1,32 +1,24 @@
-"""What the soak asked for and what it was told: every request, its attempts and whether a 202 came back.
+"""Every request the soak sent, its attempts and whether a 202 came back: all the verification works from."""
 
-The independent recomputation (soak.verify) works from this ledger only. An event counts as
-acknowledged only when a 202 answered the request that carried it; a request that never got one
-(abandoned after the client's retry budget) may or may not have reached Kafka, and is kept as such.
-"""
-
+import itertools
 import threading
 from collections import Counter
 from typing import Any
 
 import attrs
 
-# Corrections (docs/api.md): versions are 1-2147483647, and DELETE voids with the highest one.
-MAX_VERSION = 2_147_483_647
+MAX_VERSION = 2_147_483_647  # versions are 1 to this (docs/api.md), and DELETE voids with it
 
 
 @attrs.define
 class Request:
-    """One request as the client sent it (every retry sends exactly this), and how it ended.
-
-    ``events`` are the events of a POST, or for a DELETE the void it stands for; ``ops`` names why each
-    event is there (original, amend, void, restore, for_good, stale, redeliver, pre_void)."""
+    """One request as every attempt sent it, and how it ended; a DELETE's ``events`` is the void it stands for."""
 
     seq: int
     match_id: str
     method: str  # POST or DELETE
     events: list[dict[str, Any]]
-    ops: list[str]
+    ops: list[str]  # why each event is there: original, amend, void, restore, for_good, stale, redeliver, pre_void
     attempts: int = 0
     failures: Counter[str] = attrs.field(factory=Counter)  # per failed attempt: 503, connection, timeout, http_5xx
     acked: bool = False
@@ -36,18 +28,15 @@ class Request:
 
 
 class Ledger:
-    """Append-only and thread-safe: the producer threads settle requests into it."""
+    """Append-only and thread-safe; requests are numbered in global send order."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._seq = 0
+        self._lock, self._seq = threading.Lock(), itertools.count(1)
         self.requests: list[Request] = []
 
     def new(self, match_id: str, method: str, events: list[dict[str, Any]], ops: list[str]) -> Request:
-        """A request numbered in global send order (a match's requests come from one thread, in order)."""
         with self._lock:
-            self._seq += 1
-            return Request(self._seq, match_id, method, events, ops)
+            return Request(next(self._seq), match_id, method, events, ops)
 
     def settle(self, request: Request) -> None:
         with self._lock:
@@ -57,14 +46,8 @@ class Ledger:
         with self._lock:
             return sorted(self.requests, key=lambda r: r.seq)
 
-    def progress(self) -> dict[str, int]:
-        """Running totals for the progress line."""
-        with self._lock:
-            acked = [r for r in self.requests if r.acked]
-            return {
-                "requests": len(self.requests),
-                "events_acked": sum(len(r.events) for r in acked),
-                "retried_requests": sum(1 for r in self.requests if r.attempts > 1),
-                "abandoned": sum(1 for r in self.requests if r.abandoned),
-                "rejected": sum(1 for r in self.requests if r.rejected),
-            }
+    def progress(self) -> str:
+        done = self.snapshot()
+        acked = sum(len(r.events) for r in done if r.acked)
+        retried, abandoned = sum(r.attempts > 1 for r in done), sum(r.abandoned for r in done)
+        return f"{len(done)} requests, {acked} events acknowledged, {retried} retried, {abandoned} abandoned"

@@ -1,14 +1,9 @@
-"""What the pipeline says once the load and the faults are over: drained, then read through the public API.
-
-Drained means the event source's consumer group has committed every offset of the events topic and
-the topic's end did not move for a while (a request abandoned mid-flight could still land late).
-Everything else is read over HTTP, every page followed: each match's timeline, /stats and change feed,
-and the whole directory. The dead-letter topic is read from Kafka directly, from its first offset.
-"""
+"""What the pipeline says once the load and the faults are over: drained, then read back through the API
+(every page followed) and, for the dead-letter topic, from Kafka."""
 
 import inspect
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -24,36 +19,30 @@ CONSUMER_GROUP: str = inspect.signature(LocalEventSource.__init__).parameters["g
 READ_ATTEMPTS = 10
 
 
-def _end_offsets(bootstrap_servers: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","), request_timeout_ms=15_000)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        return dict(consumer.end_offsets(partitions)) if partitions else {}
-    finally:
-        consumer.close()
+def _partitions(consumer: Any, topic: str) -> list[TopicPartition]:
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
 
 
 def lag(bootstrap_servers: str, topic: str, group: str) -> tuple[int, dict[TopicPartition, int]]:
     """(records not yet committed by the group, the topic's end offsets)."""
-    ends = _end_offsets(bootstrap_servers, topic)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","), request_timeout_ms=15_000)
+    try:
+        partitions = _partitions(consumer, topic)
+        ends: dict[TopicPartition, int] = dict(consumer.end_offsets(partitions)) if partitions else {}
+    finally:
+        consumer.close()
     admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers.split(","), request_timeout_ms=15_000)
     try:
         committed = admin.list_group_offsets({group: None}).get(group, {})
     finally:
         admin.close()
-    behind = sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items())
-    return behind, ends
+    return sum(end - (committed[tp].offset if tp in committed else 0) for tp, end in ends.items()), ends
 
 
 def wait_drained(
-    bootstrap_servers: str,
-    topic: str,
-    group: str,
-    timeout_s: float,
-    quiet_s: float,
-    log: Callable[[str], None] = print,
+    bootstrap_servers: str, topic: str, group: str, timeout_s: float, quiet_s: float, log: Callable[[str], None] = print
 ) -> float:
-    """Block until nothing is left to consume and the topic stayed still for ``quiet_s``; seconds taken."""
+    """Seconds until the group committed every offset and the topic's end stayed still for ``quiet_s``."""
     started = time.monotonic()
     still_since, last_ends, reported = None, None, 0.0
     while True:
@@ -63,12 +52,9 @@ def wait_drained(
             behind, ends = -1, None
             log(f"soak: drain check failed ({error!r}); retrying")
         now = time.monotonic()
-        if behind == 0 and ends == last_ends:
-            still_since = still_since or now
-            if now - still_since >= quiet_s:
-                return now - started
-        else:
-            still_since = None
+        still_since = (still_since or now) if behind == 0 and ends == last_ends else None
+        if still_since is not None and now - still_since >= quiet_s:
+            return now - started
         last_ends = ends
         if now - started > timeout_s:
             raise TimeoutError(f"the consumer did not drain within {timeout_s:.0f}s ({behind} records behind)")
@@ -99,25 +85,22 @@ class Reader:
             except requests.RequestException:
                 if attempt == READ_ATTEMPTS:
                     raise
-                time.sleep(1.0)
-                continue
-            if response.status_code == 200:
-                return response.json()
-            if response.status_code < 500 or attempt == READ_ATTEMPTS:
-                raise RuntimeError(f"GET {path} {params} answered {response.status_code}: {response.text[:300]}")
+            else:
+                if response.status_code == 200:
+                    return response.json()
+                if response.status_code < 500 or attempt == READ_ATTEMPTS:
+                    break
             time.sleep(1.0)
-        raise AssertionError("unreachable")
+        raise RuntimeError(f"GET {path} {params} answered {response.status_code}: {response.text[:300]}")
 
     def pages(self, path: str, items: str, cursor_parameter: str, **params: Any) -> list[dict[str, Any]]:
         """Every item of every page, following next_cursor until it is null."""
-        found: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            page = self.get(path, **params, **({cursor_parameter: cursor} if cursor else {}))
+        page = self.get(path, **params)
+        found: list[dict[str, Any]] = page[items]
+        while page["next_cursor"] is not None:
+            page = self.get(path, **params, **{cursor_parameter: page["next_cursor"]})
             found += page[items]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return found
+        return found
 
     def match(self, match_id: str) -> MatchReads:
         return MatchReads(
@@ -134,8 +117,7 @@ def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, b
     """Every record of the topic from its first offset to its end now: (key, value, headers)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers.split(","), enable_auto_commit=False)
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        if not partitions:
+        if not (partitions := _partitions(consumer, topic)):
             return []
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
@@ -150,7 +132,3 @@ def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, b
         return found
     finally:
         consumer.close()
-
-
-def read_all(reader: Reader, match_ids: Iterable[str]) -> dict[str, MatchReads]:
-    return {match_id: reader.match(match_id) for match_id in match_ids}

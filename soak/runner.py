@@ -1,8 +1,5 @@
-"""One soak run: start the topology, load and fault it, stop the faults, drain, verify, report.
-
-Used by ``python -m soak`` and by tests/integration/test_soak.py, so the short test and the 20-minute
-soak are the same code with different sizes.
-"""
+"""One soak run: start the topology, load and fault it, stop the faults, drain, verify, report; the same
+code for ``python -m soak`` and the short tests/integration/test_soak.py, with different sizes."""
 
 import random
 import shutil
@@ -19,16 +16,16 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from soak import report
-from soak.client import RetryPolicy, SoakClient
 from soak.config import SoakConfig
 from soak.faults import FaultInjector
-from soak.ledger import Ledger, Request
-from soak.observe import CONSUMER_GROUP, MatchReads, Reader, lag, read_all, read_topic, wait_drained
+from soak.ledger import Request
+from soak.observe import MatchReads, Reader, lag, read_topic, wait_drained
 from soak.topology import Topology
 from soak.verify import verify_all
-from soak.workload import MatchFactory, Mix, Producer, RateLimiter
+from soak.workload import Load, MatchFactory, Mix, Producer, RateLimiter, RetryPolicy, SoakClient
 
 PROGRESS_EVERY_S = 30.0
+PRODUCER = {"acks": "all", "max_block_ms": 5000, "request_timeout_ms": 5000}  # the poison writer's: fail fast
 
 
 @attrs.frozen
@@ -43,147 +40,90 @@ class SoakRun:
     poison: dict[bytes, bool]
 
 
-class PoisonInjector(threading.Thread):
-    """Writes ``count`` records that are not JSON straight to the events topic, spread over the load."""
-
-    def __init__(
-        self, bootstrap_servers: str, topic: str, key: bytes, count: int, load_s: float, stop: threading.Event
-    ) -> None:
-        super().__init__(name="poison", daemon=True)
-        self.bootstrap_servers, self.topic, self.key = bootstrap_servers, topic, key
-        self.count, self.load_s, self.stop = count, load_s, stop
-        self.sent: dict[bytes, bool] = {}  # value -> acknowledged by Kafka
-
-    def run(self) -> None:
-        started = time.monotonic()
-        for n in range(self.count):
-            if self.stop.wait(max(0.0, started + self.load_s * (n + 1) / (self.count + 1) - time.monotonic())):
-                return
-            value = f"soak poison {n}: not JSON {{".encode()
-            self.sent[value] = False
-            deadline = time.monotonic() + 120
-            while not self.sent[value] and time.monotonic() < deadline and not self.stop.is_set():
-                try:
-                    producer = KafkaProducer(
-                        bootstrap_servers=self.bootstrap_servers.split(","),
-                        acks="all",
-                        max_block_ms=5000,
-                        request_timeout_ms=5000,
-                    )
-                except KafkaError:
-                    self.stop.wait(2.0)
-                    continue
-                try:
-                    producer.send(self.topic, key=self.key, value=value).get(timeout=10)
-                    self.sent[value] = True
-                except KafkaError:
-                    self.stop.wait(2.0)
-                finally:
+def _poison(topology: Topology, key: bytes, config: SoakConfig, stop: threading.Event, sent: dict[bytes, bool]) -> None:
+    """Records that are not JSON, written straight to the events topic; ``sent``: value -> acknowledged."""
+    started, settings = time.monotonic(), topology.settings
+    for n in range(config.poison):
+        if stop.wait(max(0.0, started + config.load_s * (n + 1) / (config.poison + 1) - time.monotonic())):
+            return
+        value = f"soak poison {n}: not JSON {{".encode()
+        sent[value] = False
+        deadline = time.monotonic() + 120
+        while not sent[value] and time.monotonic() < deadline and not stop.is_set():
+            producer = None
+            try:
+                producer = KafkaProducer(bootstrap_servers=settings.bootstrap_servers.split(","), **PRODUCER)
+                producer.send(settings.topic, key=key, value=value).get(timeout=10)
+                sent[value] = True
+            except KafkaError:
+                stop.wait(2.0)
+            finally:
+                if producer is not None:
                     producer.close(timeout=5)
 
 
-def _behind(settings: Any, group: str) -> str:
-    """How many records the consumer group is behind, or ? while Kafka is down."""
-    try:
-        return str(lag(settings.bootstrap_servers, settings.topic, group)[0])
-    except KafkaError:
-        return "?"
-
-
 def _watch_load(
-    config: SoakConfig,
-    producers: Sequence[Producer],
-    injector: FaultInjector,
-    ledger: Ledger,
-    behind: Callable[[], str],
-    abort: threading.Event,
-    log: Callable[[str], None],
+    config: SoakConfig, topology: Topology, load: Load, producers: Sequence[Producer], injector: FaultInjector
 ) -> None:
     """Until the load's time is up and the faults are done (or far past it), reporting progress."""
-    load_started = time.monotonic()
+    load_started = last_progress = time.monotonic()
     hard_stop = load_started + config.load_s * 1.5 + 600
-    last_progress = load_started
+    watched: list[Producer | FaultInjector] = [*producers, injector]
     while True:
         time.sleep(1.0)
         now = time.monotonic()
-        failed = [t for t in (*producers, injector) if getattr(t, "error", None) is not None]
-        if failed:
-            raise RuntimeError(f"{failed[0].name} failed: {failed[0].error!r}")  # type: ignore[attr-defined]
+        if failed := [thread for thread in watched if thread.error is not None]:
+            raise RuntimeError(f"{failed[0].name} failed: {failed[0].error!r}")
         if now - load_started >= config.load_s and (injector.finished or not injector.is_alive()):
             return
         if now > hard_stop:
-            log(f"soak: faults still running {now - load_started:.0f}s in; stopping them")
-            abort.set()
+            topology.log(f"soak: faults still running {now - load_started:.0f}s in; stopping them")
+            load.abort.set()
             return
         if now - last_progress >= PROGRESS_EVERY_S:
             last_progress = now
-            progress = ledger.progress()
-            log(
-                f"soak: {now - load_started:.0f}s: {len(injector.faults)} faults, {progress['requests']} requests, "
-                f"{progress['events_acked']} events acknowledged, {progress['retried_requests']} retried, "
-                f"{progress['abandoned']} abandoned; consumer {behind()} records behind"
-            )
+            try:
+                behind = str(lag(topology.settings.bootstrap_servers, topology.settings.topic, topology.group)[0])
+            except KafkaError:  # Kafka is down
+                behind = "?"
+            progress = f"{len(injector.faults)} faults, {load.ledger.progress()}; consumer {behind} records behind"
+            topology.log(f"soak: {now - load_started:.0f}s: {progress}")
 
 
-def _finish_load(
-    config: SoakConfig,
-    producers: Sequence[Producer],
-    injector: FaultInjector,
-    poisoner: PoisonInjector,
-    abort: threading.Event,
-) -> None:
-    """Requests in flight finish, then the faults and the poison; a producer still retrying gives up."""
+def _drive(
+    config: SoakConfig, topology: Topology, load: Load, helpers: list[threading.Thread]
+) -> tuple[float, FaultInjector, dict[bytes, bool]]:
+    """The load, the faults and the poison records, until all are over: (seconds of load, faults, poison)."""
+    rng = random.Random(config.seed)
+    policy = RetryPolicy(give_up_s=config.give_up_s)
+    clients = [
+        SoakClient(topology.url, topology.token, policy, random.Random(rng.random())) for _ in range(config.clients)
+    ]
+    producers = [Producer(f"producer-{n}", client, load) for n, client in enumerate(clients)]
+    injector = FaultInjector(topology, config, random.Random(rng.random()), load.abort)
+    poison: dict[bytes, bool] = {}
+    arguments = (topology, f"{load.factory.prefix}-poison".encode(), config, load.abort, poison)
+    poisoner = threading.Thread(target=_poison, args=arguments, name="poison", daemon=True)
+    started = time.monotonic()
+    topology.log(
+        f"soak: load {config.rate:g} events/s from {config.clients} clients for {config.minutes:g} min, "
+        f"{config.fault_count} faults over {', '.join(config.kinds)}"
+    )
+    for thread in (*producers, injector, poisoner):
+        thread.start()
+    helpers.append(injector)
+    _watch_load(config, topology, load, producers, injector)
+    load_s = time.monotonic() - started
+    load.stop.set()
+    topology.log("soak: load stopped; finishing requests in flight")
     for producer in producers:
         producer.join(timeout=config.give_up_s + 120)
     injector.join(timeout=600)
     poisoner.join(timeout=180)
-    abort.set()  # a producer still retrying now gives up: its request is abandoned, and so recorded
+    load.abort.set()  # a producer still retrying now gives up: its request is abandoned, and so recorded
     for producer in producers:
         producer.join(timeout=60)
-
-
-def _load(
-    config: SoakConfig,
-    topology: Topology,
-    ledger: Ledger,
-    prefix: str,
-    rng: random.Random,
-    stop_load: threading.Event,
-    abort: threading.Event,
-    log: Callable[[str], None],
-) -> tuple[list[Producer], FaultInjector, PoisonInjector]:
-    """The load's threads, not started: the producers, the fault injector and the poison writer."""
-    settings = topology.settings
-    factory = MatchFactory(prefix, config.seed, config.match_events, Mix())
-    limiter = RateLimiter(config.rate, burst=max(config.rate, Mix().max_batch * 3))
-    policy = RetryPolicy(give_up_s=config.give_up_s)
-    producers = [
-        Producer(
-            f"producer-{n}",
-            SoakClient(topology.url, topology.token, policy, random.Random(rng.random())),
-            ledger,
-            limiter,
-            factory,
-            config.active_matches,
-            stop_load,
-            abort,
-        )
-        for n in range(config.clients)
-    ]
-    injector = FaultInjector(
-        topology,
-        config.kinds,
-        config.fault_count,
-        config.load_s,
-        config.downtime_s,
-        random.Random(rng.random()),
-        abort,
-        log,
-    )
-    poisoner = PoisonInjector(
-        settings.bootstrap_servers, settings.topic, f"{prefix}-poison".encode(), config.poison, config.load_s, abort
-    )
-    return producers, injector, poisoner
+    return load_s, injector, poison
 
 
 def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
@@ -191,67 +131,38 @@ def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
     data_dir = config.data_dir or Path(tempfile.mkdtemp(prefix="soak-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     started_at = datetime.now(UTC)
-    rng = random.Random(config.seed)
     topology = Topology(data_dir, log)
-    watchdog_stop, stop_load, abort = threading.Event(), threading.Event(), threading.Event()
+    factory = MatchFactory(f"soak{config.seed}-{started_at:%H%M%S}", config.seed, config.match_events, Mix())
+    load = Load(RateLimiter(config.rate, burst=max(config.rate, Mix().max_batch * 3)), factory, config.active_matches)
+    watchdog_stop = threading.Event()
     helpers: list[threading.Thread] = []  # joined before anything is stopped: none may start a process after
     passed = False
     try:
         log(f"soak: starting Kafka, the DynamoDB engine, the API and both event sources in {data_dir} ...")
         topology.start()
-        watchdog = threading.Thread(target=topology.watch, args=(watchdog_stop,), daemon=True, name="watchdog")
-        watchdog.start()
-        helpers.append(watchdog)
-        settings = topology.settings
-        group = topology.env.get("EVENT_SOURCE_GROUP", CONSUMER_GROUP)  # devstack.event_source reads the same
-
-        ledger = Ledger()
-        prefix = f"soak{config.seed}-{started_at:%H%M%S}"
-        producers, injector, poisoner = _load(config, topology, ledger, prefix, rng, stop_load, abort, log)
-        load_started = time.monotonic()
-        log(
-            f"soak: load {config.rate:g} events/s from {config.clients} clients for {config.minutes:g} min, "
-            f"{config.fault_count} faults over {', '.join(config.kinds)}"
-        )
-        for thread in (*producers, injector, poisoner):
-            thread.start()
-        helpers.append(injector)
-        _watch_load(config, producers, injector, ledger, lambda: _behind(settings, group), abort, log)
-        load_s = time.monotonic() - load_started
-        stop_load.set()
-        log("soak: load stopped; finishing requests in flight")
-        _finish_load(config, producers, injector, poisoner, abort)
-
+        helpers.append(threading.Thread(target=topology.watch, args=(watchdog_stop,), daemon=True, name="watchdog"))
+        helpers[0].start()
+        load_s, injector, poison = _drive(config, topology, load, helpers)
         log("soak: faults over; waiting for the consumer to drain ...")
+        settings = topology.settings
         drain_timeout = config.drain_timeout_s or 600 + config.load_s
         quiet = 3 * settings.ack_timeout_seconds + 5  # an abandoned request's records could still land
-        drain_s = wait_drained(settings.bootstrap_servers, settings.topic, group, drain_timeout, quiet, log)
+        drain_s = wait_drained(settings.bootstrap_servers, settings.topic, topology.group, drain_timeout, quiet, log)
         log(f"soak: drained in {drain_s:.0f}s; reading everything back through the API ...")
-        requests_ = ledger.snapshot()
+        requests = load.ledger.snapshot()
         reader = Reader(topology.url)
-        match_ids = sorted({request.match_id for request in requests_})
-        reads = read_all(reader, match_ids)
+        reads = {match_id: reader.match(match_id) for match_id in sorted({r.match_id for r in requests})}
         directory = reader.directory()
         dead = read_topic(settings.bootstrap_servers, settings.dead_letter_topic)
-        verification = verify_all(requests_, reads, directory, dead, poisoner.sent)
+        verification = verify_all(requests, reads, directory, dead, poison)
         result = report.build(
-            config=config,
-            started_at=started_at,
-            load_s=load_s,
-            drain_s=drain_s,
-            requests=requests_,
-            faults=injector.faults,
-            planned_faults=len(injector.schedule),
-            topology=topology,
-            verification=verification,
-            poison=poisoner.sent,
-            data_dir=data_dir,
+            config, started_at, load_s, drain_s, requests, injector, topology, verification, poison, data_dir
         )
         passed = bool(result["passed"])
-        return SoakRun(result, requests_, reads, directory, dead, dict(poisoner.sent))
+        return SoakRun(result, requests, reads, directory, dead, dict(poison))
     finally:
-        stop_load.set()
-        abort.set()
+        load.stop.set()
+        load.abort.set()
         watchdog_stop.set()
         for helper in helpers:
             helper.join(timeout=300)

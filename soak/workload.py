@@ -1,25 +1,24 @@
-"""The load: generated matches replayed in order, with the corrections a real feed makes along the way.
+"""The load: generated matches replayed in order with the corrections a real feed makes (amend, void,
+restore, DELETE for good, stale versions and whole requests re-sent, a void before its original); a
+match's requests go out one after the other, the order the version rule is checked against. Clients retry
+as the contract says: the identical body (which makes retrying safe) after ``Retry-After`` for a 503, a
+jittered backoff otherwise; a 4xx is final; past the retry budget a request is abandoned."""
 
-Each match is a script owned by one producer thread, so a match's requests go out one after the other
-(the next only once the previous one was acknowledged or abandoned): the order the contract's version
-rule is checked against. Between batches of originals a script amends events (outcome, type, team,
-player, time), voids and restores them, voids some for good with DELETE, re-posts stale versions and
-whole earlier requests (both must change nothing), and voids an event before its original is sent
-(the late original must stay void).
-"""
-
+import itertools
 import random
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import attrs
+import requests
 
+from chalicelib.events import iso_millis
 from matchtools.generate import generate_match
-from soak.client import SoakClient
 from soak.ledger import MAX_VERSION, Ledger, Request
 
 MATCH_LEVEL = ("kick_off", "half_time", "full_time")
@@ -49,21 +48,24 @@ class _EventState:
     acked: dict[int, dict[str, Any]] = attrs.field(factory=dict)  # version -> the event as acknowledged
 
 
-def _millis(moment: datetime) -> str:
-    """Timestamps as the contract stores them, so the ledger's bodies are already canonical."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+CORRECTABLE: dict[str, Callable[[_EventState], bool]] = {
+    "amend": lambda s: s.live_body is not None and not s.voided,
+    "void": lambda s: not s.voided,
+    "restore": lambda s: s.voided and not s.for_good and s.live_body is not None,
+    "stale": lambda s: len(s.acked) >= 2,
+}
 
 
 def _shift(timestamp: str, millis: int) -> str:
-    return _millis(datetime.fromisoformat(timestamp.replace("Z", "+00:00")) + timedelta(milliseconds=millis))
+    """As the contract stores timestamps, so the ledger's bodies are already canonical."""
+    return iso_millis(datetime.fromisoformat(timestamp) + timedelta(milliseconds=millis))
 
 
 class MatchScript:
     """One match: its generated events still to send, and the state its corrections are made from."""
 
     def __init__(self, match_id: str, seed: int, events: int, mix: Mix) -> None:
-        self.match_id, self.mix = match_id, mix
-        self.rng = random.Random(seed)
+        self.match_id, self.mix, self.rng = match_id, mix, random.Random(seed)
         generated = generate_match(match_id, events=events, seed=seed)
         for event in generated:  # match-level events get ids, so VAR can void a full_time or move a kick_off
             if event["event_type"] in MATCH_LEVEL and "event_id" not in event:
@@ -83,7 +85,8 @@ class MatchScript:
     def done(self) -> bool:
         return not self.pending and self.tail <= 0
 
-    # -- the next request ----------------------------------------------------------------------------
+    def _void(self, event_id: str, version: int) -> dict[str, Any]:
+        return {"match_id": self.match_id, "event_id": event_id, "version": version, "deleted": True}
 
     def next_request(self, ledger: Ledger) -> Request | None:
         """The match's next request, or None when there is nothing left to send."""
@@ -92,8 +95,7 @@ class MatchScript:
             event_id, self.pre_void = self.pre_void, None
             state = self.states[event_id]
             state.last_version, state.voided = 2, True
-            void = {"match_id": self.match_id, "event_id": event_id, "version": 2, "deleted": True}
-            return ledger.new(self.match_id, "POST", [void], ["pre_void"])
+            return ledger.new(self.match_id, "POST", [self._void(event_id, 2)], ["pre_void"])
         if self.done:
             return None
         if not self.pending:
@@ -102,29 +104,23 @@ class MatchScript:
         if roll < mix.for_good_share and (target := self._pick(lambda s: s.live_body is not None and not s.for_good)):
             event_id, state = target
             state.for_good, state.voided = True, True
-            void = {"match_id": self.match_id, "event_id": event_id, "version": MAX_VERSION, "deleted": True}
-            return ledger.new(self.match_id, "DELETE", [void], ["for_good"])
+            return ledger.new(self.match_id, "DELETE", [self._void(event_id, MAX_VERSION)], ["for_good"])
         roll -= mix.for_good_share
         if roll < mix.redeliver_share and self.acked_requests:
             again = [dict(e) for e in rng.choice(self.acked_requests)]
             return ledger.new(self.match_id, "POST", again, ["redeliver"] * len(again))
         roll -= mix.redeliver_share
-        events: list[dict[str, Any]] = []
-        ops: list[str] = []
+        made: list[tuple[dict[str, Any], str]] = []
         if self.pending and roll >= mix.correction_share:
-            for _ in range(min(len(self.pending), rng.randint(1, mix.max_batch))):
-                events.append(self._original(self.pending.popleft()))
-                ops.append("original")
+            batch = min(len(self.pending), rng.randint(1, mix.max_batch))
+            made += [(self._original(self.pending.popleft()), "original") for _ in range(batch)]
             corrections = 1 if rng.random() < mix.inline_correction_share else 0
         else:
             corrections = rng.randint(1, 3)
-        for _ in range(corrections):
-            if (made := self._correction()) is not None:
-                events.append(made[0])
-                ops.append(made[1])
-        if not events and self.pending:  # nothing to correct yet: originals instead
-            events, ops = [self._original(self.pending.popleft())], ["original"]
-        return ledger.new(self.match_id, "POST", events, ops) if events else None
+        made += [correction for _ in range(corrections) if (correction := self._correction()) is not None]
+        if not made and self.pending:  # nothing to correct yet: originals instead
+            made = [(self._original(self.pending.popleft()), "original")]
+        return ledger.new(self.match_id, "POST", [e for e, _ in made], [op for _, op in made]) if made else None
 
     def _original(self, event: dict[str, Any]) -> dict[str, Any]:
         if "event_id" in event:
@@ -144,37 +140,25 @@ class MatchScript:
         rng = self.rng
         kinds = ["amend"] * 8 + ["void"] * 4 + ["restore"] * 3 + ["stale"] * 2
         for kind in rng.sample(kinds, len(kinds)):
-            if kind == "amend" and (target := self._pick(lambda s: s.live_body is not None and not s.voided)):
-                event_id, state = target
-                state.last_version += 1
-                assert state.live_body is not None
-                state.live_body = self._amended(state.live_body) | {"version": state.last_version}
-                return dict(state.live_body), "amend"
-            if kind == "void" and (target := self._pick(lambda s: not s.voided)):
-                event_id, state = target
-                state.last_version += 1
-                state.voided = True
-                void = {"match_id": self.match_id, "event_id": event_id, "version": state.last_version, "deleted": True}
-                return void, "void"
-            if kind == "restore" and (
-                target := self._pick(lambda s: s.voided and not s.for_good and s.live_body is not None)
-            ):
-                event_id, state = target
-                state.last_version += 1
-                state.voided = False
-                assert state.live_body is not None
-                state.live_body = state.live_body | {"version": state.last_version}
-                return dict(state.live_body), "restore"
-            if kind == "stale" and (target := self._pick(lambda s: len(s.acked) >= 2)):
-                event_id, state = target
+            if (target := self._pick(CORRECTABLE[kind])) is None:
+                continue
+            event_id, state = target
+            if kind == "stale":
                 if MAX_VERSION in state.acked and state.live_body is not None and rng.random() < 0.5:
                     # a new version after a DELETE: still below its version, so it must change nothing
                     state.last_version += 1
                     return self._amended(state.live_body) | {"version": state.last_version}, "stale"
-                newest = max(state.acked)
-                older = [v for v in state.acked if v < newest]
-                if older:
+                if older := [v for v in state.acked if v < max(state.acked)]:
                     return dict(state.acked[rng.choice(older)]), "stale"
+                continue
+            state.last_version += 1
+            state.voided = kind == "void"
+            if kind == "void":
+                return self._void(event_id, state.last_version), "void"
+            assert state.live_body is not None
+            body = self._amended(state.live_body) if kind == "amend" else state.live_body
+            state.live_body = body | {"version": state.last_version}
+            return dict(state.live_body), kind
         return None
 
     def _amended(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -182,49 +166,38 @@ class MatchScript:
         rng, new = self.rng, dict(body)
         new.pop("version", None)
         kind = new["event_type"]
-        fixes: list[Callable[[], None]] = []
+        fixes: list[Callable[[], dict[str, Any]]] = []  # each gives the fields it changes; None removes one
         if kind == "pass":
-            fixes.append(lambda: new.update(outcome="incomplete" if new.get("outcome") == "complete" else "complete"))
-        if kind == "shot":
-
-            def reviewed() -> None:  # (a no-op if the other fix made it a goal first: goals have no outcome)
-                if new["event_type"] == "shot":
-                    new["outcome"] = rng.choice(["saved", "off_target", "blocked", "post"])
-
-            fixes.append(reviewed)
-
-            def scored() -> None:
-                new.pop("outcome", None)
-                new["event_type"] = "goal"
-
-            fixes.append(scored)
+            fixes.append(lambda: {"outcome": "incomplete" if new.get("outcome") == "complete" else "complete"})
+        if kind == "shot":  # reviewed (unless the other fix made it a goal first: goals have no outcome), or scored
+            outcomes = ["saved", "off_target", "blocked", "post"]
+            fixes.append(lambda: {"outcome": rng.choice(outcomes)} if new["event_type"] == "shot" else {})
+            fixes.append(lambda: {"outcome": None, "event_type": "goal"})
         if kind == "goal":
-            fixes.append(lambda: new.update(event_type="shot", outcome=rng.choice(["saved", "post"])))  # VAR
+            fixes.append(lambda: {"event_type": "shot", "outcome": rng.choice(["saved", "post"])})  # VAR
         if kind == "foul":
-            fixes.append(lambda: new.update(event_type="yellow_card"))
+            fixes.append(lambda: {"event_type": "yellow_card"})
         if kind == "yellow_card":
-            fixes.append(lambda: new.update(event_type="red_card"))
+            fixes.append(lambda: {"event_type": "red_card"})
         if kind not in MATCH_LEVEL:
             teams = sorted(self.roster)
-            fixes.append(lambda: new.update(player_id=rng.choice(sorted(self.roster[new["team_id"]]))))
+            fixes.append(lambda: {"player_id": rng.choice(sorted(self.roster[new["team_id"]]))})
             if len(teams) > 1:
 
-                def other_team() -> None:
+                def other_team() -> dict[str, Any]:
                     team = rng.choice([t for t in teams if t != new["team_id"]])
-                    new.update(team_id=team, player_id=rng.choice(sorted(self.roster[team])))
+                    return {"team_id": team, "player_id": rng.choice(sorted(self.roster[team]))}
 
                 fixes.append(other_team)
-            fixes.append(lambda: new.update(x=round(rng.uniform(0, 100), 1), y=round(rng.uniform(0, 100), 1)))
+            fixes.append(lambda: {"x": round(rng.uniform(0, 100), 1), "y": round(rng.uniform(0, 100), 1)})
         else:
-            fixes.append(lambda: new.update(period=1 if new.get("period") == 2 else 2))
-        fixes.append(lambda: new.update(timestamp=_shift(new["timestamp"], rng.randint(-30_000, 30_000))))
+            fixes.append(lambda: {"period": 1 if new.get("period") == 2 else 2})
+        fixes.append(lambda: {"timestamp": _shift(new["timestamp"], rng.randint(-30_000, 30_000))})
         if "minute" in new:
-            fixes.append(lambda: new.update(minute=min(130, max(0, new["minute"] + rng.choice([-1, 1])))))
+            fixes.append(lambda: {"minute": min(130, max(0, new["minute"] + rng.choice([-1, 1])))})
         for fix in rng.sample(fixes, min(len(fixes), rng.randint(1, 2))):
-            fix()
-        return new
-
-    # -- the answer ----------------------------------------------------------------------------------
+            new.update(fix())
+        return {name: value for name, value in new.items() if value is not None}
 
     def settled(self, request: Request) -> None:
         """Remember what was acknowledged: corrections are made of acknowledged events only."""
@@ -233,8 +206,7 @@ class MatchScript:
         if request.method == "POST" and "redeliver" not in request.ops:
             self.acked_requests.append([dict(e) for e in request.events])
         for event in request.events:
-            state = self.states.get(event.get("event_id", ""))
-            if state is not None:
+            if (state := self.states.get(event.get("event_id", ""))) is not None:
                 state.acked.setdefault(event.get("version", 1), dict(event))
 
 
@@ -243,15 +215,12 @@ class MatchFactory:
 
     def __init__(self, prefix: str, seed: int, events: int, mix: Mix) -> None:
         self.prefix, self.seed, self.events, self.mix = prefix, seed, events, mix
-        self._lock = threading.Lock()
-        self.match_ids: list[str] = []
+        self._numbers, self._lock = itertools.count(), threading.Lock()
 
     def next(self) -> MatchScript:
         with self._lock:
-            number = len(self.match_ids)
-            match_id = f"{self.prefix}-{number:05d}"
-            self.match_ids.append(match_id)
-        return MatchScript(match_id, self.seed * 1_000_003 + number, self.events, self.mix)
+            number = next(self._numbers)
+        return MatchScript(f"{self.prefix}-{number:05d}", self.seed * 1_000_003 + number, self.events, self.mix)
 
 
 class RateLimiter:
@@ -267,8 +236,7 @@ class RateLimiter:
         while not stop.is_set():
             with self._lock:
                 now = time.monotonic()
-                self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
+                self.tokens, self.stamp = min(self.burst, self.tokens + (now - self.stamp) * self.rate), now
                 if self.tokens >= amount:
                     self.tokens -= amount
                     return True
@@ -277,43 +245,98 @@ class RateLimiter:
         return False
 
 
-class Producer(threading.Thread):
-    """Keeps ``active`` matches going, round robin, until ``stop`` is set; a request in flight is still
-    retried to its end (acknowledged or abandoned), so nothing is left half-known."""
+@attrs.frozen
+class RetryPolicy:
+    give_up_s: float = 180.0  # longer than any planned outage (a Kafka restart takes ~30 s here)
+    request_timeout_s: float = 30.0  # the API answers 503 after KAFKA_ACK_TIMEOUT_SECONDS
+    first_backoff_s: float = 0.25
+    max_backoff_s: float = 5.0
 
-    def __init__(
-        self,
-        name: str,
-        client: SoakClient,
-        ledger: Ledger,
-        limiter: RateLimiter,
-        factory: MatchFactory,
-        active: int,
-        stop: threading.Event,
-        abort: threading.Event,
-    ) -> None:
+
+class SoakClient:
+    """One per producer thread: a requests session with the producer token."""
+
+    def __init__(self, url: str, token: str, policy: RetryPolicy, rng: random.Random) -> None:
+        self.url, self.policy, self.rng = url.rstrip("/"), policy, rng
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def _attempt(self, request: Request) -> requests.Response:
+        timeout = self.policy.request_timeout_s
+        if request.method == "DELETE":
+            (void,) = request.events
+            path = f"/matches/{quote(void['match_id'], safe='')}/events/{quote(void['event_id'], safe='')}"
+            return self.session.delete(self.url + path, timeout=timeout)
+        return self.session.post(f"{self.url}/events", json={"events": request.events}, timeout=timeout)
+
+    def send(self, request: Request, abort: threading.Event | None = None) -> None:
+        """Until a 202, a 4xx or the retry budget, recorded on ``request``; ``abort`` abandons it early."""
+        started, backoff = time.monotonic(), self.policy.first_backoff_s
+        while True:
+            request.attempts += 1
+            wait: float | None = None
+            try:
+                response = self._attempt(request)
+            except requests.RequestException as error:
+                kind = "timeout" if isinstance(error, requests.Timeout) else "connection"
+            else:
+                status = response.status_code
+                if status == 202:
+                    request.acked, request.event_ids = True, list(response.json()["event_ids"])
+                    return
+                if 400 <= status < 500:
+                    request.rejected = f"{status}: {response.text[:300]}"
+                    return
+                kind = "503" if status == 503 else f"http_{status}"
+                if status == 503:
+                    wait = float(response.headers.get("Retry-After", "1"))
+            request.failures[kind] += 1
+            if time.monotonic() - started > self.policy.give_up_s or (abort is not None and abort.is_set()):
+                request.abandoned = True
+                return
+            if wait is None:
+                wait = self.rng.uniform(0, backoff)  # full jitter: restarted services are not stampeded
+                backoff = min(self.policy.max_backoff_s, backoff * 2)
+            time.sleep(wait)
+
+
+@attrs.frozen
+class Load:
+    """What the producer threads share."""
+
+    limiter: RateLimiter
+    factory: MatchFactory
+    active: int  # matches each producer keeps going at once
+    ledger: Ledger = attrs.field(factory=Ledger)
+    stop: threading.Event = attrs.field(factory=threading.Event)  # no new requests
+    abort: threading.Event = attrs.field(factory=threading.Event)  # a request still retrying gives up: abandoned
+
+
+class Producer(threading.Thread):
+    """Keeps ``load.active`` matches going until ``load.stop``; a request in flight is retried to its end."""
+
+    def __init__(self, name: str, client: SoakClient, load: Load) -> None:
         super().__init__(name=name, daemon=True)
-        self.client, self.ledger, self.limiter, self.factory = client, ledger, limiter, factory
-        self.active, self.stop, self.abort = active, stop, abort
+        self.client, self.load = client, load
         self.error: BaseException | None = None
 
     def run(self) -> None:
+        load = self.load
         try:
-            scripts = [self.factory.next() for _ in range(self.active)]
-            turn = 0
-            while not self.stop.is_set():
-                slot = turn % len(scripts)
-                turn += 1
+            scripts = [load.factory.next() for _ in range(load.active)]
+            for slot in itertools.cycle(range(len(scripts))):
+                if load.stop.is_set():
+                    return
                 if scripts[slot].done:
-                    scripts[slot] = self.factory.next()
-                request = scripts[slot].next_request(self.ledger)
+                    scripts[slot] = load.factory.next()
+                request = scripts[slot].next_request(load.ledger)
                 if request is None:
                     continue
-                if not self.limiter.acquire(len(request.events), self.stop):
+                if not load.limiter.acquire(len(request.events), load.stop):
                     return  # never sent: not in the ledger
-                self.client.send(request, self.abort)
+                self.client.send(request, load.abort)
                 scripts[slot].settled(request)
-                self.ledger.settle(request)
+                load.ledger.settle(request)
         except BaseException as error:  # reported by the run, never swallowed
             self.error = error
             raise

@@ -1,22 +1,10 @@
-"""bench.coldstart's parts that need no stack: reading -X importtime, the emulator's phases, and what a
-fresh ``import app`` loads."""
+"""bench.coldstart's parts that need no stack: the emulator's phases, and what a fresh ``import app`` loads."""
 
 import subprocess
 import sys
 from pathlib import Path
 
-from bench.coldstart import _app_imports
 from devstack.lambda_runtime import phases
-
-IMPORTTIME = """\
-import time: self [us] | cumulative | imported package
-import time:       120 |        120 | json
-import time:       300 |        300 |     attr._make
-import time:       100 |        400 |   attrs
-import time:        50 |         50 |   chalicelib.layout
-import time:       200 |        650 | app
-import time:        10 |         10 | atexit
-"""
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 EMULATOR_LOG = """\
@@ -26,15 +14,6 @@ EMULATOR_LOG = """\
 REPORT RequestId: 1707f234	Init Duration: 0.32 ms	Duration: 756.11 ms	Billed Duration: 757 ms
 02 Dec 2026 20:22:07,050 [INFO] (rapid) INVOKE RTDONE(status: success, produced bytes: 0, duration: 112.380000ms)
 """
-
-
-def test_the_profile_is_import_app_and_what_it_imported():
-    assert _app_imports(IMPORTTIME) == [
-        ("attr._make", 2, 0.3, 0.3),
-        ("attrs", 1, 0.1, 0.4),
-        ("chalicelib.layout", 1, 0.05, 0.05),
-        ("app", 0, 0.2, 0.65),
-    ]
 
 
 def test_the_phases_are_the_emulators_init_and_each_invocation():

@@ -1,5 +1,5 @@
 """Each batch says where its time went: the offsets it covered, how old its oldest record was when it started,
-and how long storing it took (what bench/pipeline.py reads to break freshness down, and what an operator reads).
+and how long storing it took (what an operator reads to see where freshness goes).
 """
 
 import json
