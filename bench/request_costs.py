@@ -59,7 +59,7 @@ def _take(meter: Meter) -> dict[str, Any]:
         "failed": dict(meter.failed),
     }
     meter.ledger.units = Units()
-    meter.calls, meter.failed, meter.by_operation = Counter(), Counter(), Counter()
+    meter.calls, meter.failed = Counter(), Counter()
     return taken
 
 

@@ -304,7 +304,6 @@ class Meter:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
-        self.by_operation: Counter[str] = Counter()
         self._writes: list[tuple[str, Mapping[str, Any]]] = []
         self._handlers = [("before-parameter-build.dynamodb", self._keep), ("after-call.dynamodb", self._record)]
         for event, handler in self._handlers:
@@ -331,11 +330,11 @@ class Meter:
             elif operation in WRITE_OPERATIONS:
                 self._writes.append((operation, context["sizing_params"]))
             else:
-                self.by_operation[operation] += self.ledger.read(operation, context["sizing_params"], parsed)
+                self.ledger.read(operation, context["sizing_params"], parsed)
 
     def settle(self) -> None:
         """Size the writes recorded so far."""
         with self._lock:
             writes, self._writes = self._writes, []
         for operation, params in writes:
-            self.by_operation[operation] += sum(self.ledger.request(operation, params).values())
+            self.ledger.request(operation, params)
