@@ -39,7 +39,7 @@ lint: install
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 
-# Benchmarks against a throw-away local stack: bench/results/<timestamp>.json and .png, a table at the end.
+# Benchmarks against a throw-away local stack: bench/results/<timestamp>.json, a table at the end.
 bench: install
 	$(PY) -m bench $(BENCH_ARGS)
 

@@ -11,7 +11,7 @@ On a throw-away `make run` stack (a subprocess), each figure the median and p99 
     report      (bench/report.py) a system figure above its part's raw limit is a benchmark bug: the run
                 exits non-zero naming it (--quick only warns); then the targets
 
-Results: bench/results/<timestamp>.json and .png. Push latency is `make audience`'s (bench/audience.py).
+Results: bench/results/<timestamp>.json. Push latency is `make audience`'s (bench/audience.py).
 """
 
 import argparse
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="small sizes and fewer raw-limit settings: a smoke run")
     parser.add_argument("--freshness-seconds", type=float, default=20.0)
-    parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the JSON and PNG go (default {RESULTS})")
+    parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the JSON goes (default {RESULTS})")
     args = parser.parse_args(argv)
     quick, scale = args.quick, 0.1 if args.quick else 1.0
     trials = 2 if quick else args.trials
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     with throwaway_stack("bench-costs") as stack:
         with quiet_stdout():  # the app's own logs, printed as a Lambda prints them, would bury the progress
             costs = per_event_costs(stack, quick=quick, say=say)
-        cold = cold_start(2 if quick else 20, endpoints=stack.endpoints, log=say)
+        cold = cold_start(2 if quick else 20, stack=stack, log=say)
 
     ratios = report.compare(figures, raw)
     import_ms = max(path["import_ms"]["median"] for path in cold["paths"].values())
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     path = report.write(result, args.results)
     report.print_table(result)
-    print(f"\nresults: {path} and .png")
+    print(f"\nresults: {path}")
     report.enforce(result)
 
 

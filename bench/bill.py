@@ -88,6 +88,16 @@ class Model:
         )
         return value
 
+    def run(self, table: str) -> None:
+        """Each row of ``table`` (``[section]`` or ``name = formula | unit | note``, see DERIVED) a ``let``."""
+        for row in re.sub(r"\n +", " ", table).strip().splitlines():
+            if row.startswith("["):
+                self.section = row.strip("[]")
+            elif row:
+                let, unit, note = (part.strip() for part in (row + "||").split("|")[:3])
+                name, formula = let.split(" = ", 1)
+                self.let(name, formula, unit.removesuffix(" !"), note, assumption=unit.endswith("!"))
+
     def __getitem__(self, name: str) -> float:
         return self.values[name]
 
@@ -148,8 +158,9 @@ def compute(measured: Mapping[str, tuple[float, str, str]], *, lambda_memory_mb:
         m.given(name, value, unit, note)
     _prices(m)
     _limits(m, lambda_memory_mb, topic_partitions)
-    for part in (_durations, _per_match, _saturday_common, _saturday_polling, _saturday_websocket, _partitions_needed):
-        part(m)
+    _durations(m)
+    m.run(DERIVED)
+    _partitions_needed(m)
     return m
 
 
@@ -247,199 +258,114 @@ def _durations(m: Model) -> None:
         m.let(name, f"{cpu} * cpu_scale + ({wall} - {cpu})", "ms", note)
 
 
-def _per_match(m: Model) -> None:
-    m.section = "Per match: ingest, stream, store (no viewers)"
-    m.let("wcu_per_match", "events_per_match * wcu_per_event_live", "WCU")
-    m.let("rcu_per_match", "events_per_match * rcu_per_event_consumer", "RCU")
-    m.let("ingest_requests_per_match", "events_per_match / ingest_events_per_request", "requests")
-    m.let("ingest_gb_s_per_match", "ingest_requests_per_match * ingest_ms_per_request / 1000 * lambda_gb", "GB-s")
-    m.let("consumer_gb_s_per_match", "events_per_match * consumer_ms_per_event / 1000 * lambda_gb", "GB-s")
-    m.let("consumer_invocations_per_match", "events_per_match / consumer_events_per_invocation", "invocations")
-    m.let("kafka_gb_per_match", "events_per_match * kafka_bytes_per_event / gib", "GB")
-    m.let("stored_gb_per_match", "events_per_match * stored_bytes_per_event / gib", "GB")
-    m.let(
-        "dynamodb_usd_per_match",
-        "wcu_per_match * wru_usd_per_million / 1e6 + rcu_per_match * rru_usd_per_million / 1e6",
-        "$",
-    )
-    m.let(
-        "lambda_usd_per_match",
-        "(ingest_gb_s_per_match + consumer_gb_s_per_match) * lambda_usd_per_gb_s"
-        " + (ingest_requests_per_match + consumer_invocations_per_match) * lambda_request_usd_per_million / 1e6",
-        "$",
-    )
-    m.let("api_gateway_usd_per_match", "ingest_requests_per_match * rest_usd_per_million / 1e6", "$")
-    m.let(
-        "msk_usd_per_match",
-        "kafka_gb_per_match * (msk_in_usd_per_gb + msk_out_usd_per_gb)"
-        " + kafka_gb_per_match * msk_storage_usd_per_gb_month * kafka_retention_days / 30",
-        "$",
-        "in, out once (one consumer group), kept for the retention",
-    )
-    m.let(
-        "usd_per_match",
-        "dynamodb_usd_per_match + lambda_usd_per_match + api_gateway_usd_per_match + msk_usd_per_match",
-        "$",
-    )
-    m.let(
-        "storage_usd_per_match_month",
-        "stored_gb_per_match * (storage_usd_per_gb_month + pitr_usd_per_gb_month)",
-        "$ / month",
-        "kept: every month the match stays in the table",
-    )
+# The figures derived from the inputs, as ``name = formula | unit | note`` under ``[section]``: an indented line
+# continues the row above it, and a unit ending in " !" marks the row an assumption.
+DERIVED = f"""
+[Per match: ingest, stream, store (no viewers)]
+wcu_per_match = events_per_match * wcu_per_event_live | WCU
+rcu_per_match = events_per_match * rcu_per_event_consumer | RCU
+ingest_requests_per_match = events_per_match / ingest_events_per_request | requests
+ingest_gb_s_per_match = ingest_requests_per_match * ingest_ms_per_request / 1000 * lambda_gb | GB-s
+consumer_gb_s_per_match = events_per_match * consumer_ms_per_event / 1000 * lambda_gb | GB-s
+consumer_invocations_per_match = events_per_match / consumer_events_per_invocation | invocations
+kafka_gb_per_match = events_per_match * kafka_bytes_per_event / gib | GB
+stored_gb_per_match = events_per_match * stored_bytes_per_event / gib | GB
+dynamodb_usd_per_match = wcu_per_match * wru_usd_per_million / 1e6 + rcu_per_match * rru_usd_per_million / 1e6 | $
+lambda_usd_per_match = (ingest_gb_s_per_match + consumer_gb_s_per_match) * lambda_usd_per_gb_s
+  + (ingest_requests_per_match + consumer_invocations_per_match) * lambda_request_usd_per_million / 1e6 | $
+api_gateway_usd_per_match = ingest_requests_per_match * rest_usd_per_million / 1e6 | $
+msk_usd_per_match = kafka_gb_per_match * (msk_in_usd_per_gb + msk_out_usd_per_gb)
+  + kafka_gb_per_match * msk_storage_usd_per_gb_month * kafka_retention_days / 30
+  | $ | in, out once (one consumer group), kept for the retention
+usd_per_match = dynamodb_usd_per_match + lambda_usd_per_match + api_gateway_usd_per_match + msk_usd_per_match | $
+storage_usd_per_match_month = stored_gb_per_match * (storage_usd_per_gb_month + pitr_usd_per_gb_month)
+  | $ / month | kept: every month the match stays in the table
 
+[Busy Saturday: common to both ways of watching]
+matches_usd = matches * usd_per_match | $
+msk_fixed_usd = 24 * (msk_cluster_usd_per_hour + topic_partitions * msk_partition_usd_per_hour) | $
+viewer_seconds = viewers * match_minutes * 60 | viewer-s
+viewers_per_match = viewers / matches | viewers
+events_per_s_match = events_per_match / (match_minutes * 60) | events/s
+p_changed = 1 - exp(-events_per_s_match * poll_seconds) | | chance a match has a new event within one poll (Poisson)
+directory_windows = kickoff_slots * match_minutes * 60 / cdn_max_age | windows | while any match is live
+origin_directory_requests = directory_windows * edge_locations
+  | requests ! | each edge refetches the directory once per max-age, whatever the viewers
+origin_directory_usd = origin_directory_requests * ((rest_usd_per_million + lambda_request_usd_per_million) / 1e6
+  + rcu_directory * rru_usd_per_million / 1e6 + ms_directory / 1000 * lambda_gb * lambda_usd_per_gb_s) | $
 
-def _saturday_common(m: Model) -> None:
-    m.section = "Busy Saturday: common to both ways of watching"
-    m.let("matches_usd", "matches * usd_per_match", "$")
-    m.let("msk_fixed_usd", "24 * (msk_cluster_usd_per_hour + topic_partitions * msk_partition_usd_per_hour)", "$")
-    m.let("viewer_seconds", "viewers * match_minutes * 60", "viewer-s")
-    m.let("viewers_per_match", "viewers / matches", "viewers")
-    m.let("events_per_s_match", "events_per_match / (match_minutes * 60)", "events/s")
-    m.let(
-        "p_changed",
-        "1 - exp(-events_per_s_match * poll_seconds)",
-        "",
-        "chance a match has a new event within one poll (Poisson)",
-    )
-    m.let("directory_windows", "kickoff_slots * match_minutes * 60 / cdn_max_age", "windows", "while any match is live")
-    m.let(
-        "origin_directory_requests",
-        "directory_windows * edge_locations",
-        "requests",
-        "each edge refetches the directory once per max-age, whatever the viewers",
-        assumption=True,
-    )
-    m.let(
-        "origin_directory_usd",
-        "origin_directory_requests * ((rest_usd_per_million + lambda_request_usd_per_million) / 1e6"
-        " + rcu_directory * rru_usd_per_million / 1e6 + ms_directory / 1000 * lambda_gb * lambda_usd_per_gb_s)",
-        "$",
-    )
+[Busy Saturday: viewers polling every 2 s behind the CDN]
+cdn_requests = viewer_seconds / poll_seconds * routes_polled | requests
+bytes_per_poll = bytes_directory + p_changed * bytes_stats + bytes_changes_empty
+  + p_changed * (bytes_changes_one - bytes_changes_empty)
+  | B ! | the directory always changed (300 live matches); a 304 for an unchanged /stats counted as 0 B
+cdn_gb = viewer_seconds / poll_seconds * bytes_per_poll / gib | GB
+cdn_usd = cdn_requests / 10000 * cdn_usd_per_10k_requests + cdn_gb * cdn_usd_per_gb | $
+edges_per_match = min(edge_locations, viewers_per_match) | edges
+change_urls_per_window = 1 + events_per_s_match * cdn_max_age
+  | URLs ! | viewers' after=<cursor> differ by the changes of one window
+match_windows = matches * match_minutes * 60 / cdn_max_age * edges_per_match | edge-windows
+origin_match_requests = match_windows * (1 + change_urls_per_window) | requests | stats + changes
+origin_rcu = match_windows * (rcu_stats + change_urls_per_window * rcu_changes) | RCU
+origin_gb_s = match_windows * (ms_stats + change_urls_per_window * ms_changes) / 1000 * lambda_gb | GB-s
+origin_usd = origin_match_requests * (rest_usd_per_million + lambda_request_usd_per_million) / 1e6
+  + origin_rcu * rru_usd_per_million / 1e6 + origin_gb_s * lambda_usd_per_gb_s + origin_directory_usd | $
+polling_viewers_usd = cdn_usd + origin_usd | $
+polling_rcu_per_match = origin_rcu / matches | RCU | viewers' reads, per match
+polling_gb_s_per_match = origin_gb_s / matches | GB-s | the API Lambda behind the CDN, per match
+saturday_polling_usd = matches_usd + msk_fixed_usd + polling_viewers_usd | $
 
+[Busy Saturday: the same viewers on the WebSocket]
+ws_connection_minutes = viewers * match_minutes | conn-min
+ws_units_per_change = (msgs_per_change_per_subscriber - stats_per_change_per_subscriber)
+  * ceil(change_message_bytes / 32768) + stats_per_change_per_subscriber * ceil(stats_message_bytes / 32768)
+  | metered messages | per change and subscriber, 32 KB each
+ws_messages = viewers * (events_per_match * ws_units_per_change + ws_client_messages) | messages
+ws_api_usd = ws_messages / 1e6 * ws_message_usd_per_million
+  + ws_connection_minutes / 1e6 * ws_minute_usd_per_million | $
+broadcaster_ms_per_change = (broadcaster_cpu_ms_per_change
+  + broadcaster_cpu_ms_per_message * msgs_per_change_per_subscriber * viewers_per_match) * cpu_scale
+  | ms | CPU only: the wait on each Management API call is not measured (see the what-if)
+broadcaster_gb_s_per_match = events_per_match * broadcaster_ms_per_change / 1000 * lambda_gb | GB-s
+broadcaster_invocations = matches * events_per_match | invocations | one per change, an upper bound
+broadcaster_rcu_per_match = events_per_match * broadcast_rcu_per_change | RCU
+ws_lambda_usd = (matches * broadcaster_gb_s_per_match + viewers * ws_session_cpu_ms * cpu_scale / 1000 * lambda_gb)
+  * lambda_usd_per_gb_s
+  + (broadcaster_invocations + viewers * ws_session_invocations) * lambda_request_usd_per_million / 1e6 | $
+ws_dynamodb_usd = (matches * broadcaster_rcu_per_match + viewers * ws_session_rcu) * rru_usd_per_million / 1e6
+  + viewers * ws_session_wcu * wru_usd_per_million / 1e6 | $
+ws_cdn_requests = viewer_seconds / directory_poll_socket_s | requests | the directory every 20 s
+ws_cdn_usd = ws_cdn_requests / 10000 * cdn_usd_per_10k_requests
+  + ws_cdn_requests * bytes_directory / gib * cdn_usd_per_gb | $
+ws_viewers_usd = ws_api_usd + ws_lambda_usd + ws_dynamodb_usd + ws_cdn_usd + origin_directory_usd | $
+saturday_websocket_usd = matches_usd + msk_fixed_usd + ws_viewers_usd | $
+what_if_send_wait_usd = matches * events_per_match * msgs_per_change_per_subscriber * viewers_per_match
+  * {SENSITIVITY_SEND_WAIT_MS} / 1000 * lambda_gb * lambda_usd_per_gb_s
+  | $ ! | each {SENSITIVITY_SEND_WAIT_MS} ms the broadcaster waits per send would add this
 
-def _saturday_polling(m: Model) -> None:
-    m.section = "Busy Saturday: viewers polling every 2 s behind the CDN"
-    m.let("cdn_requests", "viewer_seconds / poll_seconds * routes_polled", "requests")
-    m.let(
-        "bytes_per_poll",
-        "bytes_directory + p_changed * bytes_stats + bytes_changes_empty"
-        " + p_changed * (bytes_changes_one - bytes_changes_empty)",
-        "B",
-        "the directory always changed (300 live matches); a 304 for an unchanged /stats counted as 0 B",
-        assumption=True,
-    )
-    m.let("cdn_gb", "viewer_seconds / poll_seconds * bytes_per_poll / gib", "GB")
-    m.let("cdn_usd", "cdn_requests / 10000 * cdn_usd_per_10k_requests + cdn_gb * cdn_usd_per_gb", "$")
-    m.let("edges_per_match", "min(edge_locations, viewers_per_match)", "edges")
-    m.let(
-        "change_urls_per_window",
-        "1 + events_per_s_match * cdn_max_age",
-        "URLs",
-        "viewers' after=<cursor> differ by the changes of one window",
-        assumption=True,
-    )
-    m.let("match_windows", "matches * match_minutes * 60 / cdn_max_age * edges_per_match", "edge-windows")
-    m.let("origin_match_requests", "match_windows * (1 + change_urls_per_window)", "requests", "stats + changes")
-    m.let("origin_rcu", "match_windows * (rcu_stats + change_urls_per_window * rcu_changes)", "RCU")
-    m.let("origin_gb_s", "match_windows * (ms_stats + change_urls_per_window * ms_changes) / 1000 * lambda_gb", "GB-s")
-    m.let(
-        "origin_usd",
-        "origin_match_requests * (rest_usd_per_million + lambda_request_usd_per_million) / 1e6"
-        " + origin_rcu * rru_usd_per_million / 1e6 + origin_gb_s * lambda_usd_per_gb_s + origin_directory_usd",
-        "$",
-    )
-    m.let("polling_viewers_usd", "cdn_usd + origin_usd", "$")
-    m.let("polling_rcu_per_match", "origin_rcu / matches", "RCU", "viewers' reads, per match")
-    m.let("polling_gb_s_per_match", "origin_gb_s / matches", "GB-s", "the API Lambda behind the CDN, per match")
-    m.let("saturday_polling_usd", "matches_usd + msk_fixed_usd + polling_viewers_usd", "$")
+[Partitions needed]
+peak_events_per_s = matches / kickoff_slots * events_per_s_match | events/s | Saturday's busiest slot
+max_events_per_match = item_collection_bytes / collection_bytes_per_event | events | 10 GB per match
+"""
 
-
-def _saturday_websocket(m: Model) -> None:
-    m.section = "Busy Saturday: the same viewers on the WebSocket"
-    m.let("ws_connection_minutes", "viewers * match_minutes", "conn-min")
-    m.let(
-        "ws_units_per_change",
-        "(msgs_per_change_per_subscriber - stats_per_change_per_subscriber)"
-        " * ceil(change_message_bytes / 32768) + stats_per_change_per_subscriber * ceil(stats_message_bytes / 32768)",
-        "metered messages",
-        "per change and subscriber, 32 KB each",
-    )
-    m.let("ws_messages", "viewers * (events_per_match * ws_units_per_change + ws_client_messages)", "messages")
-    m.let(
-        "ws_api_usd",
-        "ws_messages / 1e6 * ws_message_usd_per_million + ws_connection_minutes / 1e6 * ws_minute_usd_per_million",
-        "$",
-    )
-    m.let(
-        "broadcaster_ms_per_change",
-        "(broadcaster_cpu_ms_per_change"
-        " + broadcaster_cpu_ms_per_message * msgs_per_change_per_subscriber * viewers_per_match) * cpu_scale",
-        "ms",
-        "CPU only: the wait on each Management API call is not measured (see the what-if)",
-    )
-    m.let("broadcaster_gb_s_per_match", "events_per_match * broadcaster_ms_per_change / 1000 * lambda_gb", "GB-s")
-    m.let("broadcaster_invocations", "matches * events_per_match", "invocations", "one per change, an upper bound")
-    m.let("broadcaster_rcu_per_match", "events_per_match * broadcast_rcu_per_change", "RCU")
-    m.let(
-        "ws_lambda_usd",
-        "(matches * broadcaster_gb_s_per_match + viewers * ws_session_cpu_ms * cpu_scale / 1000 * lambda_gb)"
-        " * lambda_usd_per_gb_s"
-        " + (broadcaster_invocations + viewers * ws_session_invocations) * lambda_request_usd_per_million / 1e6",
-        "$",
-    )
-    m.let(
-        "ws_dynamodb_usd",
-        "(matches * broadcaster_rcu_per_match + viewers * ws_session_rcu) * rru_usd_per_million / 1e6"
-        " + viewers * ws_session_wcu * wru_usd_per_million / 1e6",
-        "$",
-    )
-    m.let("ws_cdn_requests", "viewer_seconds / directory_poll_socket_s", "requests", "the directory every 20 s")
-    m.let(
-        "ws_cdn_usd",
-        "ws_cdn_requests / 10000 * cdn_usd_per_10k_requests + ws_cdn_requests * bytes_directory / gib * cdn_usd_per_gb",
-        "$",
-    )
-    m.let("ws_viewers_usd", "ws_api_usd + ws_lambda_usd + ws_dynamodb_usd + ws_cdn_usd + origin_directory_usd", "$")
-    m.let("saturday_websocket_usd", "matches_usd + msk_fixed_usd + ws_viewers_usd", "$")
-    m.let(
-        "what_if_send_wait_usd",
-        f"matches * events_per_match * msgs_per_change_per_subscriber * viewers_per_match"
-        f" * {SENSITIVITY_SEND_WAIT_MS} / 1000 * lambda_gb * lambda_usd_per_gb_s",
-        "$",
-        f"each {SENSITIVITY_SEND_WAIT_MS} ms the broadcaster waits per send would add this",
-        assumption=True,
-    )
+# Kafka and DynamoDB partitions for an event rate; which key runs hot first is ``make capacity``'s.
+PARTITIONS = """
+kafka_partitions_bytes_{n} = ceil(n_events_per_s * kafka_bytes_per_event / msk_partition_ingress) | partitions
+kafka_partitions_consumer_{n} = ceil(n_events_per_s * consumer_ms_per_event / 1000)
+  | partitions | one concurrent consumer batch per partition
+msk_cluster_share_{n} = n_events_per_s * kafka_bytes_per_event / msk_cluster_ingress | | of 200 MBps
+dynamodb_partitions_{n} = ceil(n_events_per_s * wcu_per_event_live / partition_wcu_per_s) | partitions
+"""
 
 
 def _partitions_needed(m: Model) -> None:
-    """Kafka and DynamoDB partitions for an event rate; which key runs hot first is ``make capacity``'s."""
-    m.section = "Partitions needed"
-    m.let("peak_events_per_s", "matches / kickoff_slots * events_per_s_match", "events/s", "Saturday's busiest slot")
-    m.let("max_events_per_match", "item_collection_bytes / collection_bytes_per_event", "events", "10 GB per match")
     for n, rate in (("peak", None), ("1k", 1000.0), ("5k", 5000.0)):
         m.section = f"Partitions needed for N events/s (N = {n})"
         if rate is None:
             m.let("n_events_per_s", "peak_events_per_s", "events/s")
         else:
             m.given("n_events_per_s", rate, "events/s", kind="assumption")
-        m.let(
-            f"kafka_partitions_bytes_{n}",
-            "ceil(n_events_per_s * kafka_bytes_per_event / msk_partition_ingress)",
-            "partitions",
-        )
-        m.let(
-            f"kafka_partitions_consumer_{n}",
-            "ceil(n_events_per_s * consumer_ms_per_event / 1000)",
-            "partitions",
-            "one concurrent consumer batch per partition",
-        )
-        m.let(
-            f"msk_cluster_share_{n}", "n_events_per_s * kafka_bytes_per_event / msk_cluster_ingress", "", "of 200 MBps"
-        )
-        m.let(
-            f"dynamodb_partitions_{n}", "ceil(n_events_per_s * wcu_per_event_live / partition_wcu_per_s)", "partitions"
-        )
+        m.run(PARTITIONS.format(n=n))
 
 
 SUMMARY = (
@@ -474,11 +400,7 @@ def render(model: Model, source: str) -> str:
 def latest_costs(directory: Path) -> tuple[Path, dict[str, Any]] | None:
     """The newest results JSON in ``directory`` that has a ``costs`` key."""
     for path in sorted(directory.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        try:
-            data = json.loads(path.read_text())
-        except ValueError:
-            continue
-        if isinstance(data, dict) and "costs" in data:
+        if "costs" in (data := json.loads(path.read_text())):
             return path, data["costs"]
     return None
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -224,16 +224,6 @@ def cdn_hit_ratio(results: Path) -> tuple[float, str]:
     return DEFAULT_CDN_HIT_RATIO, "assumed (no make audience result yet)"
 
 
-class _Sender:
-    """Fan-out queue and sender in one: a big match's shards are read at once, in the window that queued them."""
-
-    def __init__(self, subscriptions: Any) -> None:
-        self.subscriptions = subscriptions
-
-    def dispatch(self, jobs: Any) -> None:
-        fanout.send_jobs(fanout.sqs_event(jobs), self.subscriptions, lambda *_: None)
-
-
 class Matchday:
     """The local engine with the scenario's tables and followers, the app wired to it, a meter on its client."""
 
@@ -254,9 +244,7 @@ class Matchday:
         }
         self._app_services = app.services
         self.services = app.services = Services(environ)
-        self.ledger = Ledger(layout.table_definition(TABLE), layout.subscriptions_table_definition(SUBSCRIPTIONS))
         self.meter: Meter | None = None
-        self.fanout = _Sender(self.services.subscriptions)
         self.streams = boto3.client("dynamodbstreams", endpoint_url=endpoint, **LOCAL_AWS)
         self.matches = [f"match-{n:04d}" for n in range(scenario.matches)]
         self.big_match = self.matches[0]
@@ -326,7 +314,8 @@ class Matchday:
     def play(self) -> Units:
         """The live windows, measured: writes and broadcaster reads per second, each key's busiest second kept."""
         stream = self._stream_position()
-        self.meter = Meter(self.services.dynamodb, self.ledger)
+        tables = layout.table_definition(TABLE), layout.subscriptions_table_definition(SUBSCRIPTIONS)
+        self.meter = Meter(self.services.dynamodb, Ledger(*tables))
         window = self.scenario.batching_window_s
         per_window = self.scenario.events_per_s_per_match * window
         peak = Units()
@@ -339,14 +328,17 @@ class Matchday:
                 owed[match] -= int(owed[match])
             self.consume(events)
             stream = self._broadcast(stream)
-            self.meter.settle()
-            taken, self.ledger.units = self.ledger.units, Units()
+            taken = self.meter.take()
             for peaks, units in ((peak.wcu, taken.wcu), (peak.rcu, taken.rcu)):
                 for key, value in units.items():
                     peaks[key] = max(peaks[key], value / window)
             self.clock += timedelta(seconds=window)
             self.say(f"  window {n + 1}: {len(events)} events, {sum(taken.wcu.values()):,.0f} WCU")
         return peak
+
+    def dispatch(self, jobs: Sequence[fanout.ShardJob]) -> None:
+        """As the fan-out queue and sender in one: a big match's shards are sent in the window that queued them."""
+        fanout.send_jobs(fanout.sqs_event(jobs), self.services.subscriptions, lambda *_: None)
 
     def _stream_position(self) -> dict[str, str]:
         arn = self.services.dynamodb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
@@ -367,25 +359,23 @@ class Matchday:
             iterators[shard] = iterator
             for start in range(0, len(records), broadcast.BATCH_SIZE):
                 event = stream_event(records[start : start + broadcast.BATCH_SIZE], "capacity", "eu-west-1")
-                broadcast.broadcast(
-                    event, self.services.repository, self.services.subscriptions, lambda *_: None, self.fanout
-                )
+                broadcast.broadcast(event, self.services.repository, self.services.subscriptions, lambda *_: None, self)
         return iterators
 
     def reads(self) -> Reads:
         """Each viewer request type, once, on the big match as it stands now."""
-        assert self.meter is not None
+        meter = self.meter
+        assert meter is not None
         client = Client(app.app)
         match = self.big_match
         rcu: dict[str, Counter[Key]] = {}
         wcu: dict[str, Counter[Key]] = {}
 
         def measure(kind: str, run: Callable[[], object]) -> None:
-            self.meter.settle()  # type: ignore[union-attr]
-            self.ledger.units = Units()
+            meter.take()
             run()
-            self.meter.settle()  # type: ignore[union-attr]
-            rcu[kind], wcu[kind] = Counter(self.ledger.units.rcu), Counter(self.ledger.units.wcu)
+            taken = meter.take()
+            rcu[kind], wcu[kind] = taken.rcu, taken.wcu
 
         def timeline() -> None:  # the match centre's loadEvents: the latest events, every shot and goal
             for path in ("?order=desc&limit=300", "/goals?limit=1000", "/events/shot?limit=1000"):

@@ -18,7 +18,7 @@ runtime client and ``import app``; Chalice has one module for every function) an
 path's init less that one's median. Also reported: the package's size.
 
 The first calls need Kafka, DynamoDB with the tables, and a WebSocket gateway with its Management API:
-``cold_start`` takes a running stack's endpoints, or starts a throw-away one (as ``make run`` does).
+``cold_start`` takes a running ``make run`` stack, or starts a throw-away one.
 """
 
 import argparse
@@ -26,7 +26,6 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import tempfile
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import summary
+from bench.workload import throwaway_stack
 from chalicelib import layout
 from chalicelib.config import Settings
 from chalicelib.events import parse_event
@@ -45,16 +45,11 @@ from chalicelib.observability import NAMESPACE, SERVICE
 from chalicelib.records import encode
 from devstack import lambda_runtime
 from devstack.aws_events import REGION, change_record, kafka_record, msk_event, rest_api_event
-from devstack.stack import Endpoints, LocalStack, ensure_subscriptions_table, ensure_table, ensure_topic, free_port
+from devstack.run_process import RunProcess
 from matchtools.generate import generate_match
 
 PATHS = ("ingest", "query", "consumer", "broadcaster")
-HANDLERS = {
-    "ingest": "app.app",
-    "query": "app.app",
-    "consumer": "app.consume_events",
-    "broadcaster": "app.broadcast_changes",
-}
+HANDLERS = dict(ingest="app.app", query="app.app", consumer="app.consume_events", broadcaster="app.broadcast_changes")
 RUNTIME_ONLY = "empty.handler"  # a function that imports nothing: the runtime's own init
 IMPORT_TARGET_MS = 150.0  # issue 14
 TOKEN = "coldstart-token"
@@ -115,59 +110,25 @@ def package_size(package_zip: Path, largest: int = 6) -> dict[str, Any]:
     }
 
 
-class Stack:
-    """Kafka and DynamoDB with the tables (the caller's, or throw-away ones) and a WebSocket gateway."""
-
-    def __init__(
-        self, exit_stack: contextlib.ExitStack, endpoints: Endpoints | None, settings: Settings, log: Log
-    ) -> None:
-        if endpoints is None:
-            data = Path(tempfile.mkdtemp(prefix="coldstart-stack-"))
-            exit_stack.callback(shutil.rmtree, data, ignore_errors=True)
-            local = LocalStack(data, persistent=False, log=log)
-            endpoints = local.start()
-            exit_stack.callback(local.stop)
-        ensure_topic(endpoints.bootstrap_servers, settings.topic)
-        ensure_topic(endpoints.bootstrap_servers, settings.dead_letter_topic, partitions=1)
-        ensure_table(endpoints.dynamodb_endpoint_url, settings.table)
-        ensure_subscriptions_table(endpoints.dynamodb_endpoint_url, settings.subscriptions_table)
-        self.endpoints, self.settings = endpoints, settings
-        self.environ = {  # a function's environment, as the stack sets it (infra/stack.py), pointed at this stack
-            "PATH": "/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-            "DYNAMODB_ENDPOINT_URL": endpoints.dynamodb_endpoint_url,
-            "EVENTS_TOPIC": settings.topic,
-            "EVENTS_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-            "EVENTS_TABLE": settings.table,
-            "SUBSCRIPTIONS_TABLE": settings.subscriptions_table,
-            "INGEST_TOKEN": TOKEN,
-            "KAFKA_ACK_TIMEOUT_SECONDS": "10",
-            "POWERTOOLS_SERVICE_NAME": SERVICE,
-            "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
-        }
-        self.ws_url, self.environ["WEBSOCKET_ENDPOINT_URL"] = self._gateway(exit_stack)
-
-    def _gateway(self, exit_stack: contextlib.ExitStack) -> tuple[str, str]:
-        """devstack's WebSocket gateway in this process, calling the app's handlers (the source tree's)."""
-        import app
-        from chalicelib.services import Services
-        from devstack.websocket_gateway import LocalWebSocketGateway
-
-        original, app.services = app.services, Services(self.environ)
-        exit_stack.callback(setattr, app, "services", original)
-        gateway = LocalWebSocketGateway(
-            app.ws_connect,
-            app.ws_message,
-            app.ws_disconnect,
-            port=free_port(),
-            management_port=free_port(),
-            log=lambda _: None,
-        ).start()
-        exit_stack.callback(gateway.stop)
-        return gateway.url, gateway.management_url
+def _environ(stack: RunProcess, settings: Settings) -> dict[str, str]:
+    """A function's environment, as the stack sets it (infra/stack.py), pointed at the running ``stack``."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "KAFKA_BOOTSTRAP_SERVERS": stack.endpoints.bootstrap_servers,
+        "DYNAMODB_ENDPOINT_URL": stack.endpoints.dynamodb_endpoint_url,
+        "WEBSOCKET_ENDPOINT_URL": stack.management_url,
+        "EVENTS_TOPIC": settings.topic,
+        "EVENTS_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "EVENTS_TABLE": settings.table,
+        "SUBSCRIPTIONS_TABLE": settings.subscriptions_table,
+        "INGEST_TOKEN": TOKEN,
+        "KAFKA_ACK_TIMEOUT_SECONDS": "10",
+        "POWERTOOLS_SERVICE_NAME": SERVICE,
+        "POWERTOOLS_METRICS_NAMESPACE": NAMESPACE,
+    }
 
 
 def _msk_event(match_id: str, events: int, topic: str, seed: int) -> dict[str, Any]:
@@ -182,12 +143,12 @@ def _msk_event(match_id: str, events: int, topic: str, seed: int) -> dict[str, A
 class Invocations:
     """Each invocation's event, and ``check`` of its answer (for the broadcaster, of the push too)."""
 
-    def __init__(self, stack: Stack, prefix: str) -> None:
+    def __init__(self, ws_url: str, topic: str, prefix: str) -> None:
         from matchtools.live_client import LiveClient  # websockets: only when the broadcaster runs
 
-        self.stack, self.prefix = stack, prefix
+        self.topic, self.prefix = topic, prefix
         self.query_match, self.live_match = f"{prefix}-query", f"{prefix}-live"
-        self.subscriber = LiveClient(stack.ws_url)
+        self.subscriber = LiveClient(ws_url)
         self.subscriber.subscribe(self.live_match)
 
     def event(self, path: str, n: int) -> dict[str, Any]:
@@ -200,7 +161,7 @@ class Invocations:
         if path == "query":
             return rest_api_event("GET", "/matches/{match_id}/stats", {"match_id": self.query_match})
         if path == "consumer":
-            return _msk_event(match_id, CONSUMER_EVENTS, self.stack.settings.topic, seed=n)
+            return _msk_event(match_id, CONSUMER_EVENTS, self.topic, seed=n)
         event = generate_match(self.live_match, events=1, seed=n)[0] | {"event_id": f"e{n}"}
         change = {"change": "insert", "event": event | {"received_at": RECEIVED_AT, "partition": 0, "offset": n}}
         return {"Records": [change_record(self.live_match, n + 1, [change], n + 1)]}
@@ -219,42 +180,39 @@ class Invocations:
 
 
 def cold_start(
-    runs: int = 20, *, endpoints: Endpoints | None = None, package: Path | None = None, log: Log = print
+    runs: int = 20, *, stack: RunProcess | None = None, package: Path | None = None, log: Log = print
 ) -> dict[str, Any]:
-    """Per path, ``runs`` cold starts in new execution environments: the init and the first call, in ms.
-    ``endpoints``: Kafka and DynamoDB of a running stack (``RunProcess(...).endpoints``), where the topics and
-    tables ``make run`` names are created if missing; None starts a throw-away LocalStack. ``package``: a
-    deployment.zip to measure instead of building one."""
-    settings = Settings.from_env(os.environ)
-    work = Path(tempfile.mkdtemp(prefix="coldstart-"))
-    try:
-        code = Code(work / "measured", package)
+    """Per path, ``runs`` cold starts in new execution environments (the init and the first call, in ms) against a
+    running ``make run`` stack (None: a throw-away one); ``package``: a deployment.zip instead of building one."""
+    if stack is None:
+        with throwaway_stack("coldstart") as new_stack:
+            return cold_start(runs, stack=new_stack, package=package, log=log)
+    settings = Settings.from_env(os.environ)  # the stack's topics and tables: make run got this environment
+    environ = _environ(stack, settings)
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as work:
+        code = Code(Path(work), package)
         log(f"cold start: {code.name}, {runs} runs of {', '.join(PATHS)}")
-        with contextlib.ExitStack() as exit_stack:
-            stack = Stack(exit_stack, endpoints, settings, log)
-            invocations = Invocations(stack, f"cs-{uuid.uuid4().hex[:6]}")
-            exit_stack.enter_context(invocations.subscriber)
+        invocations = Invocations(stack.ws_url, settings.topic, f"cs-{uuid.uuid4().hex[:6]}")
+        with invocations.subscriber:
             seed = _msk_event(invocations.query_match, QUERY_MATCH_EVENTS, settings.topic, seed=14)  # what query reads
-            seeded = code.cold(stack.environ, HANDLERS["consumer"], seed)
+            seeded = code.cold(environ, HANDLERS["consumer"], seed)
             assert seeded["result"]["stored"] == QUERY_MATCH_EVENTS, seeded["result"]
-            timings = _rounds(code, stack, invocations, runs, log)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return _result(code, runs, timings)
+            timings = _rounds(code, environ, invocations, runs, log)
+        return _result(code, runs, timings)
 
 
 def _rounds(
-    code: Code, stack: Stack, invocations: Invocations, runs: int, log: Log
+    code: Code, environ: Mapping[str, str], invocations: Invocations, runs: int, log: Log
 ) -> dict[str, dict[str, list[float]]]:
     """path -> {"init": [ms], "first_call": [ms]} over ``runs`` rounds (after one uncounted round: a fresh
     stack's JVMs are still warming up), the runtime's own init among the paths, which take turns."""
     timings: dict[str, dict[str, list[float]]] = {p: {"init": [], "first_call": []} for p in ("runtime", *PATHS)}
     numbers = itertools.count()
     for n in range(-1, runs):
-        answers: dict[str, dict[str, Any]] = {"runtime": code.cold(stack.environ, RUNTIME_ONLY, {})}
+        answers: dict[str, dict[str, Any]] = {"runtime": code.cold(environ, RUNTIME_ONLY, {})}
         for path in PATHS:
             number = next(numbers)
-            answers[path] = code.cold(stack.environ, HANDLERS[path], invocations.event(path, number))
+            answers[path] = code.cold(environ, HANDLERS[path], invocations.event(path, number))
             invocations.check(path, number, answers[path]["result"])
         if n < 0:
             continue

@@ -6,7 +6,6 @@ TransactWriteItems at 1 to 16 threads, a whole match read by one paginated Query
 import statistics
 import time
 import uuid
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -37,9 +36,13 @@ WRITE_THREADS, WRITE_THREADS_QUICK = (1, 4, 8, 16), (1, 4)
 WRITE_ITEMS, WRITE_ITEMS_QUICK = 4_800, 800  # per trial of each combination
 
 
-def best(combinations: list[dict[str, Any]], figure: str, *, lowest: bool = False) -> dict[str, Any]:
-    """The combination whose ``figure`` has the highest median (``lowest``: the lowest, for times)."""
-    return (min if lowest else max)(combinations, key=lambda combination: combination[figure]["median"])
+def best(
+    what: str, unit: str, combinations: list[dict[str, Any]], figure: str, lowest: bool = False, **extra: Any
+) -> dict[str, Any]:
+    """A raw limit: the combination whose ``figure`` has the highest median (``lowest``: the lowest, for times)."""
+    top = (min if lowest else max)(combinations, key=lambda combination: combination[figure]["median"])
+    settings = {name: value for name, value in top.items() if not isinstance(value, dict)}
+    return {"what": what, "unit": unit, **extra, "combinations": combinations, "best": settings, "limit": top[figure]}
 
 
 def raw_producer(bootstrap: str, trials: int, quick: bool) -> dict[str, Any]:
@@ -72,16 +75,9 @@ def raw_producer(bootstrap: str, trials: int, quick: bool) -> dict[str, Any]:
                 "events_per_s": summary([len(events) / s for s in seconds]),
             }
         )
-    top = best(combinations, "events_per_s")
-    return {
-        "what": "kafka-python, the project's producer_config (acks=all, idempotent) with linger_ms/batch_size varied; "
-        "the API's records (chalicelib.records.encode of 500-event requests)",
-        "unit": "events/s",
-        "events_per_msg": round(len(events) / len(records), 2),
-        "combinations": combinations,
-        "best": {"linger_ms": top["linger_ms"], "batch_size": top["batch_size"]},
-        "limit": top["events_per_s"],
-    }
+    what = "kafka-python, the project's producer_config (acks=all, idempotent) with linger_ms/batch_size varied; "
+    what += "the API's records (chalicelib.records.encode of 500-event requests)"
+    return best(what, "events/s", combinations, "events_per_s", events_per_msg=round(len(events) / len(records), 2))
 
 
 def dynamodb(endpoint: str, threads: int = 1) -> Any:
@@ -100,10 +96,7 @@ def _transact_write(client: Any, table: str, chunk: list[dict[str, Any]]) -> Non
     client.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item}} for item in chunk])
 
 
-WRITERS: dict[str, Callable[[Any, str, list[dict[str, Any]]], None]] = {
-    "BatchWriteItem": batch_write,
-    "TransactWriteItems": _transact_write,
-}
+WRITERS = {"BatchWriteItem": batch_write, "TransactWriteItems": _transact_write}
 
 
 def event_items(count: int, seed: int) -> list[dict[str, Any]]:
@@ -129,18 +122,11 @@ def raw_writes(endpoint: str, table: str, trials: int, quick: bool) -> dict[str,
                 write = partial(WRITERS[api], client, table)
                 rates.append(len(items) / timed(partial(run_all, workers, write, chunks)))
             combinations.append({"api": api, "puts": size, "threads": workers, "items_per_s": summary(rates)})
-    top = best(combinations, "items_per_s")
-    return {
-        "what": "new event items like the consumer's (chalicelib.repository.event_item: key, version, JSON body, "
-        "three index keys), plain puts, into the stack's table",
-        "unit": "items/s",
-        "table": table,
-        "stream": description.get("StreamSpecification", {"StreamEnabled": False}),
-        "local_secondary_indexes": len(description.get("LocalSecondaryIndexes", [])),
-        "combinations": combinations,
-        "best": {"api": top["api"], "puts": top["puts"], "threads": top["threads"]},
-        "limit": top["items_per_s"],
-    }
+    what = "new event items like the consumer's (chalicelib.repository.event_item: key, version, JSON body, "
+    what += "three index keys), plain puts, into the stack's table"
+    return best(what, "items/s", combinations, "items_per_s", table=table,
+                stream=description.get("StreamSpecification", {"StreamEnabled": False}),
+                local_secondary_indexes=len(description.get("LocalSecondaryIndexes", [])))  # fmt: skip
 
 
 def _query_variants(table: str, match_id: str) -> dict[str, dict[str, Any]]:
@@ -192,14 +178,9 @@ def raw_full_query(endpoint: str, table: str, match_id: str, events: int, reads:
             if count != events:
                 raise SystemExit(f"raw Query {name!r} read {count} items of match {match_id}, not {events}")
     combinations = [{"read": name, "read_s": summary(values)} for name, values in seconds.items()]
-    top = best(combinations, "read_s", lowest=True)
-    return {
-        "what": f"one paginated Query (1 MB pages) of a whole {events:,}-event match",
-        "unit": "s",
-        "combinations": combinations,
-        "best": {"read": top["read"]},
-        "limit": top["read_s"],
-    }
+    return best(
+        f"one paginated Query (1 MB pages) of a whole {events:,}-event match", "s", combinations, "read_s", True
+    )
 
 
 def per_event(writes: dict[str, Any], items_per_event: list[float]) -> Summary:

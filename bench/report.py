@@ -1,5 +1,5 @@
 """The report: summaries, the machine, each system figure against the raw limit of its part, the targets,
-the table, the chart and the JSON. A system cannot beat its own part: a ratio above 1.0 is a benchmark bug."""
+the table and the JSON. A system cannot beat its own part: a ratio above 1.0 is a benchmark bug."""
 
 import json
 import os
@@ -152,52 +152,9 @@ def enforce(result: dict[str, Any]) -> None:
     raise SystemExit(f"\nmake bench FAILED: {text}")
 
 
-def chart(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figures, ratios = result["figures"], result["ratios"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
-    pairs = [RAW_LIMITS["producer"], RAW_LIMITS["writes"]]
-    for i, (ratio, system, raw, _, _) in enumerate(pairs):
-        left.bar(i - 0.2, figures[raw]["median"], 0.4, color="#999999", label="raw limit" if i == 0 else None)
-        left.bar(i + 0.2, figures[system]["median"], 0.4, color="#1f77b4", label="system" if i == 0 else None)
-        left.text(i + 0.2, figures[system]["median"], f"{ratios[ratio]:.2f}x", ha="center", va="bottom")
-    left.set_xticks(range(len(pairs)), [p[3].replace(" / ", "\nvs ") for p in pairs])
-    left.set_yscale("log")
-    left.set_ylabel("per second (median of trials, log)")
-    left.set_title("throughput: system vs the raw limit of its part")
-    left.legend()
-    lat = [
-        ("freshness", "freshness_s", 1000, 250),
-        ("/stats", "stats_s", 1000, 10),
-        ("full read", "full_read_s", 1000, 500),
-        ("raw Query\n(best, full match)", "raw_full_query_s", 1000, None),
-        ("POST 500", "ingest_batch_latency_s", 1000, None),
-        ("POST 1\n(16 clients)", "ingest_single_latency_s", 1000, None),
-    ]
-    for i, (_, key, scale, target) in enumerate(lat):
-        right.bar(i - 0.2, figures[key]["median"] * scale, 0.4, color="#1f77b4", label="p50" if i == 0 else None)
-        right.bar(i + 0.2, figures[key]["p99"] * scale, 0.4, color="#ff7f0e", label="p99" if i == 0 else None)
-        if target:
-            label = "target" if key == "freshness_s" else None
-            right.hlines(target, i - 0.45, i + 0.45, colors="red", linestyles="dashed", label=label)
-    right.set_xticks(range(len(lat)), [entry[0] for entry in lat], fontsize=8)
-    right.set_yscale("log")
-    right.set_ylabel("milliseconds (log)")
-    right.set_title("latency")
-    right.legend()
-    fig.suptitle(f"{result['timestamp']} - {result['machine']['cores']} cores, {result['machine']['cpu']}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
 def write(result: dict[str, Any], directory: Path) -> Path:
-    """``<timestamp>.json`` and ``.png`` in ``directory``; the JSON's path."""
+    """``<timestamp>.json`` in ``directory``; its path."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{result['timestamp']}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
-    chart(result, path.with_suffix(".png"))
     return path

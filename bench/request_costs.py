@@ -10,14 +10,16 @@ broadcast  messages each WebSocket subscriber receives per applied change (real 
            message sizes, and the broadcaster process's CPU per change and per message (/proc)
 """
 
+import itertools
 import json
 import statistics
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from kafka import KafkaProducer
@@ -32,7 +34,7 @@ from chalicelib.publishing import KafkaPublisher, producer_config
 from chalicelib.records import DEFAULT_PROVIDER, encode
 from chalicelib.repository import event_item
 from chalicelib.security import Producer
-from devstack.capacity import Ledger, Meter, Units, item_bytes
+from devstack.capacity import Ledger, Meter, item_bytes
 from devstack.run_process import RunProcess, cpu_seconds
 from devstack.stack import dynamodb_client, ensure_topic
 from matchtools.client import ApiClient
@@ -44,23 +46,9 @@ LIVE_BATCH_RECORDS = 30  # a consumer batch on a busy Saturday: ~180 events/s ov
 KICK_OFF = "2026-01-01T15:00:00.000Z"  # the warm-up push's kick-off, before the measured passes
 SIZING_SOURCE = "AWS's sizing rules applied to the app's own requests and items (devstack.capacity)"
 
-Requests = dict[str, list[list[dict[str, Any]]]]  # "single" | "batch500" -> the events of each request
-
-
-def _take(meter: Meter) -> dict[str, Any]:
-    """Units and calls counted since the last take, writes sized now (outside the timed calls); then starts over."""
-    meter.settle()
-    write, read = meter.ledger.units.parts["write"], meter.ledger.units.parts["read"]
-    taken = {
-        "wcu": float(write.total()),
-        "wcu_parts": {part: float(write[part]) for part in ("table", "lsi", "gsi")},
-        "rcu": float(read.total()),
-        "calls": dict(meter.calls),
-        "failed": dict(meter.failed),
-    }
-    meter.ledger.units = Units()
-    meter.calls, meter.failed = Counter(), Counter()
-    return taken
+Batches = list[list[dict[str, Any]]]  # the events of each request
+Requests = dict[str, Batches]  # "single" | "batch500" -> its requests
+Phase = dict[str, float]
 
 
 @contextmanager
@@ -86,11 +74,10 @@ def _ms(clock: list[float]) -> dict[str, float]:
 
 def _interleaved(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Consecutive events of different matches, each match's order kept: how a Saturday's feeds arrive."""
-    by_match: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    queues: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
-        by_match[event["match_id"]].append(event)
-    queues = list(by_match.values())
-    return [queue[i] for i in range(max(map(len, queues))) for queue in queues if i < len(queue)]
+        queues[event["match_id"]].append(event)
+    return [event for turn in itertools.zip_longest(*queues.values()) for event in turn if event is not None]
 
 
 def _requests(singles: int, batches: int, seed: int) -> Requests:
@@ -135,23 +122,23 @@ def consume(
         if totals["stored"] >= events:
             done.set()
 
-    _take(meter)
+    meter.take()
     finished = consume_preloaded(stack, records, handler, done, partitions=1, batch_size=batch_records, timeout=900)
     if failures or not finished:
         raise SystemExit(f"the consumer stored {totals['stored']:.0f} of {events} events: {failures[:1]}")
-    used, stored = _take(meter), int(totals["stored"])
+    used, stored = meter.take(), int(totals["stored"])
     return {
         "events": stored,
         "records": len(records),
         "invocations": int(totals["invocations"]),
         "events_per_invocation": stored / totals["invocations"],
-        "wcu_per_event": used["wcu"] / stored,
-        **{f"wcu_per_event_{part}": units / stored for part, units in used["wcu_parts"].items()},
-        "rcu_per_event": used["rcu"] / stored,
+        "wcu_per_event": used.wcu.total() / stored,
+        **{f"wcu_per_event_{part}": used.parts["write"][part] / stored for part in ("table", "lsi", "gsi")},
+        "rcu_per_event": used.rcu.total() / stored,
         "cpu_ms_per_event": 1000 * totals["cpu"] / stored,
         "wall_ms_per_event": 1000 * totals["wall"] / stored,
-        "calls": used["calls"],
-        "failed_calls": used["failed"],
+        "calls": dict(used.calls),
+        "failed_calls": dict(used.failed),
     }
 
 
@@ -185,9 +172,9 @@ def api_reads(client: Any, meter: Meter, routes: Mapping[str, str], repeats: int
     for name, path in routes.items():
         samples = []
         for _ in range(repeats):
-            _take(meter)
+            meter.take()
             response, (cpu, wall) = _request(client, "get", path)
-            samples.append((_take(meter)["rcu"], cpu, wall))
+            samples.append((meter.take().rcu.total(), cpu, wall))
         rcu, cpu, wall = (statistics.median(column) for column in zip(*samples, strict=True))
         out[name] = {"path": path, "rcu": rcu, "bytes": len(response.body)} | _ms([cpu, wall])
     return out
@@ -197,14 +184,14 @@ def all_pages(client: Any, meter: Meter, match_id: str) -> dict[str, float]:
     """The whole match as a client reads it: every page of GET /matches/{id}, following next_cursor."""
     path: str | None = f"/matches/{match_id}"
     pages = size = 0
-    _take(meter)
+    meter.take()
     with _clock() as clock:
         while path:
             body = client.http.get(path).body
             pages, size = pages + 1, size + len(body)
             cursor = json.loads(body)["next_cursor"]
             path = f"/matches/{match_id}?cursor={cursor}" if cursor else None
-    return {"pages": pages, "rcu": _take(meter)["rcu"], "bytes": size} | _ms(clock)
+    return {"pages": pages, "rcu": meter.take().rcu.total(), "bytes": size} | _ms(clock)
 
 
 def read_costs(app: Any, meter: Meter, full_id: str, live_match: str, repeats: int) -> dict[str, Any]:
@@ -260,7 +247,7 @@ def websocket_session(app: Any, meter: Meter, match_id: str) -> dict[str, float]
     def tokens() -> dict[str, Producer]:
         return {TOKEN: Producer(DEFAULT_PROVIDER)}
 
-    _take(meter)
+    meter.take()
     with _clock() as clock:
         live.connect(connection_id, {}, {}, tokens, services.subscriptions)
         live.message(
@@ -272,24 +259,23 @@ def websocket_session(app: Any, meter: Meter, match_id: str) -> dict[str, float]
             accepted_tokens=tokens,
         )
         services.subscriptions.forget(connection_id)
-    used = _take(meter)
-    return {"invocations": 3, "wcu": used["wcu"], "rcu": used["rcu"]} | _ms(clock)
+    used = meter.take()
+    return {"invocations": 3, "wcu": used.wcu.total(), "rcu": used.rcu.total()} | _ms(clock)
 
 
 def broadcast_reads(app: Any, meter: Meter, stats_match: str, subscribed_match: str) -> dict[str, float]:
     """The broadcaster's reads per match and batch with changes: the statistics (for the stats message) and
     the match's connections (the subscriptions table)."""
-    _take(meter)
+    meter.take()
     app.services.repository.totals(stats_match)
-    stats_rcu = _take(meter)["rcu"]
+    stats_rcu = meter.take().rcu.total()
     connections = app.services.subscriptions.connections(subscribed_match)
-    return {"stats_rcu": stats_rcu, "connections_rcu": _take(meter)["rcu"], "connections": len(connections)}
+    return {"stats_rcu": stats_rcu, "connections_rcu": meter.take().rcu.total(), "connections": len(connections)}
 
 
 def kafka_bytes(stack: RunProcess, requests: Requests) -> dict[str, float]:
-    """The API's own publish (chalicelib.ingest, the project's producer settings) into fresh topics, one request
-    at a time as separate API Lambdas send them: record key + value bytes per event, and what the broker
-    appended to the topic's log per event (record batch and record headers included)."""
+    """The API's own publish (chalicelib.ingest) into fresh topics, a request at a time as API Lambdas send them:
+    record key + value bytes per event, and what the broker appended to the topic's log per event."""
     from chalicelib import ingest as ingest_module
 
     bootstrap = stack.endpoints.bootstrap_servers
@@ -337,88 +323,73 @@ def _passes(match_id: str, count: int, team: str, hour: int, tag: str = "") -> l
     ]
 
 
-def _live_changes(match_id: str, changes: int) -> list[list[dict[str, Any]]]:
+def _live_changes(match_id: str, changes: int) -> Batches:
     """``changes`` changes of a match, one request each: inserts, then an amendment and a void."""
     base = _passes(match_id, changes - 2, "home", 15)
     void = {"match_id": match_id, "event_id": base[1]["event_id"], "version": 2, "deleted": True}
     return [[event] for event in base] + [[base[0] | {"version": 2, "outcome": "incomplete"}], [void]]
 
 
-def _pace(
-    listeners: Subscribers,
-    api: ApiClient,
-    match_id: str,
-    subscribers: int,
-    requests: list[list[dict[str, Any]]],
-    broadcaster: int | None,
-    timeout: float = 60,
-) -> dict[str, float]:
-    """Post each request and wait until every subscriber of the match got its changes: changes applied,
-    messages per change per subscriber, and the broadcaster process's CPU seconds over the phase."""
-    before, cpu, started = listeners.count_of(match_id), _cpu(broadcaster), time.monotonic()
+def _pace(listeners: Subscribers, api: ApiClient, match_id: str, requests: Batches, cpu: Callable[[], float]) -> Phase:
+    """Post each request and wait until every subscriber of the match got its changes: changes applied, messages
+    (of which stats) per change and subscriber, the phase's seconds and the broadcaster's CPU seconds over it."""
+    subscribers = listeners.assigned.count(match_id)
+    before, cpu_before, started = listeners.count_of(match_id), cpu(), time.monotonic()
     for request in requests:
         api.post_events(request)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + 600
         for key in [(event["event_id"], event.get("version", 1)) for event in request]:
             while listeners.delivered(match_id, key) < subscribers:
                 if time.monotonic() > deadline:
-                    raise SystemExit(f"no push of {key} to all {subscribers} subscribers of {match_id} in {timeout} s")
+                    raise SystemExit(f"no push of {key} to all {subscribers} subscribers of {match_id} in 600 s")
                 time.sleep(0.02)
     time.sleep(1.5)  # the stats message follows the last change
-    seconds, after = time.monotonic() - started, listeners.count_of(match_id)
-    changes, (change, stats) = sum(map(len, requests)), (after[kind] - before[kind] for kind in ("change", "stats"))
+    after, changes = listeners.count_of(match_id), sum(map(len, requests))
+    change, stats = (after[kind] - before[kind] for kind in ("change", "stats"))
     return {
         "changes": changes,
         "subscribers": subscribers,
-        "change_messages": change,
-        "stats_messages": stats,
+        "messages": change + stats,
         "messages_per_change_per_subscriber": (change + stats) / (changes * subscribers),
         "stats_per_change": stats / (changes * subscribers),
-        "seconds": seconds,
-        "broadcaster_cpu_s": _cpu(broadcaster) - cpu,
+        "seconds": time.monotonic() - started,
+        "broadcaster_cpu_s": cpu() - cpu_before,
     }
 
 
 def pushes(
     stack: RunProcess, *, changes: int, few: int, many: int, burst: int, while_subscribed: Callable[[str], Any]
 ) -> dict[str, Any]:
-    """Subscribers on two matches (``few`` and ``many``); changes posted one at a time at a live pace (each its
-    own stream batch), then a burst of ``burst`` events in one request. The broadcaster's CPU from /proc, its
-    idle polling subtracted. ``while_subscribed`` runs with the busy match's subscribers connected."""
+    """Subscribers on two matches (``few``, ``many``); changes posted one at a time (each its own stream batch), then
+    ``burst`` events in one request; ``while_subscribed`` runs with the busy match's subscribers connected."""
     prefix = uuid.uuid4().hex[:6]
     quiet, busy = f"push-{prefix}-few", f"push-{prefix}-many"
-    broadcaster, api = stack.pid_of("devstack.stream_source"), ApiClient(stack.url, TOKEN)
+    pid, api = stack.pid_of("devstack.stream_source"), ApiClient(stack.url, TOKEN)
     wait_idle(stack)  # what earlier steps left on the topic is consumed first
     with Subscribers(stack.ws_url, [quiet] * few + [busy] * many, few + many) as listeners:
         # one push first, not measured: it arrives once the broadcaster worked off any older stream records
         warm_up = {"match_id": quiet, "event_type": "kick_off", "event_id": f"{quiet}-k", "timestamp": KICK_OFF}
-        _pace(listeners, api, quiet, few, [[warm_up]], None, timeout=600)
-        idle_cpu = _cpu(broadcaster)
+        _pace(listeners, api, quiet, [[warm_up]], lambda: 0.0)
+        idle_cpu = _cpu(pid)
         time.sleep(3.0)
-        idle_rate = (_cpu(broadcaster) - idle_cpu) / 3.0
+        idle_rate = (_cpu(pid) - idle_cpu) / 3.0
         phases = {
-            "live_few": _pace(listeners, api, quiet, few, _live_changes(quiet, changes), broadcaster),
-            "live_many": _pace(listeners, api, busy, many, _live_changes(busy, changes), broadcaster),
-            "burst_many": _pace(listeners, api, busy, many, [_passes(busy, burst, "away", 16, "b")], broadcaster),
+            "live_few": _pace(listeners, api, quiet, _live_changes(quiet, changes), lambda: _cpu(pid)),
+            "live_many": _pace(listeners, api, busy, _live_changes(busy, changes), lambda: _cpu(pid)),
+            "burst_many": _pace(listeners, api, busy, [_passes(busy, burst, "away", 16, "b")], lambda: _cpu(pid)),
         }
         change_bytes, stats_bytes = listeners.sizes("change"), listeners.sizes("stats")
         extra = while_subscribed(busy)
     for phase in phases.values():
         phase["broadcaster_busy_cpu_s"] = max(0.0, phase["broadcaster_cpu_s"] - idle_rate * phase["seconds"])
-        phase["broadcaster_cpu_ms_per_change"] = 1000 * phase["broadcaster_busy_cpu_s"] / phase["changes"]
-        phase["messages"] = phase["change_messages"] + phase["stats_messages"]
     # per message from the burst, where one batch's fixed work (reads, the stats render) is spread over hundreds
     # of sends (an upper bound); per change at a live pace: what the live phases spent beyond that
-    burst_phase = phases["burst_many"]
+    burst_phase, live = phases["burst_many"], (phases["live_few"], phases["live_many"])
     per_message = 1000 * burst_phase["broadcaster_busy_cpu_s"] / max(1, burst_phase["messages"])
-    base = statistics.mean(
-        max(0.0, p["broadcaster_cpu_ms_per_change"] - per_message * p["messages"] / p["changes"])
-        for p in (phases["live_few"], phases["live_many"])
-    )
+    base = statistics.mean(max(0.0, 1000 * p["broadcaster_busy_cpu_s"] - per_message * p["messages"]) / p["changes"]
+                           for p in live)  # fmt: skip
     return {
         "phases": phases,
-        "subscribers_few": few,
-        "subscribers_many": many,
         "messages_per_change_per_subscriber_live": phases["live_many"]["messages_per_change_per_subscriber"],
         "stats_per_change_per_subscriber_live": phases["live_many"]["stats_per_change"],
         "messages_per_change_per_subscriber_burst": burst_phase["messages_per_change_per_subscriber"],
@@ -427,7 +398,6 @@ def pushes(
         "broadcaster_idle_cpu_per_s": idle_rate,
         "broadcaster_cpu_ms_per_message": per_message,
         "broadcaster_cpu_ms_per_change_base": base,
-        "broadcaster_found": broadcaster is not None,
         "while_subscribed": extra,
     }
 
@@ -436,16 +406,10 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
     """Every per-event figure against the running stack (2-4 minutes; ``quick``: smaller samples). Writes
     scratch matches to the stack's table and records to fresh topics; leaves the app's services on this stack."""
     app = app_on(stack)
-    settings = app.services.settings
-    definitions = (
-        layout.table_definition(settings.table),
-        layout.subscriptions_table_definition(settings.subscriptions_table),
-    )
-    meter = Meter(app.services.dynamodb, Ledger(*definitions))
-    scale = 0.3 if quick else 1.0
-    costs: dict[str, Any] = {
-        "what": "per-event costs on the local stack (bench/request_costs.py); capacity by AWS's sizing rules"
-    }
+    settings, scale = app.services.settings, 0.3 if quick else 1.0
+    subscriptions = layout.subscriptions_table_definition(settings.subscriptions_table)
+    meter = Meter(app.services.dynamodb, Ledger(layout.table_definition(settings.table), subscriptions))
+    costs: dict[str, Any] = {"what": "per-event costs on the local stack (bench/request_costs.py)"}
     try:
         costs["sizing"] = sizing()
         say(f"costs: capacity from {SIZING_SOURCE}")
@@ -460,9 +424,8 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
         full_id, bulk_records = str(full_match[0]["match_id"]), api_records(full_match)
         say(f"costs: consumer, bulk (one {len(full_match):,}-event match in {len(bulk_records)} records) ...")
         costs["consumer_bulk"] = consume(stack, app, meter, bulk_records, len(full_match), 500)
-        costs["storage_full_match"] = stored_bytes(
-            dynamodb_client(stack.endpoints.dynamodb_endpoint_url), settings.table, full_id
-        )
+        client = dynamodb_client(stack.endpoints.dynamodb_endpoint_url)
+        costs["storage_full_match"] = stored_bytes(client, settings.table, full_id)
         say("costs: API reads ...")
         costs["api_reads"] = read_costs(app, meter, full_id, str(live_events[0]["match_id"]), repeats=3 if quick else 7)
         say("costs: ingest (POST /events in process) ...")
@@ -471,14 +434,9 @@ def per_event_costs(stack: RunProcess, *, quick: bool = False, say: Callable[[st
         say("costs: Kafka bytes ...")
         costs["kafka"] = kafka_bytes(stack, _requests(int(200 * scale), 2 if quick else 4, 910))
         say("costs: pushes over WebSocket ...")
-        costs["broadcast"] = pushes(
-            stack,
-            changes=8 if quick else 12,
-            few=1,
-            many=4 if quick else 8,
-            burst=50 if quick else 100,
-            while_subscribed=lambda busy: broadcast_reads(app, meter, full_id, busy),
-        )
+        reads = partial(broadcast_reads, app, meter, full_id)
+        sizes = {"changes": 8, "many": 4, "burst": 50} if quick else {"changes": 12, "many": 8, "burst": 100}
+        costs["broadcast"] = pushes(stack, few=1, while_subscribed=reads, **sizes)
     finally:
         meter.close()
     return costs

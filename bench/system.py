@@ -6,7 +6,6 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -16,7 +15,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 from bench.workload import REQUEST_EVENTS, TOKEN, api_records, app_on, consume_preloaded, events_for, run_all, timed
-from chalicelib.layout import DEFAULT_TOPIC
+from chalicelib.layout import DEFAULT_TOPIC, table_definition
+from devstack.capacity import Ledger, Meter
 from devstack.run_process import RunProcess
 from matchtools.client import ApiClient
 from matchtools.generate import generate_match
@@ -60,44 +60,19 @@ def ingest_singles(url: str, trials: int, per_client: int, clients: int = 16) ->
     return rates, latencies
 
 
-class WriteCounter:
-    """Counts the items a boto3 DynamoDB client wrote, in the calls that succeeded (the consumer writes in
-    transactions and single updates)."""
-
-    def __init__(self, client: Any) -> None:
-        self.items = 0
-        self._lock = threading.Lock()
-        client.meta.events.register("before-parameter-build.dynamodb", self._request)
-        client.meta.events.register("after-call.dynamodb", self._response)
-
-    @staticmethod
-    def _request(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
-        writes = [a for a in params.get("TransactItems", []) if {"Put", "Update", "Delete"} & set(a)]
-        context["bench_items"] = len(writes) if model.name == "TransactWriteItems" else int(model.name == "UpdateItem")
-
-    def _response(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
-        if http_response.status_code < 300:
-            with self._lock:
-                self.items += context.get("bench_items", 0)
-
-    def take(self) -> int:
-        """The items counted since the last take."""
-        with self._lock:
-            items, self.items = self.items, 0
-        return items
-
-
 def consumer_throughput(stack: RunProcess, trials: int, count: int) -> tuple[list[float], list[float]]:
     """The app's consumer draining a preloaded topic of the API's records into the stack's table: events stored
-    per second, and items written per event stored."""
+    per second, and items its successful calls wrote per event stored."""
     app = app_on(stack)
-    counter = WriteCounter(app.services.dynamodb)
+    settings = app.services.settings
+    meter = Meter(app.services.dynamodb, Ledger(table_definition(settings.table)))
     rates, items_per_event = [], []
     for trial in range(trials):
-        counter.take()
+        meter.take()
         stored, rate = _drain(stack, app, events_for(50, count // 50, 400 + trial))
         rates.append(rate)
-        items_per_event.append(counter.take() / max(1, stored))
+        items_per_event.append(meter.take().writes / max(1, stored))
+    meter.close()
     return rates, items_per_event
 
 
@@ -118,34 +93,6 @@ def _drain(stack: RunProcess, app: Any, events: list[dict[str, Any]]) -> tuple[i
 
 
 RATE_REQUEST_EVENTS = 25  # events per request when offering at a steady rate
-
-
-def post_at(
-    api: ApiClient, rate: float, seconds: float, match_ids: list[str], prefix: str
-) -> Iterator[tuple[list[dict[str, Any]], float]]:
-    """Offer ``rate`` events/s over ``match_ids`` for ``seconds``: each request's events and the wall time its
-    202 came back."""
-    clock = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
-    interval = RATE_REQUEST_EVENTS / rate
-    started = next_at = time.perf_counter()
-    n = 0
-    while time.perf_counter() - started < seconds:
-        first, n = n + 1, n + RATE_REQUEST_EVENTS
-        batch = [
-            {
-                "match_id": random.choice(match_ids),
-                "event_type": "pass",
-                "team_id": "home",
-                "player_id": "p1",
-                "event_id": f"{prefix}-{i}",
-                "timestamp": datetime.fromtimestamp(clock + i / 1000, UTC).isoformat(timespec="milliseconds"),
-            }
-            for i in range(first, n + 1)
-        ]
-        api.post_events(batch)
-        yield batch, time.time()
-        next_at += interval
-        time.sleep(max(0.0, next_at - time.perf_counter()))
 
 
 def freshness(url: str, seconds: float, rate: int = 500, matches: int = 300, readers: int = 6) -> list[float]:
@@ -170,9 +117,27 @@ def freshness(url: str, seconds: float, rate: int = 500, matches: int = 300, rea
     threads = [threading.Thread(target=read) for _ in range(readers)]
     for thread in threads:
         thread.start()
-    match_ids = [f"f{prefix}-{m}" for m in range(matches)]
-    for batch, acked in post_at(ApiClient(url, TOKEN), rate, seconds, match_ids, prefix):
-        todo.put((batch[-1], acked))
+    api, match_ids = ApiClient(url, TOKEN), [f"f{prefix}-{m}" for m in range(matches)]
+    clock, interval = datetime(2024, 1, 1, tzinfo=UTC).timestamp(), RATE_REQUEST_EVENTS / rate
+    started = next_at = time.perf_counter()
+    n = 0
+    while time.perf_counter() - started < seconds:
+        first, n = n + 1, n + RATE_REQUEST_EVENTS
+        batch = [
+            {
+                "match_id": random.choice(match_ids),
+                "event_type": "pass",
+                "team_id": "home",
+                "player_id": "p1",
+                "event_id": f"{prefix}-{i}",
+                "timestamp": datetime.fromtimestamp(clock + i / 1000, UTC).isoformat(timespec="milliseconds"),
+            }
+            for i in range(first, n + 1)
+        ]
+        api.post_events(batch)
+        todo.put((batch[-1], time.time()))
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.perf_counter()))
     for _ in threads:
         todo.put(None)
     for thread in threads:

@@ -37,14 +37,8 @@ def throwaway_stack(name: str) -> Iterator[RunProcess]:
 def app_on(stack: RunProcess) -> Any:
     """The app module, in this process, with new services pointed at ``stack``: the bench calls its handlers
     around its own meters. New, because a bench runs stack after stack and clients keep their endpoint."""
-    endpoints = stack.endpoints
-    os.environ.update(
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": endpoints.bootstrap_servers,
-            "DYNAMODB_ENDPOINT_URL": endpoints.dynamodb_endpoint_url,
-            "INGEST_TOKEN": TOKEN,
-        }
-    )
+    os.environ["KAFKA_BOOTSTRAP_SERVERS"] = stack.endpoints.bootstrap_servers
+    os.environ["DYNAMODB_ENDPOINT_URL"], os.environ["INGEST_TOKEN"] = stack.endpoints.dynamodb_endpoint_url, TOKEN
     import app
     from chalicelib.services import Services
 

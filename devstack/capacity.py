@@ -148,6 +148,9 @@ class Units:
     wcu: Counter[Key] = attrs.field(factory=Counter)
     rcu: Counter[Key] = attrs.field(factory=Counter)
     parts: dict[str, Counter[str]] = attrs.field(factory=lambda: {"write": Counter(), "read": Counter()})
+    writes: int = 0  # items put, updated or deleted
+    calls: Counter[str] = attrs.field(factory=Counter)  # by operation, as a Meter saw them
+    failed: Counter[str] = attrs.field(factory=Counter)  # of which answered with an error: not sized
 
 
 class Ledger:
@@ -174,6 +177,7 @@ class Ledger:
         partition = (old or new or {}).get(table.keys[0], {}).get("S", "")
         old_size, new_size = (item_bytes(i) if i is not None else 0 for i in (old, new))
         units = {"table": factor * units_of(max(old_size, new_size)), "lsi": 0, "gsi": 0}
+        self.units.writes += 1
         self.units.wcu[(table.name, None, partition)] += units["table"]
         for index in table.indexes:
             before, after = index.entry(old, table.keys), index.entry(new, table.keys)
@@ -302,8 +306,6 @@ class Meter:
 
         self.client, self.ledger = client, ledger
         self._lock = threading.Lock()
-        self.calls: Counter[str] = Counter()
-        self.failed: Counter[str] = Counter()
         self._writes: list[tuple[str, Mapping[str, Any]]] = []
         self._handlers = [("before-parameter-build.dynamodb", self._keep), ("after-call.dynamodb", self._record)]
         for event, handler in self._handlers:
@@ -324,9 +326,9 @@ class Meter:
         if operation not in WRITE_OPERATIONS | READ_OPERATIONS:
             return
         with self._lock:
-            self.calls[operation] += 1
+            self.ledger.units.calls[operation] += 1
             if http_response.status_code >= 300:
-                self.failed[operation] += 1
+                self.ledger.units.failed[operation] += 1
             elif operation in WRITE_OPERATIONS:
                 self._writes.append((operation, context["sizing_params"]))
             else:
@@ -338,3 +340,10 @@ class Meter:
             writes, self._writes = self._writes, []
         for operation, params in writes:
             self.ledger.request(operation, params)
+
+    def take(self) -> Units:
+        """What the calls since the last take cost, their writes sized now; the tally starts over."""
+        self.settle()
+        with self._lock:
+            taken, self.ledger.units = self.ledger.units, Units()
+        return taken

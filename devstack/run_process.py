@@ -15,6 +15,7 @@ from pathlib import Path
 import requests
 
 from devstack.stack import Endpoints, StackError, free_port
+from devstack.websocket_gateway import STAGE
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -42,9 +43,10 @@ class RunProcess:
 
     def __init__(self, data_dir: Path, port: int, token: str, startup_timeout_s: float = 300.0) -> None:
         self.data_dir, self.url = data_dir, f"http://127.0.0.1:{port}"
-        ws_port, cdn_port = free_port(), free_port()
+        ws_port, cdn_port, management_port = free_port(), free_port(), free_port()
         self.cdn_url = f"http://127.0.0.1:{cdn_port}"  # where nginx is installed (devstack.cdn)
         self.ws_url = f"ws://127.0.0.1:{ws_port}"
+        self.management_url = f"http://127.0.0.1:{management_port}/{STAGE}"  # the WebSocket Management API
         self.log_file = data_dir.parent / "runner.log"
         env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DYNAMODB_ENDPOINT_URL")}
         env |= {
@@ -52,7 +54,7 @@ class RunProcess:
             "PORT": str(port),
             "INGEST_TOKEN": token,
             "WS_PORT": str(ws_port),
-            "WS_MANAGEMENT_PORT": str(free_port()),
+            "WS_MANAGEMENT_PORT": str(management_port),
             "CDN_PORT": str(cdn_port),
         }
         with self.log_file.open("ab") as log:

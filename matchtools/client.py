@@ -1,4 +1,4 @@
-"""A small client of the API for the tools: posts with retries on 503, reads whole timelines."""
+"""A small client of the API for the tools: posts and reads with retries on 503, whole paginated lists."""
 
 import os
 import time
@@ -47,17 +47,29 @@ class ApiClient:
         raise AssertionError("unreachable")
 
     def get(self, path: str, **params: Any) -> Any:
-        response = self.session.get(f"{self.url}{path}", params=params, timeout=60)
-        response.raise_for_status()
-        return response.json()
+        """One GET's JSON; a dropped connection or a 503 is retried a few times, any other error raised."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                response = self.session.get(f"{self.url}{path}", params=params, timeout=60)
+            except requests.ConnectionError:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+            else:
+                if response.status_code != 503 or attempt == MAX_ATTEMPTS:
+                    response.raise_for_status()
+                    return response.json()
+            time.sleep(1.0)
+        raise AssertionError("unreachable")
+
+    def pages(self, path: str, items: str, cursor_parameter: str = "cursor", **params: Any) -> list[dict[str, Any]]:
+        """Every item of every page, following next_cursor until it is null."""
+        page = self.get(path, **params)
+        found: list[dict[str, Any]] = page[items]
+        while page["next_cursor"] is not None:
+            page = self.get(path, **params, **{cursor_parameter: page["next_cursor"]})
+            found += page[items]
+        return found
 
     def timeline(self, match_id: str, **params: Any) -> list[dict[str, Any]]:
-        """Every event of the match, following next_cursor."""
-        events: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            page = self.get(f"/matches/{match_id}", **params, **({"cursor": cursor} if cursor else {}))
-            events += page["events"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                return events
+        """Every event of the match."""
+        return self.pages(f"/matches/{match_id}", "events", **params)

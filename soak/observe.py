@@ -7,16 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
-import requests
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
 from devstack.event_source import LocalEventSource
+from matchtools.client import ApiClient
 
 # The consumer group `python -m devstack.event_source` joins: its LocalEventSource's default.
 CONSUMER_GROUP: str = inspect.signature(LocalEventSource.__init__).parameters["group_id"].default
-READ_ATTEMPTS = 10
 
 
 def _partitions(consumer: Any, topic: str) -> list[TopicPartition]:
@@ -71,46 +70,12 @@ class MatchReads:
     changes: list[dict[str, Any]]
 
 
-class Reader:
-    """GETs with a few retries: the verification must not fail on a connection the OS dropped."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self.session = requests.Session()
-
-    def get(self, path: str, **params: Any) -> Any:
-        for attempt in range(1, READ_ATTEMPTS + 1):
-            try:
-                response = self.session.get(self.url + path, params=params, timeout=60)
-            except requests.RequestException:
-                if attempt == READ_ATTEMPTS:
-                    raise
-            else:
-                if response.status_code == 200:
-                    return response.json()
-                if response.status_code < 500 or attempt == READ_ATTEMPTS:
-                    break
-            time.sleep(1.0)
-        raise RuntimeError(f"GET {path} {params} answered {response.status_code}: {response.text[:300]}")
-
-    def pages(self, path: str, items: str, cursor_parameter: str, **params: Any) -> list[dict[str, Any]]:
-        """Every item of every page, following next_cursor until it is null."""
-        page = self.get(path, **params)
-        found: list[dict[str, Any]] = page[items]
-        while page["next_cursor"] is not None:
-            page = self.get(path, **params, **{cursor_parameter: page["next_cursor"]})
-            found += page[items]
-        return found
-
-    def match(self, match_id: str) -> MatchReads:
-        return MatchReads(
-            timeline=self.pages(f"/matches/{match_id}", "events", "cursor", limit=1000),
-            stats=self.get(f"/matches/{match_id}/stats"),
-            changes=self.pages(f"/matches/{match_id}/changes", "changes", "after", limit=1000),
-        )
-
-    def directory(self) -> list[dict[str, Any]]:
-        return self.pages("/matches", "matches", "cursor", limit=100)
+def read_match(api: ApiClient, match_id: str) -> MatchReads:
+    return MatchReads(
+        timeline=api.timeline(match_id, limit=1000),
+        stats=api.get(f"/matches/{match_id}/stats"),
+        changes=api.pages(f"/matches/{match_id}/changes", "changes", "after", limit=1000),
+    )
 
 
 def read_topic(bootstrap_servers: str, topic: str) -> list[tuple[bytes | None, bytes, dict[str, bytes]]]:

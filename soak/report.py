@@ -27,17 +27,10 @@ AMBIGUITY = (
 
 
 def _config(config: SoakConfig) -> dict[str, Any]:
-    return {
-        "minutes": config.minutes,
-        "rate_events_per_s": config.rate,
-        "seed": config.seed,
-        "clients": config.clients,
-        "active_matches_per_client": config.active_matches,
-        "match_events": config.match_events,
-        "downtime_s": list(config.downtime_s),
-        "give_up_s": config.give_up_s,
-        "kinds": list(config.kinds),
-    }
+    shown = ("minutes", "rate", "seed", "clients", "active_matches", "match_events", "downtime_s", "give_up_s", "kinds")
+    named = {"rate": "rate_events_per_s", "active_matches": "active_matches_per_client"}
+    values = {named.get(name, name): getattr(config, name) for name in shown}
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in values.items()}
 
 
 def build(

@@ -15,11 +15,12 @@ import attrs
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from matchtools.client import ApiClient
 from soak import report
 from soak.config import SoakConfig
 from soak.faults import FaultInjector
 from soak.ledger import Request
-from soak.observe import MatchReads, Reader, lag, read_topic, wait_drained
+from soak.observe import MatchReads, lag, read_match, read_topic, wait_drained
 from soak.topology import Topology
 from soak.verify import verify_all
 from soak.workload import Load, MatchFactory, Mix, Producer, RateLimiter, RetryPolicy, SoakClient
@@ -150,9 +151,9 @@ def run(config: SoakConfig, log: Callable[[str], None] = print) -> SoakRun:
         drain_s = wait_drained(settings.bootstrap_servers, settings.topic, topology.group, drain_timeout, quiet, log)
         log(f"soak: drained in {drain_s:.0f}s; reading everything back through the API ...")
         requests = load.ledger.snapshot()
-        reader = Reader(topology.url)
-        reads = {match_id: reader.match(match_id) for match_id in sorted({r.match_id for r in requests})}
-        directory = reader.directory()
+        api = ApiClient(topology.url)
+        reads = {match_id: read_match(api, match_id) for match_id in sorted({r.match_id for r in requests})}
+        directory = api.pages("/matches", "matches", limit=100)
         dead = read_topic(settings.bootstrap_servers, settings.dead_letter_topic)
         verification = verify_all(requests, reads, directory, dead, poison)
         result = report.build(

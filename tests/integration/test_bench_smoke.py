@@ -26,7 +26,6 @@ def test_quick_bench_measures_and_reports_every_figure(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (path,) = tmp_path.glob("*.json")
-    assert (tmp_path / f"{path.stem}.png").stat().st_size > 10_000
     data = json.loads(path.read_text())
     assert set(data["figures"]) == {
         "raw_producer_per_s",
