@@ -364,19 +364,19 @@ def pushes(
     ``burst`` events in one request; ``while_subscribed`` runs with the busy match's subscribers connected."""
     prefix = uuid.uuid4().hex[:6]
     quiet, busy = f"push-{prefix}-few", f"push-{prefix}-many"
-    pid, api = stack.pid_of("devstack.stream_source"), ApiClient(stack.url, TOKEN)
+    cpu, api = partial(_cpu, stack.pid_of("devstack.stream_source")), ApiClient(stack.url, TOKEN)
     wait_idle(stack)  # what earlier steps left on the topic is consumed first
     with Subscribers(stack.ws_url, [quiet] * few + [busy] * many, few + many) as listeners:
         # one push first, not measured: it arrives once the broadcaster worked off any older stream records
         warm_up = {"match_id": quiet, "event_type": "kick_off", "event_id": f"{quiet}-k", "timestamp": KICK_OFF}
         _pace(listeners, api, quiet, [[warm_up]], lambda: 0.0)
-        idle_cpu = _cpu(pid)
+        idle_cpu = cpu()
         time.sleep(3.0)
-        idle_rate = (_cpu(pid) - idle_cpu) / 3.0
+        idle_rate = (cpu() - idle_cpu) / 3.0
         phases = {
-            "live_few": _pace(listeners, api, quiet, _live_changes(quiet, changes), lambda: _cpu(pid)),
-            "live_many": _pace(listeners, api, busy, _live_changes(busy, changes), lambda: _cpu(pid)),
-            "burst_many": _pace(listeners, api, busy, [_passes(busy, burst, "away", 16, "b")], lambda: _cpu(pid)),
+            "live_few": _pace(listeners, api, quiet, _live_changes(quiet, changes), cpu),
+            "live_many": _pace(listeners, api, busy, _live_changes(busy, changes), cpu),
+            "burst_many": _pace(listeners, api, busy, [_passes(busy, burst, "away", 16, "b")], cpu),
         }
         change_bytes, stats_bytes = listeners.sizes("change"), listeners.sizes("stats")
         extra = while_subscribed(busy)

@@ -38,7 +38,8 @@ def app_on(stack: RunProcess) -> Any:
     """The app module, in this process, with new services pointed at ``stack``: the bench calls its handlers
     around its own meters. New, because a bench runs stack after stack and clients keep their endpoint."""
     os.environ["KAFKA_BOOTSTRAP_SERVERS"] = stack.endpoints.bootstrap_servers
-    os.environ["DYNAMODB_ENDPOINT_URL"], os.environ["INGEST_TOKEN"] = stack.endpoints.dynamodb_endpoint_url, TOKEN
+    os.environ["DYNAMODB_ENDPOINT_URL"] = stack.endpoints.dynamodb_endpoint_url
+    os.environ["INGEST_TOKEN"] = TOKEN
     import app
     from chalicelib.services import Services
 

@@ -3,11 +3,13 @@
 
 import math
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from bench import bill
 from chalicelib import layout
-from devstack.capacity import Ledger, apply_update, item_bytes, item_read_units, query_read_units, units_of
+from devstack.capacity import Ledger, Meter, apply_update, item_bytes, item_read_units, query_read_units, units_of
 
 # Round numbers, so every expected figure below can be checked by hand.
 MEASURED = {
@@ -260,3 +262,22 @@ def test_apply_update() -> None:
     names, values = {"#a": "a", "#c": "c"}, {":one": {"N": "2"}, ":s": {"S": "y"}}
     updated = apply_update(item, "SET #c = :s ADD #a :one REMOVE b", names, values)
     assert updated == {"a": {"N": "3"}, "c": {"S": "y"}}
+
+
+def test_a_meter_takes_what_the_calls_since_its_last_take_cost_and_starts_over() -> None:
+    client = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="k", aws_secret_access_key="s")
+    puts = [{"Put": {"TableName": "t", "Item": _event(f"e{n}", "2026-01-01T00:00:00.000Z")}} for n in (1, 2)]
+    meter = Meter(client, Ledger(layout.table_definition("t")))
+    with Stubber(client) as stub:
+        stub.add_response("transact_write_items", {})
+        stub.add_client_error("transact_write_items", "TransactionCanceledException")
+        client.transact_write_items(TransactItems=puts)
+        with pytest.raises(client.exceptions.TransactionCanceledException):
+            client.transact_write_items(TransactItems=puts)
+    taken = meter.take()  # the failed call counted, not sized
+    sized = Ledger(layout.table_definition("t")).transaction(puts)
+    assert (taken.writes, taken.wcu.total(), taken.parts["write"]["table"]) == (2, sum(sized.values()), 4)
+    assert (taken.calls, taken.failed) == ({"TransactWriteItems": 2}, {"TransactWriteItems": 1})
+    again = meter.take()
+    assert (again.writes, again.wcu.total(), again.calls) == (0, 0, {})
+    meter.close()
